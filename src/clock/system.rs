@@ -1,0 +1,311 @@
+//! The system clock: read with clock_gettime, steered with clock_adjtime (kernel PLL offset,
+//! frequency, status) and stepped with clock_settime. The syscalls sit behind [`Kernel`] so
+//! the translation from trait calls to `timex` fields is unit-tested without touching the
+//! machine's clock; only read-only calls ever run for real in tests.
+#![allow(unsafe_code)]
+
+use super::{Clock, ClockError, ClockStatus};
+use crate::time::{NtpDuration, NtpTimestamp, Ppm};
+use crate::wire::ntp::Leap;
+use std::time::Duration;
+
+/// The three syscalls the system clock needs.
+pub trait Kernel {
+    fn gettime(&self, clock: libc::clockid_t) -> libc::timespec;
+    fn settime(&mut self, ts: &libc::timespec) -> Result<(), ClockError>;
+    /// clock_adjtime(CLOCK_REALTIME, tx); returns the clock state.
+    fn adjtime(&mut self, tx: &mut libc::timex) -> Result<i32, ClockError>;
+    /// clock_adjtime with modes = 0: reads the kernel's discipline state, changes nothing.
+    fn read(&self) -> Result<libc::timex, ClockError>;
+}
+
+/// The real Linux syscalls.
+#[derive(Debug, Default)]
+pub struct LinuxKernel;
+
+fn last_error() -> ClockError {
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EPERM) => ClockError::NotPermitted,
+        _ => ClockError::System(err.to_string()),
+    }
+}
+
+impl Kernel for LinuxKernel {
+    fn gettime(&self, clock: libc::clockid_t) -> libc::timespec {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid, writable timespec; CLOCK_REALTIME/MONOTONIC always exist.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts
+    }
+
+    fn settime(&mut self, ts: &libc::timespec) -> Result<(), ClockError> {
+        // SAFETY: ts points to a valid timespec.
+        match unsafe { libc::clock_settime(libc::CLOCK_REALTIME, ts) } {
+            0 => Ok(()),
+            _ => Err(last_error()),
+        }
+    }
+
+    fn adjtime(&mut self, tx: &mut libc::timex) -> Result<i32, ClockError> {
+        // SAFETY: tx is a valid, writable timex.
+        match unsafe { libc::clock_adjtime(libc::CLOCK_REALTIME, tx) } {
+            -1 => Err(last_error()),
+            state => Ok(state),
+        }
+    }
+
+    fn read(&self) -> Result<libc::timex, ClockError> {
+        let mut tx = zeroed_timex();
+        // SAFETY: tx is a valid, writable timex; modes = 0 only reads kernel state.
+        match unsafe { libc::clock_adjtime(libc::CLOCK_REALTIME, &mut tx) } {
+            -1 => Err(last_error()),
+            _ => Ok(tx),
+        }
+    }
+}
+
+/// The kernel's scaled-PPM unit for timex.freq: PPM * 2^16.
+const SCALED_PPM: f64 = 65_536.0;
+
+/// The machine's clock, steered through a [`Kernel`].
+#[derive(Debug)]
+pub struct SystemClock<K: Kernel = LinuxKernel> {
+    kernel: K,
+}
+
+impl SystemClock<LinuxKernel> {
+    pub fn new() -> SystemClock<LinuxKernel> {
+        SystemClock {
+            kernel: LinuxKernel,
+        }
+    }
+}
+
+impl Default for SystemClock<LinuxKernel> {
+    fn default() -> Self {
+        SystemClock::new()
+    }
+}
+
+fn zeroed_timex() -> libc::timex {
+    // SAFETY: timex is a plain C struct of integers, for which all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+impl<K: Kernel> SystemClock<K> {
+    pub fn with_kernel(kernel: K) -> SystemClock<K> {
+        SystemClock { kernel }
+    }
+
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+
+    fn adjust(&mut self, fill: impl FnOnce(&mut libc::timex)) -> Result<libc::timex, ClockError> {
+        let mut tx = zeroed_timex();
+        fill(&mut tx);
+        self.kernel.adjtime(&mut tx)?;
+        Ok(tx)
+    }
+}
+
+impl<K: Kernel> Clock for SystemClock<K> {
+    fn now(&self) -> NtpTimestamp {
+        let ts = self.kernel.gettime(libc::CLOCK_REALTIME);
+        NtpTimestamp::from_unix(ts.tv_sec, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+    }
+
+    fn mono(&self) -> Duration {
+        let ts = self.kernel.gettime(libc::CLOCK_MONOTONIC);
+        Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    }
+
+    fn precision(&self) -> i8 {
+        // clock_gettime resolves nanoseconds; a read costs tens of ns, so ~2^-24 s.
+        -24
+    }
+
+    fn step(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
+        let target = self.now() + offset;
+        let (secs, nanos) = target.to_unix();
+        let ts = libc::timespec {
+            tv_sec: secs,
+            tv_nsec: i64::from(nanos),
+        };
+        self.kernel.settime(&ts)
+    }
+
+    fn slew(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
+        // The kernel PLL accepts at most ±0.5 s; larger offsets are clamped as ntpd does.
+        let nanos = offset.to_nanos().clamp(-500_000_000, 500_000_000);
+        self.adjust(|tx| {
+            tx.modes = libc::ADJ_OFFSET | libc::ADJ_NANO | libc::ADJ_STATUS;
+            tx.status = libc::STA_PLL | libc::STA_NANO;
+            tx.offset = nanos;
+        })
+        .map(drop)
+    }
+
+    fn set_frequency(&mut self, freq: Ppm) -> Result<(), ClockError> {
+        let scaled = (freq.0.clamp(-500.0, 500.0) * SCALED_PPM) as i64;
+        self.adjust(|tx| {
+            tx.modes = libc::ADJ_FREQUENCY;
+            tx.freq = scaled;
+        })
+        .map(drop)
+    }
+
+    fn frequency(&self) -> Result<Ppm, ClockError> {
+        let tx = self.kernel.read()?;
+        Ok(Ppm(tx.freq as f64 / SCALED_PPM))
+    }
+
+    fn set_status(&mut self, status: ClockStatus) -> Result<(), ClockError> {
+        let mut bits = libc::STA_PLL | libc::STA_NANO;
+        if !status.synchronized {
+            bits |= libc::STA_UNSYNC;
+        }
+        match status.leap {
+            Leap::AddSecond => bits |= libc::STA_INS,
+            Leap::DelSecond => bits |= libc::STA_DEL,
+            Leap::NoWarning | Leap::Unsync => {}
+        }
+        let micros = |d: NtpDuration| ((d.to_nanos() + 500) / 1000).clamp(0, 16_000_000);
+        self.adjust(|tx| {
+            tx.modes = libc::ADJ_STATUS | libc::ADJ_ESTERROR | libc::ADJ_MAXERROR;
+            tx.status = bits;
+            tx.esterror = micros(status.estimated_error);
+            tx.maxerror = micros(status.maximum_error);
+        })
+        .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what would have been asked of the kernel; the real clock is never touched.
+    #[derive(Default)]
+    struct FakeKernel {
+        now: i64,
+        set: Vec<(i64, i64)>,
+        adjusted: Vec<libc::timex>,
+        deny: bool,
+    }
+
+    impl Kernel for FakeKernel {
+        fn gettime(&self, _clock: libc::clockid_t) -> libc::timespec {
+            libc::timespec {
+                tv_sec: self.now,
+                tv_nsec: 250_000_000,
+            }
+        }
+        fn settime(&mut self, ts: &libc::timespec) -> Result<(), ClockError> {
+            if self.deny {
+                return Err(ClockError::NotPermitted);
+            }
+            self.set.push((ts.tv_sec, ts.tv_nsec));
+            Ok(())
+        }
+        fn adjtime(&mut self, tx: &mut libc::timex) -> Result<i32, ClockError> {
+            if self.deny {
+                return Err(ClockError::NotPermitted);
+            }
+            self.adjusted.push(*tx);
+            Ok(0)
+        }
+        fn read(&self) -> Result<libc::timex, ClockError> {
+            let mut tx = zeroed_timex();
+            tx.freq = -21 * 65_536;
+            Ok(tx)
+        }
+    }
+
+    fn clock() -> SystemClock<FakeKernel> {
+        SystemClock::with_kernel(FakeKernel {
+            now: 1_700_000_000,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn step_sets_now_plus_offset() {
+        let mut c = clock();
+        c.step(NtpDuration::from_secs_f64(-0.75)).unwrap();
+        let (secs, nanos) = c.kernel().set[0];
+        assert_eq!(secs, 1_699_999_999);
+        assert!((nanos - 500_000_000).abs() < 10);
+    }
+
+    #[test]
+    fn slew_uses_kernel_pll_in_nanoseconds() {
+        let mut c = clock();
+        c.slew(NtpDuration::from_secs_f64(0.002)).unwrap();
+        let tx = c.kernel().adjusted[0];
+        assert_eq!(
+            tx.modes,
+            libc::ADJ_OFFSET | libc::ADJ_NANO | libc::ADJ_STATUS
+        );
+        assert!((tx.offset - 2_000_000).abs() < 10);
+        c.slew(NtpDuration::from_secs(3)).unwrap();
+        assert_eq!(c.kernel().adjusted[1].offset, 500_000_000);
+    }
+
+    #[test]
+    fn frequency_in_scaled_ppm() {
+        let mut c = clock();
+        c.set_frequency(Ppm(-21.0)).unwrap();
+        assert_eq!(c.kernel().adjusted[0].freq, -21 * 65_536);
+        assert_eq!(c.frequency().unwrap(), Ppm(-21.0));
+    }
+
+    #[test]
+    fn status_bits() {
+        let mut c = clock();
+        let status = ClockStatus {
+            leap: Leap::AddSecond,
+            synchronized: false,
+            estimated_error: NtpDuration::from_secs_f64(0.001),
+            maximum_error: NtpDuration::from_secs(20),
+        };
+        c.set_status(status).unwrap();
+        let tx = c.kernel().adjusted[0];
+        assert_ne!(tx.status & libc::STA_UNSYNC, 0);
+        assert_ne!(tx.status & libc::STA_INS, 0);
+        assert_eq!(tx.esterror, 1000);
+        assert_eq!(tx.maxerror, 16_000_000);
+    }
+
+    #[test]
+    fn refusal_is_reported_not_fatal() {
+        let mut c = SystemClock::with_kernel(FakeKernel {
+            deny: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            c.step(NtpDuration::ONE_SECOND),
+            Err(ClockError::NotPermitted)
+        );
+        assert_eq!(
+            c.slew(NtpDuration::ONE_SECOND),
+            Err(ClockError::NotPermitted)
+        );
+    }
+
+    #[test]
+    fn real_kernel_reads_only() {
+        let c = SystemClock::new();
+        let (secs, _) = c.now().to_unix();
+        assert!(secs > 1_600_000_000);
+        assert!(c.frequency().is_ok());
+        assert!(c.mono() > Duration::ZERO);
+    }
+}

@@ -1,0 +1,291 @@
+//! A virtual clock: true time plus an offset and a drift, advanced by a monotonic source.
+//! Steps, slews and frequency corrections behave like the kernel's, so the discipline sees
+//! the same physics as on the system clock, and the real clock is never touched.
+
+use super::{Clock, ClockError, ClockStatus};
+use crate::time::{NtpDuration, NtpTimestamp, Ppm};
+use std::fmt;
+use std::time::Duration;
+
+/// The kernel's maximum slew rate (adjtime's 500 PPM).
+const MAX_SLEW_RATE: f64 = 500e-6;
+
+/// Where monotonic time comes from: the real monotonic clock in daemons, a hand-driven
+/// counter in simulations.
+pub trait MonoSource {
+    fn mono(&self) -> Duration;
+}
+
+/// The process's monotonic clock (`CLOCK_MONOTONIC` through `std::time::Instant`).
+#[derive(Clone, Copy, Debug)]
+pub struct StdMono(std::time::Instant);
+
+impl StdMono {
+    pub fn new() -> StdMono {
+        StdMono(std::time::Instant::now())
+    }
+}
+
+impl Default for StdMono {
+    fn default() -> Self {
+        StdMono::new()
+    }
+}
+
+impl MonoSource for StdMono {
+    fn mono(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+/// `--virtual-clock OFFSET[,PPM]`: how far ahead of true time the clock starts (seconds, may
+/// be negative) and how fast it drifts (PPM, positive: runs fast).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VirtualClockSpec {
+    pub offset: NtpDuration,
+    pub drift: Ppm,
+}
+
+impl std::str::FromStr for VirtualClockSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (offset, drift) = match text.split_once(',') {
+            Some((o, d)) => (o, Some(d)),
+            None => (text, None),
+        };
+        let number = |s: &str, what: &str| -> Result<f64, String> {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("--virtual-clock: bad {what} '{s}' (expected OFFSET[,PPM])"))
+        };
+        let offset = number(offset, "offset")?;
+        let drift = drift
+            .map(|d| number(d, "drift"))
+            .transpose()?
+            .unwrap_or(0.0);
+        if drift.abs() > 1000.0 {
+            return Err(format!(
+                "--virtual-clock: drift {drift} PPM is beyond ±1000"
+            ));
+        }
+        Ok(VirtualClockSpec {
+            offset: NtpDuration::from_secs_f64(offset),
+            drift: Ppm(drift),
+        })
+    }
+}
+
+impl fmt::Display for VirtualClockSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:+.6}s,{:+.3}ppm",
+            self.offset.to_secs_f64(),
+            self.drift.0
+        )
+    }
+}
+
+/// The virtual clock. Its reading is piecewise linear in monotonic time: re-anchored at
+/// every operation, so frequency changes take effect from that moment, as in the kernel.
+#[derive(Clone, Debug)]
+pub struct VirtualClock<M: MonoSource> {
+    mono: M,
+    /// Monotonic time and clock reading at the last re-anchor.
+    anchor_mono: Duration,
+    anchor_value: NtpTimestamp,
+    /// The oscillator's own error (fixed) and the correction the discipline set.
+    drift: Ppm,
+    correction: Ppm,
+    /// Slew still to apply at the anchor (seconds, signed).
+    pending_slew: f64,
+    status: Option<ClockStatus>,
+}
+
+impl<M: MonoSource> VirtualClock<M> {
+    /// A clock that reads `true_now + spec.offset` at this moment and then runs at
+    /// `1 + drift` the rate of `mono`.
+    pub fn new(mono: M, true_now: NtpTimestamp, spec: VirtualClockSpec) -> VirtualClock<M> {
+        let anchor_mono = mono.mono();
+        VirtualClock {
+            mono,
+            anchor_mono,
+            anchor_value: true_now + spec.offset,
+            drift: spec.drift,
+            correction: Ppm::ZERO,
+            pending_slew: 0.0,
+            status: None,
+        }
+    }
+
+    /// The monotonic source, e.g. for a simulation to advance it.
+    pub fn mono_source(&self) -> &M {
+        &self.mono
+    }
+
+    /// The slew still to be applied (seconds), for tests and ntpq.
+    pub fn pending_slew(&self) -> NtpDuration {
+        let (_, pending) = self.progress(self.elapsed());
+        NtpDuration::from_secs_f64(pending)
+    }
+
+    /// The last status the discipline reported.
+    pub fn status(&self) -> Option<ClockStatus> {
+        self.status
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.mono
+            .mono()
+            .saturating_sub(self.anchor_mono)
+            .as_secs_f64()
+    }
+
+    /// Reading offset accumulated since the anchor and the slew left, after `elapsed` s.
+    fn progress(&self, elapsed: f64) -> (f64, f64) {
+        let rate = 1.0 + self.drift.as_ratio() + self.correction.as_ratio();
+        let slewable = elapsed * MAX_SLEW_RATE;
+        let slewed = self.pending_slew.clamp(-slewable, slewable);
+        (elapsed * rate + slewed, self.pending_slew - slewed)
+    }
+
+    fn reanchor(&mut self) {
+        let now_mono = self.mono.mono();
+        let elapsed = now_mono.saturating_sub(self.anchor_mono).as_secs_f64();
+        let (advance, pending) = self.progress(elapsed);
+        self.anchor_value = self.anchor_value + NtpDuration::from_secs_f64(advance);
+        self.anchor_mono = now_mono;
+        self.pending_slew = pending;
+    }
+}
+
+impl<M: MonoSource> Clock for VirtualClock<M> {
+    fn now(&self) -> NtpTimestamp {
+        let (advance, _) = self.progress(self.elapsed());
+        self.anchor_value + NtpDuration::from_secs_f64(advance)
+    }
+
+    fn mono(&self) -> Duration {
+        self.mono.mono()
+    }
+
+    fn precision(&self) -> i8 {
+        // Nanosecond readings on top of CLOCK_MONOTONIC: the same as the system clock.
+        -24
+    }
+
+    fn step(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
+        self.reanchor();
+        self.anchor_value = self.anchor_value + offset;
+        Ok(())
+    }
+
+    fn slew(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
+        self.reanchor();
+        self.pending_slew = offset.to_secs_f64();
+        Ok(())
+    }
+
+    fn set_frequency(&mut self, freq: Ppm) -> Result<(), ClockError> {
+        self.reanchor();
+        self.correction = Ppm(freq.0.clamp(-500.0, 500.0));
+        Ok(())
+    }
+
+    fn frequency(&self) -> Result<Ppm, ClockError> {
+        Ok(self.correction)
+    }
+
+    fn set_status(&mut self, status: ClockStatus) -> Result<(), ClockError> {
+        self.status = Some(status);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// A monotonic source the test advances by hand.
+    #[derive(Clone, Default)]
+    struct Manual(Rc<Cell<Duration>>);
+
+    impl MonoSource for Manual {
+        fn mono(&self) -> Duration {
+            self.0.get()
+        }
+    }
+
+    impl Manual {
+        fn advance(&self, secs: f64) {
+            self.0.set(self.0.get() + Duration::from_secs_f64(secs));
+        }
+    }
+
+    fn clock(offset: f64, drift: f64) -> (Manual, VirtualClock<Manual>) {
+        let mono = Manual::default();
+        let spec = VirtualClockSpec {
+            offset: NtpDuration::from_secs_f64(offset),
+            drift: Ppm(drift),
+        };
+        let c = VirtualClock::new(
+            mono.clone(),
+            NtpTimestamp::from_unix(1_700_000_000, 0),
+            spec,
+        );
+        (mono, c)
+    }
+
+    fn secs_since_start(c: &VirtualClock<Manual>) -> f64 {
+        (c.now() - NtpTimestamp::from_unix(1_700_000_000, 0)).to_secs_f64()
+    }
+
+    #[test]
+    fn parses_offset_and_drift() {
+        let spec: VirtualClockSpec = "-0.5,20".parse().unwrap();
+        assert!((spec.offset.to_secs_f64() + 0.5).abs() < 1e-9);
+        assert_eq!(spec.drift, Ppm(20.0));
+        assert!("2.5".parse::<VirtualClockSpec>().is_ok());
+        assert!("x".parse::<VirtualClockSpec>().is_err());
+        assert!("1,nan".parse::<VirtualClockSpec>().is_err());
+    }
+
+    #[test]
+    fn offset_and_drift_accumulate() {
+        let (mono, c) = clock(2.5, 100.0);
+        assert!((secs_since_start(&c) - 2.5).abs() < 1e-9);
+        mono.advance(1000.0);
+        assert!((secs_since_start(&c) - (1002.5 + 0.1)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn slew_is_limited_to_500_ppm() {
+        let (mono, mut c) = clock(0.0, 0.0);
+        c.slew(NtpDuration::from_secs_f64(0.2)).unwrap();
+        mono.advance(100.0);
+        assert!((secs_since_start(&c) - 100.05).abs() < 1e-6);
+        mono.advance(1000.0);
+        assert!((secs_since_start(&c) - 1100.2).abs() < 1e-6);
+        assert_eq!(c.pending_slew(), NtpDuration::ZERO);
+    }
+
+    #[test]
+    fn frequency_correction_cancels_drift() {
+        let (mono, mut c) = clock(0.0, 50.0);
+        c.set_frequency(Ppm(-50.0)).unwrap();
+        mono.advance(10_000.0);
+        assert!(secs_since_start(&c) - 10_000.0 < 1e-6);
+    }
+
+    #[test]
+    fn step_jumps() {
+        let (_, mut c) = clock(3.0, 0.0);
+        c.step(NtpDuration::from_secs_f64(-3.0)).unwrap();
+        assert!(secs_since_start(&c).abs() < 1e-9);
+    }
+}

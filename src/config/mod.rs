@@ -1,0 +1,1 @@
+//! ntp.conf parsing (nom) into typed directives.

@@ -1,0 +1,1 @@
+//! Clock discipline: drift file now; filter, selection and the PLL/FLL later.

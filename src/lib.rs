@@ -1,0 +1,13 @@
+//! ntp6: a memory-safe re-implementation of classic ntpd 4.2.6p5, ntpq and ntpdate.
+//!
+//! The core (time, wire, config, restrict, discipline, the engine) is sans-IO: pure code
+//! over values and an injected [`clock::Clock`]. Only `clock::system` and `net` talk to the
+//! operating system.
+#![deny(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod discipline;
+pub mod restrict;
+pub mod time;
+pub mod wire;

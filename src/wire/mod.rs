@@ -1,0 +1,3 @@
+//! Wire formats. Bits appear only here; the rest of the crate sees enums and newtypes.
+
+pub mod ntp;
