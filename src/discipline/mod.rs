@@ -1,1 +1,4 @@
-//! Clock discipline: drift file now; filter, selection and the PLL/FLL later.
+//! Clock discipline: samples from on-wire exchanges, the drift file, and (with the
+//! discipline issue) the clock filter, selection, clustering, combining and the PLL/FLL.
+
+pub mod sample;
