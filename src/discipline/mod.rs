@@ -1,4 +1,9 @@
-//! Clock discipline: samples from on-wire exchanges, the drift file, and (with the
-//! discipline issue) the clock filter, selection, clustering, combining and the PLL/FLL.
+//! Clock discipline: samples from on-wire exchanges, the clock filter, selection,
+//! clustering, combining, the PLL/FLL, and the system process that runs them in order.
 
+pub mod cluster;
+pub mod combine;
+pub mod filter;
+pub mod loopfilter;
 pub mod sample;
+pub mod select;

@@ -1,0 +1,544 @@
+//! The clock discipline: RFC 5905 section 11.3 (A.5.5.6 `local_clock`), the hybrid PLL/FLL
+//! with classic 4.2.6p5's thresholds and state machine. Offsets above the step threshold
+//! (`tinker step`, 0.128 s) are believed only after they persist for the stepout interval
+//! (`tinker stepout`, 900 s), except at start-up; offsets above the panic threshold
+//! (`tinker panic`, 1000 s) end the daemon unless `-g` allowed one big first correction.
+//! The filter never touches a clock: it returns [`ClockCommand`]s for the engine to apply
+//! through [`crate::clock::Clock`], which keeps it a pure function of its inputs.
+
+use crate::time::{NtpDuration, PollInterval, Ppm};
+use std::time::Duration;
+
+/// PLL loop gain (CLOCK_PLL).
+const PLL_GAIN: f64 = 16.0;
+/// FLL loop gain (CLOCK_FLL).
+const FLL_GAIN: f64 = 0.25;
+/// Averaging constant of jitter and wander (CLOCK_AVG).
+const AVERAGING: f64 = 8.0;
+/// Poll-adjust gate, in jitters (CLOCK_PGATE), and hysteresis limit (CLOCK_LIMIT).
+const POLL_GATE: f64 = 4.0;
+const POLL_LIMIT: i32 = 30;
+/// Allan intercept exponent (CLOCK_ALLAN): above it the FLL takes over.
+const ALLAN_EXPONENT: i8 = 11;
+/// Frequency tolerance of the kernel and ours (NTP_MAXFREQ, 500 PPM).
+const MAX_FREQUENCY: f64 = 500e-6;
+/// What adjtime(2) slews per second, so the per-second adjustment never asks for more.
+const MAX_SLEW_PER_SECOND: f64 = 500e-6;
+/// Classic's poll exponent after a step (NTP_MINPOLL).
+const RESET_POLL: PollInterval = PollInterval(3);
+
+/// The classic discipline states (EVNT_NSET ... EVNT_SYNC), shown as ntpq `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockState {
+    /// No frequency from a drift file, no update yet.
+    Nset,
+    /// Frequency set from the drift file, no update yet.
+    Fset,
+    /// An offset above the step threshold was seen in SYNC; waiting out the stepout.
+    Spik,
+    /// Measuring the frequency directly over the stepout interval.
+    Freq,
+    /// Normal PLL/FLL operation.
+    Sync,
+}
+
+impl ClockState {
+    /// Classic's numeric state (ntpq `rv` shows `state=4`).
+    pub fn code(self) -> u8 {
+        match self {
+            ClockState::Nset => 0,
+            ClockState::Fset => 1,
+            ClockState::Spik => 2,
+            ClockState::Freq => 3,
+            ClockState::Sync => 4,
+        }
+    }
+}
+
+/// What the engine must do to the clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClockCommand {
+    /// Gradually correct by this much (adjtime-like in daemon mode; the kernel PLL's offset
+    /// input with `enable kernel`).
+    Slew(NtpDuration),
+    /// Jump by this much.
+    Step(NtpDuration),
+    /// Set the frequency correction (positive: make the clock faster).
+    SetFrequency(Ppm),
+}
+
+/// What an update did, as classic `local_clock`'s return value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// Spike, stepout wait or FREQ-state wait: nothing changed (0).
+    Ignored,
+    /// The offset is being slewed (1): update the system variables.
+    Slewed,
+    /// The clock was stepped (2): clear every association and set refid STEP.
+    Stepped,
+    /// The offset exceeds the panic threshold: log and exit (-1).
+    Panic {
+        offset: NtpDuration,
+        limit: NtpDuration,
+    },
+    /// `-q`: the clock was set or slewed once; exit.
+    Exit,
+}
+
+/// Discipline parameters from `tinker`, `enable/disable kernel` and the command line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoopConfig {
+    /// `tinker step` (zero: never step).
+    pub step: NtpDuration,
+    /// `tinker stepout`.
+    pub stepout: Duration,
+    /// `tinker panic` (zero: never panic).
+    pub panic: NtpDuration,
+    /// `-g`: the first correction may exceed the panic threshold.
+    pub allow_panic: bool,
+    /// `-q`: set the clock once and exit.
+    pub once: bool,
+    /// `enable kernel`: the kernel PLL amortises offsets; the daemon only feeds it.
+    pub kernel: bool,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig {
+            step: NtpDuration::from_secs_f64(0.128),
+            stepout: Duration::from_secs(900),
+            panic: NtpDuration::from_secs(1000),
+            allow_panic: false,
+            once: false,
+            kernel: false,
+        }
+    }
+}
+
+impl LoopConfig {
+    /// `-x`: slew offsets up to 600 s (and, as classic, without the kernel discipline).
+    pub fn slew_only(self) -> LoopConfig {
+        LoopConfig {
+            step: NtpDuration::from_secs(600),
+            kernel: false,
+            ..self
+        }
+    }
+}
+
+/// The result of one update.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Update {
+    pub outcome: Outcome,
+    pub commands: Vec<ClockCommand>,
+}
+
+/// The discipline state (classic's loop-filter statics, as one value).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopFilter {
+    config: LoopConfig,
+    state: ClockState,
+    /// Offset still to amortise (clock_offset), seconds.
+    residual: f64,
+    last_offset: f64,
+    /// Frequency correction in force (drift_comp), s/s.
+    frequency: f64,
+    jitter: f64,
+    wander: f64,
+    /// Monotonic seconds of the last accepted update (clock_epoch).
+    epoch: f64,
+    poll: PollInterval,
+    poll_counter: i32,
+    allow_panic: bool,
+    precision: f64,
+}
+
+impl LoopFilter {
+    /// A discipline starting at `now`, with the drift file's frequency if there was one.
+    /// Returns the filter and the command that installs its initial frequency.
+    pub fn new(
+        config: LoopConfig,
+        drift: Option<Ppm>,
+        precision: i8,
+        now: Duration,
+    ) -> (LoopFilter, ClockCommand) {
+        let frequency = drift.map_or(0.0, |f| (f.0 * 1e-6).clamp(-MAX_FREQUENCY, MAX_FREQUENCY));
+        let precision = NtpDuration::from_log2(precision).to_secs_f64();
+        let filter = LoopFilter {
+            config,
+            state: if drift.is_some() {
+                ClockState::Fset
+            } else {
+                ClockState::Nset
+            },
+            residual: 0.0,
+            last_offset: 0.0,
+            frequency,
+            jitter: precision,
+            wander: 0.0,
+            epoch: now.as_secs_f64(),
+            poll: RESET_POLL,
+            poll_counter: 0,
+            allow_panic: config.allow_panic,
+            precision,
+        };
+        (filter, ClockCommand::SetFrequency(Ppm(frequency * 1e6)))
+    }
+
+    /// Feeds the system offset at `now`; `min_poll`/`max_poll` are the system peer's.
+    pub fn update(
+        &mut self,
+        offset: NtpDuration,
+        now: Duration,
+        min_poll: PollInterval,
+        max_poll: PollInterval,
+    ) -> Update {
+        let theta = offset.to_secs_f64();
+        let now = now.as_secs_f64();
+        let mu = (now - self.epoch).max(0.0);
+        let panic = self.config.panic.to_secs_f64();
+        if panic > 0.0 && theta.abs() > panic && !self.allow_panic {
+            return self.done(
+                Outcome::Panic {
+                    offset,
+                    limit: self.config.panic,
+                },
+                vec![],
+            );
+        }
+        let step = self.config.step.to_secs_f64();
+        let big = step > 0.0 && theta.abs() > step;
+        if self.config.once {
+            let command = if big {
+                ClockCommand::Step(offset)
+            } else {
+                ClockCommand::Slew(offset)
+            };
+            return self.done(Outcome::Exit, vec![command]);
+        }
+        let old_frequency = self.frequency;
+        let outcome = if big {
+            match self.big_offset(theta, mu, now) {
+                Some(outcome) => outcome,
+                None => return self.done(Outcome::Ignored, vec![]),
+            }
+        } else {
+            let diff = (theta - self.last_offset).abs().max(self.precision);
+            self.jitter =
+                (self.jitter.powi(2) + (diff.powi(2) - self.jitter.powi(2)) / AVERAGING).sqrt();
+            match self.small_offset(theta, mu, now) {
+                Some(outcome) => outcome,
+                None => return self.done(Outcome::Ignored, vec![]),
+            }
+        };
+        self.frequency = self.frequency.clamp(-MAX_FREQUENCY, MAX_FREQUENCY);
+        let change = self.frequency - old_frequency;
+        self.wander =
+            (self.wander.powi(2) + (change.powi(2) - self.wander.powi(2)) / AVERAGING).sqrt();
+        if outcome == Outcome::Slewed {
+            self.adjust_poll(min_poll, max_poll);
+        }
+        let mut commands = Vec::new();
+        if outcome == Outcome::Stepped {
+            commands.push(ClockCommand::Step(offset));
+        } else if self.config.kernel {
+            commands.push(ClockCommand::Slew(offset));
+        }
+        if self.frequency != old_frequency || outcome == Outcome::Stepped {
+            commands.push(ClockCommand::SetFrequency(self.frequency()));
+        }
+        self.done(outcome, commands)
+    }
+
+    fn done(&self, outcome: Outcome, commands: Vec<ClockCommand>) -> Update {
+        Update { outcome, commands }
+    }
+
+    /// Above the step threshold: wait out the stepout, then step (None: ignore).
+    fn big_offset(&mut self, theta: f64, mu: f64, now: f64) -> Option<Outcome> {
+        let stepout = self.config.stepout.as_secs_f64();
+        match self.state {
+            ClockState::Sync => {
+                self.state = ClockState::Spik;
+                return None;
+            }
+            ClockState::Freq => {
+                if mu < stepout {
+                    return None;
+                }
+                self.frequency += (theta - self.residual) / mu.max(1.0);
+            }
+            ClockState::Spik if mu < stepout => return None,
+            _ => {}
+        }
+        let was_unset = self.state == ClockState::Nset;
+        self.poll_counter = 0;
+        self.jitter = self.precision;
+        self.poll = RESET_POLL;
+        self.reset(
+            if was_unset {
+                ClockState::Freq
+            } else {
+                ClockState::Sync
+            },
+            0.0,
+            now,
+        );
+        Some(Outcome::Stepped)
+    }
+
+    /// Within the step threshold: PLL/FLL, or the start-up special cases (None: ignore).
+    fn small_offset(&mut self, theta: f64, mu: f64, now: f64) -> Option<Outcome> {
+        match self.state {
+            ClockState::Nset => self.reset(ClockState::Freq, theta, now),
+            ClockState::Fset => self.reset(ClockState::Sync, theta, now),
+            ClockState::Freq => {
+                if mu < self.config.stepout.as_secs_f64() {
+                    return None;
+                }
+                self.frequency += (theta - self.residual) / mu.max(1.0);
+                self.reset(ClockState::Sync, 0.0, now);
+            }
+            ClockState::Sync | ClockState::Spik => {
+                self.allow_panic = false;
+                let poll = self.poll.seconds() as f64;
+                if self.poll.0 >= ALLAN_EXPONENT {
+                    self.frequency += (theta - self.residual) / poll.max(mu) * FLL_GAIN;
+                }
+                let span = mu.min(2f64.powi(i32::from(ALLAN_EXPONENT)));
+                let gain = 4.0 * PLL_GAIN * poll;
+                self.frequency += theta * span / (gain * gain);
+                self.reset(ClockState::Sync, theta, now);
+            }
+        }
+        Some(Outcome::Slewed)
+    }
+
+    fn reset(&mut self, state: ClockState, offset: f64, now: f64) {
+        self.state = state;
+        self.residual = offset;
+        self.last_offset = offset;
+        self.epoch = now;
+    }
+
+    /// Lengthens the time constant while offsets stay within a few jitters, shortens it
+    /// when they do not (classic's hysteresis counter).
+    fn adjust_poll(&mut self, min_poll: PollInterval, max_poll: PollInterval) {
+        let poll = i32::from(self.poll.0);
+        if self.residual.abs() < POLL_GATE * self.jitter {
+            self.poll_counter += poll;
+            if self.poll_counter > POLL_LIMIT {
+                self.poll_counter = POLL_LIMIT;
+                if self.poll < max_poll {
+                    self.poll_counter = 0;
+                    self.poll = PollInterval(self.poll.0 + 1);
+                }
+            }
+        } else {
+            self.poll_counter -= poll << 1;
+            if self.poll_counter < -POLL_LIMIT {
+                self.poll_counter = -POLL_LIMIT;
+                if self.poll > min_poll {
+                    self.poll_counter = 0;
+                    self.poll = PollInterval(self.poll.0 - 1);
+                }
+            }
+        }
+        self.poll = self.poll.clamp(min_poll, max_poll);
+    }
+
+    /// The once-a-second phase adjustment of the daemon discipline (classic
+    /// `adj_host_clock`): a slice of the residual offset, never more than adjtime slews in
+    /// a second. `None` with `enable kernel` or `-q`, where the kernel does this.
+    pub fn tick(&mut self) -> Option<ClockCommand> {
+        if self.config.kernel || self.config.once || self.residual == 0.0 {
+            return None;
+        }
+        let slice = self.residual / (PLL_GAIN * self.poll.seconds() as f64);
+        let slice = slice.clamp(-MAX_SLEW_PER_SECOND, MAX_SLEW_PER_SECOND);
+        self.residual -= slice;
+        Some(ClockCommand::Slew(NtpDuration::from_secs_f64(slice)))
+    }
+
+    /// Forces the time constant (classic `sys_poll`), e.g. clamped to a new system peer.
+    pub fn set_poll(&mut self, poll: PollInterval) {
+        self.poll = poll;
+    }
+
+    pub fn state(&self) -> ClockState {
+        self.state
+    }
+
+    /// The frequency correction (drift_comp): what the drift file holds.
+    pub fn frequency(&self) -> Ppm {
+        Ppm(self.frequency * 1e6)
+    }
+
+    /// The time constant (ntpq `tc`), which drives the system poll interval.
+    pub fn poll(&self) -> PollInterval {
+        self.poll
+    }
+
+    /// The last offset accepted (ntpq `offset`).
+    pub fn offset(&self) -> NtpDuration {
+        NtpDuration::from_secs_f64(self.last_offset)
+    }
+
+    /// Clock jitter (ntpq `clk_jitter`).
+    pub fn jitter(&self) -> NtpDuration {
+        NtpDuration::from_secs_f64(self.jitter)
+    }
+
+    /// Frequency wander (ntpq `clk_wander`).
+    pub fn wander(&self) -> Ppm {
+        Ppm(self.wander * 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn filter(config: LoopConfig, drift: Option<Ppm>) -> LoopFilter {
+        LoopFilter::new(config, drift, -20, secs(0)).0
+    }
+
+    fn off(s: f64) -> NtpDuration {
+        NtpDuration::from_secs_f64(s)
+    }
+
+    const MIN: PollInterval = PollInterval(6);
+    const MAX: PollInterval = PollInterval(10);
+
+    #[test]
+    fn startup_steps_large_offset_at_once() {
+        let mut f = filter(LoopConfig::default(), None);
+        let u = f.update(off(3.0), secs(10), MIN, MAX);
+        assert_eq!(u.outcome, Outcome::Stepped);
+        assert!(u.commands.contains(&ClockCommand::Step(off(3.0))));
+        assert_eq!(f.state(), ClockState::Freq);
+    }
+
+    #[test]
+    fn startup_small_offset_slews_then_measures_frequency() {
+        let mut f = filter(LoopConfig::default(), None);
+        assert_eq!(
+            f.update(off(0.05), secs(10), MIN, MAX).outcome,
+            Outcome::Slewed
+        );
+        assert_eq!(f.state(), ClockState::Freq);
+        assert_eq!(
+            f.update(off(0.01), secs(200), MIN, MAX).outcome,
+            Outcome::Ignored
+        );
+        // 910 s later the residual (never ticked) plus 9.1 ms means +10 PPM.
+        let u = f.update(off(0.0591), secs(920), MIN, MAX);
+        assert_eq!(u.outcome, Outcome::Slewed);
+        assert!((f.frequency().0 - 10.0).abs() < 0.1, "{:?}", f.frequency());
+        assert_eq!(f.state(), ClockState::Sync);
+    }
+
+    #[test]
+    fn sync_spike_is_ignored_until_stepout() {
+        let mut f = filter(LoopConfig::default(), Some(Ppm(0.0)));
+        f.update(off(0.001), secs(10), MIN, MAX);
+        assert_eq!(f.state(), ClockState::Sync);
+        assert_eq!(
+            f.update(off(0.5), secs(74), MIN, MAX).outcome,
+            Outcome::Ignored
+        );
+        assert_eq!(f.state(), ClockState::Spik);
+        assert_eq!(
+            f.update(off(0.5), secs(500), MIN, MAX).outcome,
+            Outcome::Ignored
+        );
+        assert_eq!(
+            f.update(off(0.5), secs(911), MIN, MAX).outcome,
+            Outcome::Stepped
+        );
+    }
+
+    #[test]
+    fn spike_followed_by_good_offset_returns_to_sync() {
+        let mut f = filter(LoopConfig::default(), Some(Ppm(0.0)));
+        f.update(off(0.001), secs(10), MIN, MAX);
+        f.update(off(0.5), secs(74), MIN, MAX);
+        assert_eq!(
+            f.update(off(0.001), secs(138), MIN, MAX).outcome,
+            Outcome::Slewed
+        );
+        assert_eq!(f.state(), ClockState::Sync);
+    }
+
+    #[test]
+    fn panic_unless_g() {
+        let mut f = filter(LoopConfig::default(), None);
+        assert!(matches!(
+            f.update(off(2000.0), secs(5), MIN, MAX).outcome,
+            Outcome::Panic { .. }
+        ));
+        let g = LoopConfig {
+            allow_panic: true,
+            ..LoopConfig::default()
+        };
+        let mut f = filter(g, None);
+        assert_eq!(
+            f.update(off(2000.0), secs(5), MIN, MAX).outcome,
+            Outcome::Stepped
+        );
+    }
+
+    #[test]
+    fn slew_only_never_steps_below_600_s() {
+        let mut f = filter(LoopConfig::default().slew_only(), None);
+        let u = f.update(off(3.0), secs(5), MIN, MAX);
+        assert_eq!(u.outcome, Outcome::Slewed);
+        assert!(!u
+            .commands
+            .iter()
+            .any(|c| matches!(c, ClockCommand::Step(_))));
+        let slice = f.tick();
+        assert_eq!(slice, Some(ClockCommand::Slew(off(500e-6))));
+    }
+
+    #[test]
+    fn once_sets_and_exits() {
+        let q = LoopConfig {
+            once: true,
+            ..LoopConfig::default()
+        };
+        let mut f = filter(q, None);
+        let u = f.update(off(0.5), secs(5), MIN, MAX);
+        assert_eq!(u.outcome, Outcome::Exit);
+        assert_eq!(u.commands, vec![ClockCommand::Step(off(0.5))]);
+        let mut f = filter(q, None);
+        assert_eq!(
+            f.update(off(0.05), secs(5), MIN, MAX).commands,
+            vec![ClockCommand::Slew(off(0.05))]
+        );
+    }
+
+    #[test]
+    fn drift_file_frequency_is_installed() {
+        let (f, cmd) = LoopFilter::new(LoopConfig::default(), Some(Ppm(-12.5)), -20, secs(0));
+        let ClockCommand::SetFrequency(Ppm(freq)) = cmd else {
+            panic!("{cmd:?}");
+        };
+        assert!((freq + 12.5).abs() < 1e-9);
+        assert_eq!(f.state(), ClockState::Fset);
+    }
+
+    #[test]
+    fn poll_rises_when_offsets_are_quiet() {
+        let mut f = filter(LoopConfig::default(), Some(Ppm(0.0)));
+        f.set_poll(MIN);
+        for k in 0..40u64 {
+            f.update(off(1e-7), secs(10 + 64 * k), MIN, MAX);
+        }
+        assert!(f.poll() > MIN);
+    }
+}
