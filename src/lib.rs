@@ -5,6 +5,7 @@
 //! operating system.
 #![deny(unsafe_code)]
 
+pub mod assoc;
 pub mod clock;
 pub mod config;
 pub mod discipline;

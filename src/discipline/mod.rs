@@ -7,3 +7,4 @@ pub mod filter;
 pub mod loopfilter;
 pub mod sample;
 pub mod select;
+pub mod system;
