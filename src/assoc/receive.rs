@@ -43,7 +43,8 @@ impl Association {
         sys: &SystemVars,
     ) -> Received {
         self.received += 1;
-        self.flash = Flash(self.flash.0 & !Flash::PACKET_MASK);
+        // As classic, a packet starts from a clean slate; only the DENY jail persists.
+        self.flash = Flash(self.flash.0 & Flash::DENIED);
         if pkt.transmit_time.is_zero() || pkt.transmit_time == self.org {
             self.flash.set(Flash::DUPLICATE);
             return Received::Refused(self.flash);

@@ -48,7 +48,7 @@ pub fn cluster(cands: &[Candidate], order: &[usize], min_clock: usize, precision
         let victim = list.get(worst.1).copied();
         let stop = list.len() <= min_clock
             || select_jitter.max(floor) <= min_peer_jitter
-            || victim.map_or(true, |v| cands[v].truechimer || cands[v].prefer);
+            || victim.is_none_or(|v| cands[v].truechimer || cands[v].prefer);
         if stop {
             break;
         }

@@ -110,7 +110,7 @@ pub fn intersect(cands: &[Candidate]) -> Intersection {
     let mut voters = Vec::new();
     for (i, c) in cands.iter().enumerate() {
         if c.local_clock && !c.prefer {
-            let better = fallback.map_or(true, |f: usize| c.stratum < cands[f].stratum);
+            let better = fallback.is_none_or(|f: usize| c.stratum < cands[f].stratum);
             if better {
                 fallback = Some(i);
             }
