@@ -9,18 +9,10 @@
 
 mod common;
 
-use common::{Daemon, Netns, TempDir};
-use std::time::Duration;
+use common::{parse_ntpdig, Daemon, Netns, Seen, TempDir};
 
 const TOLERANCE: f64 = 0.001;
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What a client tool saw.
-#[derive(Debug)]
-struct Seen {
-    stratum: u8,
-    offset: f64,
-}
+use common::CLIENT_TIMEOUT;
 
 /// Runs one client against a fresh server (virtual clock `vclock`) and checks what it saw.
 fn check(client: fn(&Netns, &TempDir) -> Option<Seen>, vclock: Option<&str>, expect: f64) {
@@ -50,24 +42,8 @@ fn assert_alive(srv: &mut Daemon) {
     assert!(srv.proc.is_alive(), "server died\n{}", srv.proc.describe());
 }
 
-/// `ntpdig 127.0.0.1` prints e.g.
-/// `2026-11-21 03:09:06.841296 (+0000) +0.000105 +/- 0.000256 127.0.0.1 s11 no-leap`.
 fn ntpdig(ns: &Netns, tmp: &TempDir) -> Option<Seen> {
-    let bin = common::require_peer("ntpdig")?;
-    let out = ns.run(tmp, &[bin.to_str()?, "127.0.0.1"], CLIENT_TIMEOUT);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    Some(parse_ntpdig(&out.stdout).unwrap_or_else(|| panic!("unparsable ntpdig output {out:?}")))
-}
-
-fn parse_ntpdig(text: &str) -> Option<Seen> {
-    let line = text.lines().find(|l| l.contains("+/-"))?;
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "+/-")?;
-    let offset = words.get(at.checked_sub(1)?)?.parse().ok()?;
-    let stratum = words
-        .iter()
-        .find_map(|w| w.strip_prefix('s').and_then(|n| n.parse().ok()))?;
-    Some(Seen { stratum, offset })
+    common::ntpdig(ns, tmp, "127.0.0.1")
 }
 
 /// `chronyd -Q` takes one measurement, logs it to measurements.log and exits.

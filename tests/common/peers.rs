@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use super::{Netns, TempDir};
 
 /// True when running in CI, where a missing prerequisite is a failure, not a skip.
 pub fn in_ci() -> bool {
@@ -67,4 +70,35 @@ pub fn require_peer(name: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// How long one run of a client tool may take.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a client tool saw: the server's stratum and its offset (server minus us, s).
+#[derive(Debug)]
+pub struct Seen {
+    pub stratum: u8,
+    pub offset: f64,
+}
+
+/// Runs NTPsec's `ntpdig HOST` in `ns`; None = skipped. Panics if it gets no time.
+pub fn ntpdig(ns: &Netns, tmp: &TempDir, host: &str) -> Option<Seen> {
+    let bin = require_peer("ntpdig")?;
+    let out = ns.run(tmp, &[bin.to_str()?, host], CLIENT_TIMEOUT);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    Some(parse_ntpdig(&out.stdout).unwrap_or_else(|| panic!("unparsable ntpdig output {out:?}")))
+}
+
+/// ntpdig prints e.g.
+/// `2026-11-21 03:09:06.841296 (+0000) +0.000105 +/- 0.000256 127.0.0.1 s11 no-leap`.
+pub fn parse_ntpdig(text: &str) -> Option<Seen> {
+    let line = text.lines().find(|l| l.contains("+/-"))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "+/-")?;
+    let offset = words.get(at.checked_sub(1)?)?.parse().ok()?;
+    let stratum = words
+        .iter()
+        .find_map(|w| w.strip_prefix('s').and_then(|n| n.parse().ok()))?;
+    Some(Seen { stratum, offset })
 }
