@@ -119,7 +119,7 @@ pub struct RestrictList {
 }
 
 /// IPv4-mapped IPv6 addresses are treated as the IPv4 address they carry.
-fn canonical(addr: IpAddr) -> IpAddr {
+pub(super) fn canonical(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
         v4 => v4,

@@ -2,6 +2,8 @@
 
 mod flags;
 mod list;
+mod mru;
 
 pub use flags::{RestrictFlag, RestrictFlags};
 pub use list::{Family, RestrictEntry, RestrictError, RestrictList};
+pub use mru::{Arrival, MonEntry, Monitor, Observation, RateLimits, DEFAULT_CAPACITY};
