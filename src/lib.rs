@@ -8,6 +8,9 @@
 pub mod clock;
 pub mod config;
 pub mod discipline;
+pub mod refclock;
 pub mod restrict;
+pub mod server;
+pub mod system;
 pub mod time;
 pub mod wire;
