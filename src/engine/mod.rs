@@ -251,10 +251,139 @@ impl<C: Clock> Engine<C> {
                 return None;
             }
         };
-        Some(encode(&reply, out))
+        Some(reply.encode(out))
     }
 }
 
-fn encode(header: &Header, out: &mut [u8; HEADER_LEN]) -> usize {
-    header.encode(out)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ManualMono, VirtualClock, VirtualClockSpec};
+    use crate::refclock::local::LocalFudge;
+    use crate::restrict::{RestrictFlag, RestrictFlags};
+    use crate::time::NtpTimestamp;
+    use gate::Rule;
+
+    const TRUE_START: u64 = 0xeeab_8600_0000_0000;
+
+    fn engine(rules: Vec<Rule>, offset: f64) -> (ManualMono, Engine<VirtualClock<ManualMono>>) {
+        let mono = ManualMono::default();
+        let spec = VirtualClockSpec {
+            offset: NtpDuration::from_secs_f64(offset),
+            drift: Ppm::ZERO,
+        };
+        let clock = VirtualClock::new(mono.clone(), NtpTimestamp::from_bits(TRUE_START), spec);
+        let settings = Settings {
+            local_clocks: vec![LocalClock::new(
+                0,
+                LocalFudge {
+                    stratum: 10,
+                    ..LocalFudge::default()
+                },
+            )],
+            gate: Gate::new(rules),
+            ..Settings::default()
+        };
+        let mut e = Engine::new(clock, settings);
+        e.handle_timer();
+        (mono, e)
+    }
+
+    fn request(first_octet: u8, transmit: NtpTimestamp) -> [u8; 48] {
+        let mut b = [0u8; 48];
+        b[0] = first_octet;
+        b[40..48].copy_from_slice(&transmit.to_bits().to_be_bytes());
+        b
+    }
+
+    fn ask(e: &mut Engine<VirtualClock<ManualMono>>, from: &str, bytes: &[u8]) -> Option<Header> {
+        let dgram = Datagram {
+            bytes,
+            source: from.parse().unwrap(),
+            age: Duration::ZERO,
+        };
+        let mut out = [0u8; HEADER_LEN];
+        e.handle_datagram(&dgram, &mut out)
+            .map(|n| Header::decode(&out[..n]).unwrap())
+    }
+
+    fn rule(addr: &str, mask: &str, flags: &[RestrictFlag]) -> Rule {
+        Rule {
+            addr: addr.parse().unwrap(),
+            mask: mask.parse().unwrap(),
+            flags: flags.iter().copied().collect::<RestrictFlags>(),
+        }
+    }
+
+    #[test]
+    fn local_clock_serves_stratum_11_at_once() {
+        let (_, mut e) = engine(vec![], 2.5);
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        let reply = ask(&mut e, "127.0.0.1:40000", &request(0xe3, t1)).unwrap();
+        assert_eq!(
+            (reply.leap, reply.stratum, reply.mode),
+            (Leap::NoWarning, 11, Mode::Server)
+        );
+        assert_eq!(reply.reference_id, RefId([127, 127, 1, 0]));
+        assert_eq!(reply.origin_time, t1);
+        let offset = (reply.receive_time - t1).to_secs_f64();
+        assert!((offset - 2.5).abs() < 1e-6, "{offset}");
+        assert!(reply.root_dispersion.to_duration().to_secs_f64() < 0.02);
+    }
+
+    #[test]
+    fn reference_time_follows_local_polls() {
+        let (mono, mut e) = engine(vec![], 0.0);
+        let first = e.system().reference_time;
+        mono.advance(Duration::from_secs(64));
+        assert!(e.clock().mono() >= e.next_deadline());
+        e.handle_timer();
+        assert_eq!(
+            (e.system().reference_time - first).to_secs_f64().round(),
+            64.0
+        );
+    }
+
+    #[test]
+    fn ignore_and_mode7_are_silent() {
+        let rules = vec![
+            rule("0.0.0.0", "0.0.0.0", &[RestrictFlag::Ignore]),
+            rule("127.0.0.1", "255.255.255.255", &[]),
+        ];
+        let (_, mut e) = engine(rules, 0.0);
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        assert!(ask(&mut e, "192.0.2.1:123", &request(0x23, t1)).is_none());
+        assert!(ask(&mut e, "127.0.0.1:123", &request(0x23, t1)).is_some());
+        let monlist = [0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0];
+        assert!(ask(&mut e, "127.0.0.1:123", &monlist).is_none());
+    }
+
+    #[test]
+    fn noserve_still_drops_time_requests() {
+        let (_, mut e) = engine(
+            vec![rule("0.0.0.0", "0.0.0.0", &[RestrictFlag::NoServe])],
+            0.0,
+        );
+        assert!(ask(&mut e, "192.0.2.1:5000", &request(0x23, NtpTimestamp::ZERO)).is_none());
+        assert_eq!(e.counters().dropped, 1);
+    }
+
+    #[test]
+    fn garbage_never_answers_or_panics() {
+        let (_, mut e) = engine(vec![], 0.0);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut buf = [0u8; 1500];
+        for len in 0..1500 {
+            for b in buf.iter_mut().take(len) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            if let Some(reply) = ask(&mut e, "192.0.2.9:999", &buf[..len]) {
+                assert!(matches!(reply.mode, Mode::Server | Mode::SymmetricPassive));
+            }
+        }
+        assert_eq!(e.counters().received, 1500);
+    }
 }
