@@ -10,7 +10,7 @@ use crate::refclock::local::{LocalClock, PRECISION as LOCAL_PRECISION};
 use crate::server;
 use crate::system::SystemVars;
 use crate::time::{NtpDuration, Ppm};
-use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
+use crate::wire::ntp::{peek_mode, Leap, Mode, Packet, RefId, HEADER_LEN};
 use gate::{Gate, Verdict};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -262,6 +262,7 @@ mod tests {
     use crate::refclock::local::LocalFudge;
     use crate::restrict::{RestrictFlag, RestrictFlags};
     use crate::time::NtpTimestamp;
+    use crate::wire::ntp::Header;
     use gate::Rule;
 
     const TRUE_START: u64 = 0xeeab_8600_0000_0000;
