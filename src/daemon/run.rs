@@ -58,12 +58,33 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     }
     settings::log_unsupported(&config);
+    log_unsupported_options(&opts);
     match start(&opts, &config, &shell) {
         Ok(status) => status,
         Err(err) => {
             log::error!("{err}");
             1
         }
+    }
+}
+
+/// Options accepted for compatibility whose work arrives with later issues.
+fn log_unsupported_options(opts: &Options) {
+    let pending = [
+        (opts.user.is_some(), "-u (privilege drop)"),
+        (opts.quit, "-q (set the time and quit)"),
+        (opts.keyfile.is_some(), "-k (keys file)"),
+        (!opts.trusted_keys.is_empty(), "-t (trusted keys)"),
+        (opts.statsdir.is_some(), "-s (statistics directory)"),
+        (opts.saveconfigquit.is_some(), "--saveconfigquit"),
+    ];
+    for (given, what) in pending {
+        if given {
+            log::warn!("option {what} not supported yet; ignored");
+        }
+    }
+    for other in &opts.ignored {
+        log::warn!("option --{other} not supported yet; ignored");
     }
 }
 
