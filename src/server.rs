@@ -1,10 +1,10 @@
 //! Server mode (RFC 5905 section 9.2, classic `fast_xmit`): a client request (mode 3) gets a
 //! server reply (mode 4) built from the system variables; a symmetric active packet from an
-//! unknown peer that may not mobilise an association is answered the same way (mode 2).
+//! unknown peer is answered the same way (mode 2).
 
 use crate::system::SystemVars;
 use crate::time::{NtpShort, NtpTimestamp};
-use crate::wire::ntp::{Header, KissCode, Leap, Mode};
+use crate::wire::ntp::{Header, Mode};
 
 /// The reply to `request`, received at `rx` and sent at `tx`. The version and poll are
 /// echoed, the origin is the client's transmit time (so the client can match the reply).
@@ -30,35 +30,11 @@ pub fn reply(request: &Header, sys: &SystemVars, rx: NtpTimestamp, tx: NtpTimest
     }
 }
 
-/// A kiss-o'-death reply (RFC 5905 section 7.4): stratum 0, the kiss code as refid, leap 3,
-/// and the client's transmit time as origin so it believes the kiss. Classic 4.2.6p5 also
-/// echoes the receive and transmit fields of the request, which reveals nothing of ours.
-pub fn kiss(request: &Header, code: KissCode) -> Header {
-    Header {
-        leap: Leap::Unsync,
-        version: request.version,
-        mode: match request.mode {
-            Mode::SymmetricActive => Mode::SymmetricPassive,
-            _ => Mode::Server,
-        },
-        stratum: 0,
-        poll: request.poll,
-        precision: request.precision,
-        root_delay: NtpShort::ZERO,
-        root_dispersion: NtpShort::ZERO,
-        reference_id: code.refid(),
-        reference_time: NtpTimestamp::ZERO,
-        origin_time: request.transmit_time,
-        receive_time: request.receive_time,
-        transmit_time: request.transmit_time,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::time::NtpDuration;
-    use crate::wire::ntp::RefId;
+    use crate::wire::ntp::{Leap, RefId};
 
     fn request() -> Header {
         let mut bytes = [0u8; 48];
@@ -121,12 +97,5 @@ mod tests {
             NtpTimestamp::ZERO,
         );
         assert_eq!((r.leap, r.stratum), (Leap::Unsync, 16));
-    }
-
-    #[test]
-    fn kiss_carries_rate_code() {
-        let k = kiss(&request(), KissCode::Rate);
-        assert_eq!((k.stratum, k.reference_id), (0, RefId(*b"RATE")));
-        assert_eq!(k.origin_time, request().transmit_time);
     }
 }

@@ -3,15 +3,14 @@
 //! what it returns; one packet reads top to bottom in [`Engine::handle_datagram`]:
 //! decode -> restrict -> handler -> encode.
 
-pub mod gate;
-
 use crate::clock::{Clock, ClockError, ClockStatus};
 use crate::refclock::local::{LocalClock, PRECISION as LOCAL_PRECISION};
+use crate::restrict::access::{kiss_header, Access, AuthStatus, ClientReply, NewSymmetric};
+use crate::restrict::{AccessControl, Arrival};
 use crate::server;
 use crate::system::SystemVars;
 use crate::time::{NtpDuration, Ppm};
-use crate::wire::ntp::{peek_mode, Leap, Mode, Packet, RefId, HEADER_LEN};
-use gate::{Gate, Verdict};
+use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -19,10 +18,10 @@ use std::time::Duration;
 const DRIFT_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Settings the engine runs with, resolved from ntp.conf and the command line.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     pub local_clocks: Vec<LocalClock>,
-    pub gate: Gate,
+    pub access: AccessControl,
     /// `enable ntp` (the default): the daemon may steer the clock.
     pub steer_clock: bool,
     /// Frequency read from the drift file, if any.
@@ -102,6 +101,10 @@ impl<C: Clock> Engine<C> {
 
     pub fn local_clocks(&self) -> &[LocalClock] {
         &self.settings.local_clocks
+    }
+
+    pub fn access(&self) -> &AccessControl {
+        &self.settings.access
     }
 
     /// When [`Engine::handle_timer`] wants to run next (monotonic time).
@@ -211,47 +214,57 @@ impl<C: Clock> Engine<C> {
         }
     }
 
-    /// Handles one datagram; returns the length of the reply written to `out`, if any.
-    pub fn handle_datagram(
-        &mut self,
-        dgram: &Datagram,
-        out: &mut [u8; HEADER_LEN],
-    ) -> Option<usize> {
+    /// Handles one datagram, handing each reply datagram to `send`.
+    pub fn handle_datagram(&mut self, dgram: &Datagram, send: &mut dyn FnMut(&[u8])) {
         self.counters.received += 1;
         let (mode, version) = peek_mode(dgram.bytes);
-        let verdict = self
-            .settings
-            .gate
-            .verdict(dgram.source, mode, version, false);
-        if matches!(verdict, Verdict::Drop) || mode == Mode::Control {
-            self.counters.dropped += 1;
-            return None;
-        }
-        let packet = match Packet::decode(dgram.bytes) {
-            Ok(p) => p,
-            Err(_) => {
-                self.counters.bad_format += 1;
-                return None;
-            }
+        let packet = match mode {
+            Mode::Control | Mode::Private => None,
+            _ => match Packet::decode(dgram.bytes) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    self.counters.bad_format += 1;
+                    return;
+                }
+            },
         };
-        let reply = match verdict {
-            Verdict::Serve => {
-                let now = self.clock.now();
-                let rx = now
-                    + -NtpDuration::from_nanos(dgram.age.as_nanos().min(i64::MAX as u128) as i64);
-                self.counters.served += 1;
-                server::reply(&packet.header, &self.sys, rx, self.clock.now())
-            }
-            Verdict::Kiss(code) => {
+        let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
+        let arrival = Arrival { src: dgram.source, local: None, mode, version };
+        let access = self.settings.access.check(self.clock.mono(), &arrival, has_mac);
+        let reply = match (access, packet) {
+            (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
-                server::kiss(&packet.header, code)
+                let floor = self.settings.access.monitor().limits().average_log2 as i8;
+                kiss_header(&p.header, reply_mode, code, floor)
             }
-            Verdict::Drop | Verdict::Control { .. } | Verdict::Protocol => {
+            (Access::Proceed(grant), Some(p)) => {
+                let answer = match grant.mode {
+                    Mode::Client => grant.client_reply(AuthStatus::None) == ClientReply::Serve,
+                    // Until symmetric associations exist, an allowed peer gets a passive reply.
+                    Mode::SymmetricActive => grant.new_symmetric(AuthStatus::None, false) != NewSymmetric::Drop,
+                    _ => false,
+                };
+                if !answer {
+                    self.counters.dropped += 1;
+                    return;
+                }
+                self.serve(&p.header, dgram.age)
+            }
+            _ => {
                 self.counters.dropped += 1;
-                return None;
+                return;
             }
         };
-        Some(reply.encode(out))
+        let mut out = [0u8; HEADER_LEN];
+        send(&out[..reply.encode(&mut out)]);
+    }
+
+    /// The server reply, with the receive time pushed back by how long the datagram waited.
+    fn serve(&mut self, request: &Header, age: Duration) -> Header {
+        let now = self.clock.now();
+        let waited = NtpDuration::from_nanos(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
+        self.counters.served += 1;
+        server::reply(request, &self.sys, now + -waited, self.clock.now())
     }
 }
 
