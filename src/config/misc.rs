@@ -349,3 +349,151 @@ pub(super) fn anything(args: &mut Args<'_>) -> Result<Directive, String> {
     args.rest();
     Ok(Directive::ParseOnly)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::parse_str;
+    use super::*;
+
+    fn one(line: &str) -> Directive {
+        let (mut stmts, diags) = parse_str(line, "ntp.conf");
+        assert!(diags.is_empty(), "{line}: {diags:?}");
+        stmts.remove(0).directive
+    }
+
+    #[test]
+    fn files_keys_and_clients() {
+        assert_eq!(
+            one("driftfile \"/var/lib/my ntp/drift\" 1e-7"),
+            Directive::DriftFile(DriftFile {
+                path: PathBuf::from("/var/lib/my ntp/drift"),
+                tolerance: Some(1e-7)
+            })
+        );
+        assert_eq!(
+            one("trustedkey 4 8 42"),
+            Directive::TrustedKey(vec![4, 8, 42])
+        );
+        assert_eq!(
+            one("trustedkey 1 (3 ... 5)"),
+            Directive::TrustedKey(vec![1, 3, 4, 5])
+        );
+        assert_eq!(one("requestkey 8"), Directive::RequestKey(8));
+        assert_eq!(
+            one("broadcastclient novolley"),
+            Directive::BroadcastClient { novolley: true }
+        );
+        assert_eq!(one("multicastclient"), Directive::MulticastClient(vec![]));
+        assert_eq!(
+            one("manycastserver 239.255.254.254"),
+            Directive::ManycastServer(vec![Target::Ip("239.255.254.254".parse().unwrap())])
+        );
+        assert_eq!(
+            one("crypto pw secret randfile /dev/urandom"),
+            Directive::Crypto(vec![
+                ("pw".into(), "secret".into()),
+                ("randfile".into(), "/dev/urandom".into())
+            ])
+        );
+        assert_eq!(one("crypto"), Directive::Crypto(vec![]));
+    }
+
+    #[test]
+    fn statistics_and_logging() {
+        assert_eq!(
+            one("statistics clockstats cryptostats loopstats peerstats"),
+            Directive::Statistics(vec![
+                StatsFile::Clockstats,
+                StatsFile::Cryptostats,
+                StatsFile::Loopstats,
+                StatsFile::Peerstats
+            ])
+        );
+        let Directive::Filegen(f) = one("filegen peerstats file peers type week nolink disable")
+        else {
+            panic!()
+        };
+        assert_eq!(f.name, StatsFile::Peerstats);
+        assert_eq!(f.file.as_deref(), Some("peers"));
+        assert_eq!(
+            (f.kind, f.link, f.enable),
+            (Some(FilegenType::Week), Some(false), Some(false))
+        );
+        assert_eq!(
+            one("logconfig =syncall +clockall -peerinfo"),
+            Directive::LogConfig(vec![
+                "=syncall".into(),
+                "+clockall".into(),
+                "-peerinfo".into()
+            ])
+        );
+        assert_eq!(
+            one("enable auth bclient calibrate kernel monitor ntp pps stats"),
+            Directive::Enable(SystemFlag::ALL.to_vec())
+        );
+    }
+
+    #[test]
+    fn tinker_and_tos() {
+        let Directive::Tinker(t) = one(
+            "tinker panic 0 step 0.128 stepout 900 dispersion 15 allan 11 huffpuff 7200 freq -12.5",
+        ) else {
+            panic!()
+        };
+        assert_eq!(t.step, Some(crate::time::NtpDuration::from_secs_f64(0.128)));
+        assert_eq!(t.stepout.map(|d| d.to_secs_f64()), Some(900.0));
+        assert_eq!(
+            (t.dispersion, t.freq, t.allan),
+            (Some(Ppm(15.0)), Some(Ppm(-12.5)), Some(11.0))
+        );
+        let Directive::Tos(s) = one(
+            "tos orphan 10 minclock 3 maxclock 10 minsane 1 maxdist 16 mindist 0.01 \
+             ceiling 15 floor 1 cohort 1 beacon 3600 orphanwait 300",
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            (s.orphan, s.minclock, s.maxclock, s.minsane),
+            (Some(10), Some(3), Some(10), Some(1))
+        );
+        assert_eq!(s.maxdist.map(|d| d.to_secs_f64()), Some(16.0));
+        assert_eq!(
+            (s.ceiling, s.floor, s.cohort),
+            (Some(15), Some(1), Some(true))
+        );
+    }
+
+    #[test]
+    fn setvar_forms() {
+        let expect = |name: &str, value: &str, default| {
+            Directive::SetVar(SetVar {
+                name: name.into(),
+                value: value.into(),
+                default,
+            })
+        };
+        assert_eq!(
+            one("setvar myvar = \"hello\" default"),
+            expect("myvar", "hello", true)
+        );
+        assert_eq!(one("setvar a=b"), expect("a", "b", false));
+        assert_eq!(
+            one("setvar city = \"New York\""),
+            expect("city", "New York", false)
+        );
+    }
+
+    #[test]
+    fn parse_only_directives() {
+        for line in [
+            "revoke 17",
+            "automax 12",
+            "ttl 1 2 4",
+            "trap 192.0.2.9 port 1234 interface 192.0.2.1",
+            "phone ATDT5551234",
+            "keysdir /etc/ntp",
+        ] {
+            assert_eq!(one(line), Directive::ParseOnly, "{line}");
+        }
+    }
+}

@@ -152,7 +152,9 @@ impl SystemFlag {
     }
 }
 
-/// The `enable`/`disable` switches, starting from classic's defaults.
+/// The `enable`/`disable` switches, starting from classic 4.2.6p5's defaults: auth, kernel,
+/// monitor, ntp and stats on (init_proto sets `stats_control = 1`; monlist being on by
+/// default is why RHEL6 ships `disable monitor`), bclient, calibrate and pps off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SystemFlags {
     pub auth: bool,
@@ -175,7 +177,7 @@ impl Default for SystemFlags {
             monitor: true,
             ntp: true,
             pps: false,
-            stats: false,
+            stats: true,
         }
     }
 }
@@ -378,4 +380,26 @@ pub struct Config {
     pub setvars: Vec<SetVar>,
     /// Every directive seen, in order, so the daemon can say which it does not act on.
     pub directives: Vec<(Location, &'static str)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_flags_start_at_classic_defaults() {
+        let mut f = SystemFlags::default();
+        let on: Vec<&str> = SystemFlag::ALL
+            .into_iter()
+            .filter(|&flag| {
+                let mut probe = f;
+                probe.set(flag, false);
+                probe != f
+            })
+            .map(SystemFlag::keyword)
+            .collect();
+        assert_eq!(on, ["auth", "kernel", "monitor", "ntp", "stats"]);
+        f.set(SystemFlag::Monitor, false);
+        assert!(!f.monitor);
+    }
 }
