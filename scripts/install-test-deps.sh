@@ -54,10 +54,15 @@ apt_update_once() {
     fi
 }
 
+# Time daemons in the host's own network namespace: what a package's service start would
+# create. (Test daemons live in private namespaces and are none of our business.)
 ntp_daemon_pids() {
-    # Exact process names only; never match by command-line pattern.
-    pgrep -x ntpd || true
-    pgrep -x chronyd || true
+    local me pid
+    me="$(readlink /proc/self/ns/net)"
+    for pid in $(pgrep -x ntpd; pgrep -x chronyd); do
+        [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$me" ] && echo "$pid"
+    done
+    true
 }
 
 if [ "${#missing[@]}" -gt 0 ]; then
