@@ -26,14 +26,24 @@ fn check(client: fn(&Netns, &TempDir) -> Option<Seen>, vclock: Option<&str>, exp
     let Some(mut srv) = common::start_ntpd(&ns, &tmp, &conf, vclock) else {
         return;
     };
-    let Some(seen) = client(&ns, &tmp) else {
-        return;
-    };
-    assert_eq!(seen.stratum, srv.stratum, "{seen:?}");
+    // A busy 2-core machine can delay one side of an exchange by more than the tolerance,
+    // so a tool gets three tries; a wrong offset or stratum fails all of them.
+    let mut seen_all = Vec::new();
+    for _ in 0..3 {
+        let Some(seen) = client(&ns, &tmp) else {
+            return;
+        };
+        let good = seen.stratum == srv.stratum && (seen.offset - expect).abs() < TOLERANCE;
+        seen_all.push(seen);
+        if good {
+            break;
+        }
+    }
+    let last = seen_all.last().expect("at least one try");
     assert!(
-        (seen.offset - expect).abs() < TOLERANCE,
-        "offset {} s, expected {expect} s ± {TOLERANCE}",
-        seen.offset
+        last.stratum == srv.stratum && (last.offset - expect).abs() < TOLERANCE,
+        "expected stratum {} and offset {expect} s ± {TOLERANCE}, saw {seen_all:?}",
+        srv.stratum
     );
     assert_alive(&mut srv);
 }
