@@ -149,3 +149,22 @@ fn parsers_read_sample_outputs() {
     .expect("chrony row");
     assert_eq!((s.stratum, s.offset), (11, -1.207e-06));
 }
+
+#[test]
+fn ntpdig_gets_time_over_ipv6_loopback() {
+    let Some(_lock) = common::setup() else { return };
+    let tmp = TempDir::new();
+    let ns = Netns::new();
+    let conf = format!(
+        "restrict default kod nomodify notrap nopeer noquery\nrestrict 127.0.0.1\nrestrict ::1\n{}",
+        common::LOCAL_CONF
+    );
+    let Some(mut srv) = common::start_ntpd(&ns, &tmp, &conf, None) else {
+        return;
+    };
+    let Some(seen) = common::ntpdig(&ns, &tmp, "::1") else {
+        return;
+    };
+    assert_eq!(seen.stratum, srv.stratum, "{seen:?}");
+    assert_alive(&mut srv);
+}
