@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod discipline;
 pub mod restrict;
 pub mod time;

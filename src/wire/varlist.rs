@@ -43,6 +43,11 @@ impl VarWriter {
         self.buf.is_empty()
     }
 
+    /// Octets written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Appends one raw item (`name=value`, already formatted).
     pub fn item(&mut self, text: &str) {
         let len = text.len();
