@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod discipline;
+pub mod ntpq;
 pub mod restrict;
 pub mod time;
 pub mod wire;

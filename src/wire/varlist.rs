@@ -167,13 +167,14 @@ fn quoted(input: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 fn value(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    let (input, _) = take_while(is_space)(input)?;
-    if let Ok((rest, q)) = quoted(input) {
+    let (unquoted, _) = take_while(is_space)(input)?;
+    if let Ok((rest, q)) = quoted(unquoted) {
         let (rest, _) = take_till(|b| b == b',')(rest)?;
         return Ok((rest, q));
     }
+    // Leading blanks are part of the value (`filtdelay= 0.00 ...` prints that way raw).
     let (rest, v) = take_till(|b| b == b',')(input)?;
-    Ok((rest, trim(v)))
+    Ok((rest, trim_end(v)))
 }
 
 fn item(input: &[u8]) -> IResult<&[u8], Item<'_>> {
@@ -196,6 +197,10 @@ fn trim(mut s: &[u8]) -> &[u8] {
         }
         s = rest;
     }
+    trim_end(s)
+}
+
+fn trim_end(mut s: &[u8]) -> &[u8] {
     while let [rest @ .., last] = s {
         if !is_space(*last) {
             break;
