@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 pub mod discipline;
+pub mod ntpdate;
 pub mod restrict;
 pub mod time;
 pub mod wire;
