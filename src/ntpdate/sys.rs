@@ -85,7 +85,7 @@ pub fn host_name(addr: IpAddr) -> String {
     // SAFETY: sock holds a valid sockaddr of the given length; name is a writable buffer.
     let rc = unsafe {
         libc::getnameinfo(
-            sock.as_ptr() as *const libc::sockaddr,
+            sock.as_ptr(),
             sock.len(),
             name.as_mut_ptr(),
             name.len() as libc::socklen_t,
