@@ -234,3 +234,155 @@ pub fn request(version: u8, transmit: NtpTimestamp) -> [u8; HEADER_LEN] {
     header.encode(&mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ntpdate::options::Adjust;
+    use crate::ntpdate::outcome::{conclude, debug_dump, query_line};
+
+    const SERVER: &str = "172.25.0.99:123";
+
+    fn params(samples: u8) -> SessionParams {
+        SessionParams {
+            samples,
+            version: 4,
+            timeout: NtpDuration::ONE_SECOND,
+        }
+    }
+
+    fn clock(secs: f64) -> NtpTimestamp {
+        NtpTimestamp::from_bits(0xeeab_84fa_0000_0000) + NtpDuration::from_secs_f64(secs)
+    }
+
+    /// A synchronised stratum-2 server `ahead` seconds ahead, answering instantly.
+    fn reply_to(request: &[u8; HEADER_LEN], ahead: f64, leap: Leap) -> [u8; HEADER_LEN] {
+        let asked = Header::decode(request).unwrap();
+        let server_now = asked.transmit_time + NtpDuration::from_secs_f64(ahead + 0.000_02);
+        let reply = Header {
+            leap,
+            version: 4,
+            mode: Mode::Server,
+            stratum: 2,
+            poll: 3,
+            precision: -23,
+            root_delay: NtpShort::ZERO,
+            root_dispersion: NtpShort::ZERO,
+            reference_id: RefId::from_ascii("GPS"),
+            reference_time: server_now + NtpDuration::from_secs(-60),
+            origin_time: asked.transmit_time,
+            receive_time: server_now,
+            transmit_time: server_now,
+        };
+        let mut out = [0u8; HEADER_LEN];
+        reply.encode(&mut out);
+        out
+    }
+
+    #[test]
+    fn request_is_classic() {
+        let bytes = request(4, clock(0.0));
+        assert_eq!(
+            bytes[..16],
+            [0xe3, 0, 3, 0xfa, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        );
+        assert!(bytes[16..40].iter().all(|b| *b == 0));
+        assert_eq!(request(3, clock(0.0))[0], 0xdb);
+    }
+
+    #[test]
+    fn answered_server_gives_samples_two_seconds_apart() {
+        let addr: SocketAddr = SERVER.parse().unwrap();
+        let mut s = Session::new(&[addr], params(4), Duration::ZERO);
+        for n in 0..4u64 {
+            let now = Duration::from_secs(2 * n);
+            assert_eq!(s.next_deadline(), Some(now));
+            let tx = s.poll_transmit(now, clock(now.as_secs_f64())).unwrap();
+            assert!(s.poll_transmit(now, clock(0.0)).is_none());
+            let reply = reply_to(&tx.bytes, -0.691491, Leap::NoWarning);
+            s.handle_reply(&reply, addr, clock(now.as_secs_f64() + 0.00004));
+        }
+        assert!(s.is_done());
+        assert_eq!(s.next_deadline(), None);
+        let out = conclude(s.servers(), Adjust::Auto);
+        let (index, decision) = out.chosen.unwrap();
+        assert_eq!(index, 0);
+        assert!(decision.step);
+        assert_eq!(
+            query_line(&s.servers()[0], &out.filtered[0]),
+            "server 172.25.0.99, stratum 2, offset -0.691491, delay 0.02565"
+        );
+    }
+
+    #[test]
+    fn stale_duplicate_and_foreign_replies_are_ignored() {
+        let addr: SocketAddr = SERVER.parse().unwrap();
+        let mut s = Session::new(&[addr], params(1), Duration::ZERO);
+        let tx = s.poll_transmit(Duration::ZERO, clock(0.0)).unwrap();
+        let reply = reply_to(&tx.bytes, 0.0, Leap::NoWarning);
+        s.handle_reply(&reply, "172.25.0.98:123".parse().unwrap(), clock(0.001));
+        s.handle_reply(&reply[..40], addr, clock(0.001));
+        let mut wrong_origin = reply;
+        wrong_origin[31] ^= 1;
+        s.handle_reply(&wrong_origin, addr, clock(0.001));
+        assert!(!s.is_done());
+        s.handle_reply(&reply, addr, clock(0.001));
+        assert!(s.is_done());
+    }
+
+    #[test]
+    fn unreachable_server_gives_up_after_classic_slots() {
+        let addr: SocketAddr = SERVER.parse().unwrap();
+        let mut s = Session::new(&[addr], params(4), Duration::ZERO);
+        let mut sent = 0;
+        while let Some(deadline) = s.next_deadline() {
+            if s.poll_transmit(deadline, clock(deadline.as_secs_f64()))
+                .is_some()
+            {
+                sent += 1;
+            }
+            if s.is_done() {
+                assert_eq!(deadline, Duration::from_secs(8));
+            }
+        }
+        assert_eq!(sent, 4);
+        let transmits = s
+            .take_trace()
+            .iter()
+            .filter(|t| matches!(t, Trace::Transmit(_)))
+            .count();
+        assert_eq!(transmits, 5);
+        let out = conclude(s.servers(), Adjust::Auto);
+        assert_eq!(out.chosen, None);
+        // Classic 4.2.6p5's dump for this case (ntpdate.txt; our last request left at 6 s),
+        // plus our round-trip line.
+        let dump = debug_dump(&s.servers()[0], &out.filtered[0], 0);
+        let expected = "server 172.25.0.99, port 123\n\
+            stratum 0, precision 0, leap 00, trust 000\n\
+            refid [172.25.0.99], delay 0.00000, dispersion 64.00000\n\
+            transmitted 4, in filter 4\n\
+            reference time:    00000000.00000000  Mon, Jan  1 1900  0:00:00.000\n\
+            originate timestamp: 00000000.00000000  Mon, Jan  1 1900  0:00:00.000\n\
+            transmit timestamp:  eeab8500.00000000  Sat, Nov 21 2026  2:48:32.000\n\
+            filter delay:  0.00000  0.00000  0.00000  0.00000 \n\
+            filter offset: 0.000000 0.000000 0.000000 0.000000\n\
+            delay 0.00000, dispersion 64.00000\n\
+            offset 0.000000\n\
+            round trip (without classic's allowance) 0.000000\n\n";
+        assert_eq!(dump, expected);
+    }
+
+    #[test]
+    fn unsynchronised_server_is_dropped() {
+        let addr: SocketAddr = SERVER.parse().unwrap();
+        let mut s = Session::new(&[addr], params(1), Duration::ZERO);
+        let tx = s.poll_transmit(Duration::ZERO, clock(0.0)).unwrap();
+        s.handle_reply(&reply_to(&tx.bytes, 0.0, Leap::Unsync), addr, clock(0.0001));
+        let out = conclude(s.servers(), Adjust::Auto);
+        assert_eq!(out.chosen, None);
+        assert_eq!(
+            out.dropped,
+            vec![(0, crate::ntpdate::select::Dropped::LeapNotInSync)]
+        );
+    }
+}
