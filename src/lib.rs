@@ -7,8 +7,14 @@
 
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod discipline;
+pub mod engine;
+pub mod net;
 pub mod ntpdate;
+pub mod refclock;
 pub mod restrict;
+pub mod server;
+pub mod system;
 pub mod time;
 pub mod wire;

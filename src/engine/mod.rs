@@ -1,0 +1,403 @@
+//! The daemon's sans-IO core: one [`Engine`] owns the clock, the system variables, access
+//! control and the sources. The shell feeds it datagrams and timer ticks and carries out
+//! what it returns; one packet reads top to bottom in [`Engine::handle_datagram`]:
+//! decode -> restrict -> handler -> encode.
+
+use crate::clock::{Clock, ClockError, ClockStatus};
+use crate::refclock::local::{LocalClock, PRECISION as LOCAL_PRECISION};
+use crate::restrict::access::{kiss_header, Access, AuthStatus, ClientReply, NewSymmetric};
+use crate::restrict::{AccessControl, Arrival};
+use crate::server;
+use crate::system::SystemVars;
+use crate::time::{NtpDuration, Ppm};
+use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How often the drift file is written (classic: hourly).
+const DRIFT_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Settings the engine runs with, resolved from ntp.conf and the command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub local_clocks: Vec<LocalClock>,
+    pub access: AccessControl,
+    /// `enable ntp` (the default): the daemon may steer the clock.
+    pub steer_clock: bool,
+    /// Frequency read from the drift file, if any.
+    pub initial_frequency: Option<Ppm>,
+    /// A drift file is configured, so the engine asks for it to be written.
+    pub drift_file: bool,
+}
+
+/// One received datagram, as the shell hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct Datagram<'a> {
+    pub bytes: &'a [u8],
+    pub source: SocketAddr,
+    /// How long ago the kernel received it.
+    pub age: Duration,
+}
+
+/// Work for the shell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Action {
+    /// Write this frequency to the drift file.
+    WriteDrift(Ppm),
+}
+
+/// Packet counters (the basis of ntpq's sysstats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub received: u64,
+    pub bad_format: u64,
+    pub dropped: u64,
+    pub served: u64,
+    pub kissed: u64,
+}
+
+/// The daemon core.
+#[derive(Debug)]
+pub struct Engine<C: Clock> {
+    clock: C,
+    settings: Settings,
+    sys: SystemVars,
+    counters: Counters,
+    next_local_poll: Duration,
+    next_drift_write: Duration,
+    /// The kernel refused a clock operation once; it has been logged and is not retried.
+    clock_refused: bool,
+}
+
+impl<C: Clock> Engine<C> {
+    pub fn new(clock: C, settings: Settings) -> Engine<C> {
+        let now = clock.mono();
+        let sys = SystemVars {
+            frequency: settings.initial_frequency.unwrap_or_default(),
+            ..SystemVars::unsynchronized(clock.precision())
+        };
+        Engine {
+            clock,
+            settings,
+            sys,
+            counters: Counters::default(),
+            next_local_poll: now,
+            next_drift_write: now + DRIFT_WRITE_INTERVAL,
+            clock_refused: false,
+        }
+    }
+
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    pub fn system(&self) -> &SystemVars {
+        &self.sys
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    pub fn local_clocks(&self) -> &[LocalClock] {
+        &self.settings.local_clocks
+    }
+
+    pub fn access(&self) -> &AccessControl {
+        &self.settings.access
+    }
+
+    /// When [`Engine::handle_timer`] wants to run next (monotonic time).
+    pub fn next_deadline(&self) -> Duration {
+        let drift = if self.settings.drift_file {
+            self.next_drift_write
+        } else {
+            Duration::MAX
+        };
+        let local = if self.settings.local_clocks.is_empty() {
+            Duration::MAX
+        } else {
+            self.next_local_poll
+        };
+        drift.min(local)
+    }
+
+    /// Runs what is due; returns actions for the shell.
+    pub fn handle_timer(&mut self) -> Option<Action> {
+        let now = self.clock.mono();
+        if now >= self.next_local_poll && !self.settings.local_clocks.is_empty() {
+            self.poll_local_clocks();
+            let poll = self.settings.local_clocks[0].poll().seconds();
+            self.next_local_poll = now + Duration::from_secs(poll);
+        }
+        if self.settings.drift_file && now >= self.next_drift_write {
+            self.next_drift_write = now + DRIFT_WRITE_INTERVAL;
+            return Some(Action::WriteDrift(self.sys.frequency));
+        }
+        None
+    }
+
+    /// The frequency to save at a clean stop.
+    pub fn final_drift(&self) -> Option<Ppm> {
+        self.settings.drift_file.then_some(self.sys.frequency)
+    }
+
+    /// Samples the local clock drivers. Without network sources, the lowest-stratum one is
+    /// the system peer at once: the daemon synchronises at its stratum + 1 on the first
+    /// sample, so clients can use it immediately.
+    fn poll_local_clocks(&mut self) {
+        let now = self.clock.now();
+        for local in &mut self.settings.local_clocks {
+            local.sample(now);
+        }
+        let Some(best) = self
+            .settings
+            .local_clocks
+            .iter()
+            .min_by_key(|l| l.fudge.stratum)
+        else {
+            return;
+        };
+        let Some(sample) = best.last_sample else {
+            return;
+        };
+        let was_synced = self.sys.is_synchronized();
+        self.sys = SystemVars {
+            leap: Leap::NoWarning,
+            stratum: best
+                .fudge
+                .stratum
+                .saturating_add(1)
+                .min(crate::system::STRATUM_UNSYNC),
+            precision: self.sys.precision,
+            root_delay: sample.delay,
+            root_dispersion: sample.dispersion + NtpDuration::from_log2(LOCAL_PRECISION),
+            reference_id: RefId::from_ipv4(best.address()),
+            reference_time: now,
+            offset: sample.offset,
+            frequency: self.sys.frequency,
+            jitter: NtpDuration::ZERO,
+        };
+        if !was_synced {
+            log::info!(
+                "synchronized to LOCAL({}), stratum {}",
+                best.unit,
+                best.fudge.stratum
+            );
+            self.report_status();
+        }
+    }
+
+    /// Tells the kernel we are synchronised (when allowed to steer the clock), so it keeps
+    /// its error estimates and the RTC in step.
+    fn report_status(&mut self) {
+        if !self.settings.steer_clock {
+            return;
+        }
+        let status = ClockStatus {
+            leap: self.sys.leap,
+            synchronized: self.sys.is_synchronized(),
+            estimated_error: self.sys.jitter,
+            maximum_error: self.sys.root_delay + self.sys.root_dispersion,
+        };
+        let result = self.clock.set_status(status);
+        self.note_clock_result(result);
+    }
+
+    /// Logs a refused clock operation once; the daemon goes on serving time either way.
+    fn note_clock_result(&mut self, result: Result<(), ClockError>) {
+        if let Err(err) = result {
+            if !self.clock_refused {
+                log::warn!("kernel refused a clock adjustment: {err}; continuing without steering the clock");
+                self.clock_refused = true;
+            }
+        }
+    }
+
+    /// Handles one datagram, handing each reply datagram to `send`.
+    pub fn handle_datagram(&mut self, dgram: &Datagram, send: &mut dyn FnMut(&[u8])) {
+        self.counters.received += 1;
+        let (mode, version) = peek_mode(dgram.bytes);
+        let packet = match mode {
+            Mode::Control | Mode::Private => None,
+            _ => match Packet::decode(dgram.bytes) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    self.counters.bad_format += 1;
+                    return;
+                }
+            },
+        };
+        let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
+        let arrival = Arrival { src: dgram.source, local: None, mode, version };
+        let access = self.settings.access.check(self.clock.mono(), &arrival, has_mac);
+        let reply = match (access, packet) {
+            (Access::Kiss { code, reply_mode }, Some(p)) => {
+                self.counters.kissed += 1;
+                let floor = self.settings.access.monitor().limits().average_log2 as i8;
+                kiss_header(&p.header, reply_mode, code, floor)
+            }
+            (Access::Proceed(grant), Some(p)) => {
+                let answer = match grant.mode {
+                    Mode::Client => grant.client_reply(AuthStatus::None) == ClientReply::Serve,
+                    // Until symmetric associations exist, an allowed peer gets a passive reply.
+                    Mode::SymmetricActive => grant.new_symmetric(AuthStatus::None, false) != NewSymmetric::Drop,
+                    _ => false,
+                };
+                if !answer {
+                    self.counters.dropped += 1;
+                    return;
+                }
+                self.serve(&p.header, dgram.age)
+            }
+            _ => {
+                self.counters.dropped += 1;
+                return;
+            }
+        };
+        let mut out = [0u8; HEADER_LEN];
+        send(&out[..reply.encode(&mut out)]);
+    }
+
+    /// The server reply, with the receive time pushed back by how long the datagram waited.
+    fn serve(&mut self, request: &Header, age: Duration) -> Header {
+        let now = self.clock.now();
+        let waited = NtpDuration::from_nanos(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
+        self.counters.served += 1;
+        server::reply(request, &self.sys, now + -waited, self.clock.now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ManualMono, VirtualClock, VirtualClockSpec};
+    use crate::refclock::local::LocalFudge;
+    use crate::restrict::{RestrictFlag, RestrictFlags};
+    use crate::time::NtpTimestamp;
+    use crate::wire::ntp::Header;
+    use gate::Rule;
+
+    const TRUE_START: u64 = 0xeeab_8600_0000_0000;
+
+    fn engine(rules: Vec<Rule>, offset: f64) -> (ManualMono, Engine<VirtualClock<ManualMono>>) {
+        let mono = ManualMono::default();
+        let spec = VirtualClockSpec {
+            offset: NtpDuration::from_secs_f64(offset),
+            drift: Ppm::ZERO,
+        };
+        let clock = VirtualClock::new(mono.clone(), NtpTimestamp::from_bits(TRUE_START), spec);
+        let settings = Settings {
+            local_clocks: vec![LocalClock::new(
+                0,
+                LocalFudge {
+                    stratum: 10,
+                    ..LocalFudge::default()
+                },
+            )],
+            gate: Gate::new(rules),
+            ..Settings::default()
+        };
+        let mut e = Engine::new(clock, settings);
+        e.handle_timer();
+        (mono, e)
+    }
+
+    fn request(first_octet: u8, transmit: NtpTimestamp) -> [u8; 48] {
+        let mut b = [0u8; 48];
+        b[0] = first_octet;
+        b[40..48].copy_from_slice(&transmit.to_bits().to_be_bytes());
+        b
+    }
+
+    fn ask(e: &mut Engine<VirtualClock<ManualMono>>, from: &str, bytes: &[u8]) -> Option<Header> {
+        let dgram = Datagram {
+            bytes,
+            source: from.parse().unwrap(),
+            age: Duration::ZERO,
+        };
+        let mut out = [0u8; HEADER_LEN];
+        e.handle_datagram(&dgram, &mut out)
+            .map(|n| Header::decode(&out[..n]).unwrap())
+    }
+
+    fn rule(addr: &str, mask: &str, flags: &[RestrictFlag]) -> Rule {
+        Rule {
+            addr: addr.parse().unwrap(),
+            mask: mask.parse().unwrap(),
+            flags: flags.iter().copied().collect::<RestrictFlags>(),
+        }
+    }
+
+    #[test]
+    fn local_clock_serves_stratum_11_at_once() {
+        let (_, mut e) = engine(vec![], 2.5);
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        let reply = ask(&mut e, "127.0.0.1:40000", &request(0xe3, t1)).unwrap();
+        assert_eq!(
+            (reply.leap, reply.stratum, reply.mode),
+            (Leap::NoWarning, 11, Mode::Server)
+        );
+        assert_eq!(reply.reference_id, RefId([127, 127, 1, 0]));
+        assert_eq!(reply.origin_time, t1);
+        let offset = (reply.receive_time - t1).to_secs_f64();
+        assert!((offset - 2.5).abs() < 1e-6, "{offset}");
+        assert!(reply.root_dispersion.to_duration().to_secs_f64() < 0.02);
+    }
+
+    #[test]
+    fn reference_time_follows_local_polls() {
+        let (mono, mut e) = engine(vec![], 0.0);
+        let first = e.system().reference_time;
+        mono.advance(Duration::from_secs(64));
+        assert!(e.clock().mono() >= e.next_deadline());
+        e.handle_timer();
+        assert_eq!(
+            (e.system().reference_time - first).to_secs_f64().round(),
+            64.0
+        );
+    }
+
+    #[test]
+    fn ignore_and_mode7_are_silent() {
+        let rules = vec![
+            rule("0.0.0.0", "0.0.0.0", &[RestrictFlag::Ignore]),
+            rule("127.0.0.1", "255.255.255.255", &[]),
+        ];
+        let (_, mut e) = engine(rules, 0.0);
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        assert!(ask(&mut e, "192.0.2.1:123", &request(0x23, t1)).is_none());
+        assert!(ask(&mut e, "127.0.0.1:123", &request(0x23, t1)).is_some());
+        let monlist = [0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0];
+        assert!(ask(&mut e, "127.0.0.1:123", &monlist).is_none());
+    }
+
+    #[test]
+    fn noserve_still_drops_time_requests() {
+        let (_, mut e) = engine(
+            vec![rule("0.0.0.0", "0.0.0.0", &[RestrictFlag::NoServe])],
+            0.0,
+        );
+        assert!(ask(&mut e, "192.0.2.1:5000", &request(0x23, NtpTimestamp::ZERO)).is_none());
+        assert_eq!(e.counters().dropped, 1);
+    }
+
+    #[test]
+    fn garbage_never_answers_or_panics() {
+        let (_, mut e) = engine(vec![], 0.0);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut buf = [0u8; 1500];
+        for len in 0..1500 {
+            for b in buf.iter_mut().take(len) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            if let Some(reply) = ask(&mut e, "192.0.2.9:999", &buf[..len]) {
+                assert!(matches!(reply.mode, Mode::Server | Mode::SymmetricPassive));
+            }
+        }
+        assert_eq!(e.counters().received, 1500);
+    }
+}
