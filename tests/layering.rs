@@ -18,7 +18,16 @@ const CORE: &[&str] = &[
     "src/assoc",
 ];
 
-const FORBIDDEN: &[&str] = &["mio::", "socket2", "libc::", "Instant::now", "SystemTime::now", "std::fs", "UdpSocket", "std::net::ToSocketAddrs"];
+const FORBIDDEN: &[&str] = &[
+    "mio::",
+    "socket2",
+    "libc::",
+    "Instant::now",
+    "SystemTime::now",
+    "std::fs",
+    "UdpSocket",
+    "std::net::ToSocketAddrs",
+];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
     if path.is_dir() {
@@ -45,7 +54,11 @@ fn core_modules_do_no_io() {
             let code = line.split("//").next().unwrap_or("");
             for word in FORBIDDEN {
                 if code.contains(word) {
-                    hits.push(format!("{}:{}: {word}", file.strip_prefix(root).unwrap().display(), n + 1));
+                    hits.push(format!(
+                        "{}:{}: {word}",
+                        file.strip_prefix(root).unwrap().display(),
+                        n + 1
+                    ));
                 }
             }
         }

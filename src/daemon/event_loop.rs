@@ -7,7 +7,6 @@ use super::signals::{Signal, Signals};
 use crate::clock::Clock;
 use crate::engine::{Action, Datagram, Engine};
 use crate::net::udp;
-use crate::wire::ntp::HEADER_LEN;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io;
@@ -46,7 +45,6 @@ pub fn run<C: Clock>(
     )?;
     let mut events = Events::with_capacity(64);
     let mut buf = [0u8; 2048];
-    let mut reply = [0u8; HEADER_LEN];
     loop {
         let deadline = engine.next_deadline();
         let timeout = deadline
@@ -70,7 +68,7 @@ pub fn run<C: Clock>(
             let Some(listener) = listeners.get(event.token().0) else {
                 continue;
             };
-            drain(engine, listener, &mut buf, &mut reply);
+            drain(engine, listener, &mut buf);
         }
         if engine.clock().mono() >= engine.next_deadline() {
             if let (Some(Action::WriteDrift(freq)), Some(path)) =
@@ -85,12 +83,7 @@ pub fn run<C: Clock>(
 }
 
 /// Reads every waiting datagram of one socket, answering each that deserves it.
-fn drain<C: Clock>(
-    engine: &mut Engine<C>,
-    listener: &Listener,
-    buf: &mut [u8],
-    reply: &mut [u8; HEADER_LEN],
-) {
+fn drain<C: Clock>(engine: &mut Engine<C>, listener: &Listener, buf: &mut [u8]) {
     loop {
         let received = match udp::recv(&listener.socket, buf) {
             Ok(r) => r,
@@ -118,10 +111,10 @@ fn drain<C: Clock>(
             source: received.source,
             age: received.age,
         };
-        if let Some(len) = engine.handle_datagram(&dgram, reply) {
-            if let Err(e) = listener.socket.send_to(&reply[..len], received.source) {
+        engine.handle_datagram(&dgram, &mut |reply| {
+            if let Err(e) = listener.socket.send_to(reply, received.source) {
                 log::debug!("send to {}: {e}", received.source);
             }
-        }
+        });
     }
 }

@@ -13,7 +13,7 @@ use crate::config::{self, Config};
 use crate::engine::{Engine, Settings};
 use crate::net::{interfaces, udp};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 const DEFAULT_CONFIG: &str = "/etc/ntp.conf";
@@ -97,7 +97,8 @@ fn check(path: &Path) -> i32 {
     i32::from(diagnostics.iter().any(|d| d.is_error()))
 }
 
-fn bind_all(shell: &ShellSettings) -> io::Result<Vec<Listener>> {
+/// Binds the sockets; returns them with the addresses answered on.
+fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
     // Classic refuses to start when another process holds port 123.
     let probe: SocketAddr = ([0, 0, 0, 0], NTP_PORT).into();
     if let Err(err) = udp::bind_plain(probe) {
@@ -107,6 +108,7 @@ fn bind_all(shell: &ShellSettings) -> io::Result<Vec<Listener>> {
     }
     let ifaces = interfaces::list()?;
     let mut listeners = Vec::new();
+    let mut own = Vec::new();
     for (n, ep) in listen::endpoints(&ifaces, &shell.listen, NTP_PORT)
         .into_iter()
         .enumerate()
@@ -123,6 +125,9 @@ fn bind_all(shell: &ShellSettings) -> io::Result<Vec<Listener>> {
                     ep.interface,
                     ep.addr.ip()
                 );
+                if !ep.drop {
+                    own.push(ep.addr.ip());
+                }
                 listeners.push(Listener {
                     socket,
                     drop: ep.drop,
@@ -137,11 +142,11 @@ fn bind_all(shell: &ShellSettings) -> io::Result<Vec<Listener>> {
             "no address to listen on",
         ));
     }
-    Ok(listeners)
+    Ok((listeners, own))
 }
 
 fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
-    let listeners = bind_all(shell)?;
+    let (listeners, own_addresses) = bind_all(shell)?;
     let signals = Signals::new()?;
     if !opts.no_fork {
         process::daemonize()?;
@@ -149,7 +154,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
     let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
     let engine_settings = Settings {
         local_clocks: settings::local_clocks(config),
-        gate: settings::gate(config),
+        access: settings::access(config, &own_addresses),
         steer_clock: config.system.ntp,
         initial_frequency: shell.drift_path.as_deref().and_then(driftio::read),
         drift_file: shell.drift_path.is_some(),

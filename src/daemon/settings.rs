@@ -4,13 +4,16 @@
 use super::args::Options;
 use super::listen::ListenPolicy;
 use crate::config::{
-    AssocKind, Config, Family, InterfaceAction, InterfaceMatch, RestrictTarget, Target,
+    AssocKind, Config, Family as ConfFamily, InterfaceAction, InterfaceMatch, RestrictTarget,
+    Target,
 };
-use crate::engine::gate::{Gate, Rule};
 use crate::refclock::local::{LocalClock, LocalFudge};
+use crate::restrict::{
+    AccessControl, Family, Monitor, RateLimits, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
+};
 use crate::wire::ntp::RefId;
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 /// Directives the daemon reads but does not act on yet; `--check` warns about them too.
@@ -98,32 +101,20 @@ pub fn local_clocks(config: &Config) -> Vec<LocalClock> {
     out
 }
 
-fn full_mask(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::BROADCAST),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(u128::MAX)),
-    }
-}
-
-/// The restrict list; host names are resolved once, now, as classic does.
-pub fn gate(config: &Config) -> Gate {
-    let mut rules = Vec::new();
+/// Restrict list and monitor. Host names are resolved once, now, as classic does; each of
+/// our own addresses gets classic's `ignore ntpport` entry so we never answer ourselves.
+pub fn access(config: &Config, own_addresses: &[IpAddr]) -> AccessControl {
+    let mut list = RestrictList::new();
     for entry in &config.restrictions {
         let addrs: Vec<IpAddr> = match &entry.target {
             RestrictTarget::Default(family) => {
-                let v4 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-                let v6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
-                let defaults = match family {
-                    Some(Family::V4) => vec![v4],
-                    Some(Family::V6) => vec![v6],
-                    None => vec![v4, v6],
+                let families = match family {
+                    Some(ConfFamily::V4) => &[Family::V4][..],
+                    Some(ConfFamily::V6) => &[Family::V6][..],
+                    None => &[Family::V4, Family::V6][..],
                 };
-                for addr in defaults {
-                    rules.push(Rule {
-                        addr,
-                        mask: addr,
-                        flags: entry.flags,
-                    });
+                for f in families {
+                    list.add_default(*f, entry.flags);
                 }
                 continue;
             }
@@ -137,18 +128,37 @@ pub fn gate(config: &Config) -> Gate {
             },
         };
         for addr in addrs {
-            let mask = entry
-                .mask
-                .filter(|m| m.is_ipv4() == addr.is_ipv4())
-                .unwrap_or_else(|| full_mask(addr));
-            rules.push(Rule {
+            let mask = entry.mask.filter(|m| m.is_ipv4() == addr.is_ipv4());
+            if let Err(err) = list.add(RestrictEntry {
                 addr,
                 mask,
                 flags: entry.flags,
-            });
+            }) {
+                log::warn!("{}: {err}; line ignored", entry.location);
+            }
         }
     }
-    Gate::new(rules)
+    for addr in own_addresses {
+        list.add_interface(*addr);
+    }
+    let mut monitor = Monitor::new(DEFAULT_CAPACITY);
+    monitor.set_enabled(config.system.monitor);
+    let mut access = AccessControl::new(list, monitor);
+    access.set_rate_limits(rate_limits(config));
+    access
+}
+
+/// `discard average A minimum M` (log2 seconds), clamped to what the monitor can count.
+fn rate_limits(config: &Config) -> RateLimits {
+    let mut limits = RateLimits::default();
+    let clamp = |v: i32| v.clamp(0, 16) as u8;
+    if let Some(avg) = config.discard.average {
+        limits.average_log2 = clamp(avg);
+    }
+    if let Some(min) = config.discard.minimum {
+        limits.minimum_log2 = clamp(min);
+    }
+    limits
 }
 
 fn rule_text(matcher: &InterfaceMatch) -> String {

@@ -5,8 +5,9 @@
 
 use crate::clock::{Clock, ClockError, ClockStatus};
 use crate::refclock::local::{LocalClock, PRECISION as LOCAL_PRECISION};
-use crate::restrict::access::{kiss_header, Access, AuthStatus, ClientReply, NewSymmetric};
-use crate::restrict::{AccessControl, Arrival};
+use crate::restrict::{
+    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, NewSymmetric,
+};
 use crate::server;
 use crate::system::SystemVars;
 use crate::time::{NtpDuration, Ppm};
@@ -229,8 +230,16 @@ impl<C: Clock> Engine<C> {
             },
         };
         let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
-        let arrival = Arrival { src: dgram.source, local: None, mode, version };
-        let access = self.settings.access.check(self.clock.mono(), &arrival, has_mac);
+        let arrival = Arrival {
+            src: dgram.source,
+            local: None,
+            mode,
+            version,
+        };
+        let access = self
+            .settings
+            .access
+            .check(self.clock.mono(), &arrival, has_mac);
         let reply = match (access, packet) {
             (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
@@ -241,7 +250,9 @@ impl<C: Clock> Engine<C> {
                 let answer = match grant.mode {
                     Mode::Client => grant.client_reply(AuthStatus::None) == ClientReply::Serve,
                     // Until symmetric associations exist, an allowed peer gets a passive reply.
-                    Mode::SymmetricActive => grant.new_symmetric(AuthStatus::None, false) != NewSymmetric::Drop,
+                    Mode::SymmetricActive => {
+                        grant.new_symmetric(AuthStatus::None, false) != NewSymmetric::Drop
+                    }
                     _ => false,
                 };
                 if !answer {
@@ -256,7 +267,8 @@ impl<C: Clock> Engine<C> {
             }
         };
         let mut out = [0u8; HEADER_LEN];
-        send(&out[..reply.encode(&mut out)]);
+        let len = reply.encode(&mut out);
+        send(&out[..len]);
     }
 
     /// The server reply, with the receive time pushed back by how long the datagram waited.
@@ -273,14 +285,36 @@ mod tests {
     use super::*;
     use crate::clock::{ManualMono, VirtualClock, VirtualClockSpec};
     use crate::refclock::local::LocalFudge;
-    use crate::restrict::{RestrictFlag, RestrictFlags};
+    use crate::restrict::{
+        Family, Monitor, RestrictEntry, RestrictFlag, RestrictFlags, RestrictList,
+    };
     use crate::time::NtpTimestamp;
-    use crate::wire::ntp::Header;
-    use gate::Rule;
+    use crate::wire::ntp::{Header, KissCode};
 
     const TRUE_START: u64 = 0xeeab_8600_0000_0000;
 
-    fn engine(rules: Vec<Rule>, offset: f64) -> (ManualMono, Engine<VirtualClock<ManualMono>>) {
+    type TestEngine = Engine<VirtualClock<ManualMono>>;
+
+    fn flags(list: &[RestrictFlag]) -> RestrictFlags {
+        list.iter().copied().collect()
+    }
+
+    /// `restrict default DEFAULT` plus `restrict HOST HOST_FLAGS` entries.
+    fn engine(
+        default: &[RestrictFlag],
+        hosts: &[(&str, &[RestrictFlag])],
+        offset: f64,
+    ) -> (ManualMono, TestEngine) {
+        let mut list = RestrictList::new();
+        list.add_default(Family::V4, flags(default));
+        for (addr, f) in hosts {
+            list.add(RestrictEntry {
+                addr: addr.parse().unwrap(),
+                mask: None,
+                flags: flags(f),
+            })
+            .unwrap();
+        }
         let mono = ManualMono::default();
         let spec = VirtualClockSpec {
             offset: NtpDuration::from_secs_f64(offset),
@@ -295,8 +329,10 @@ mod tests {
                     ..LocalFudge::default()
                 },
             )],
-            gate: Gate::new(rules),
-            ..Settings::default()
+            access: AccessControl::new(list, Monitor::new(64)),
+            steer_clock: false,
+            initial_frequency: None,
+            drift_file: false,
         };
         let mut e = Engine::new(clock, settings);
         e.handle_timer();
@@ -310,30 +346,22 @@ mod tests {
         b
     }
 
-    fn ask(e: &mut Engine<VirtualClock<ManualMono>>, from: &str, bytes: &[u8]) -> Option<Header> {
+    fn ask(e: &mut TestEngine, from: &str, bytes: &[u8]) -> Vec<Header> {
         let dgram = Datagram {
             bytes,
             source: from.parse().unwrap(),
             age: Duration::ZERO,
         };
-        let mut out = [0u8; HEADER_LEN];
-        e.handle_datagram(&dgram, &mut out)
-            .map(|n| Header::decode(&out[..n]).unwrap())
-    }
-
-    fn rule(addr: &str, mask: &str, flags: &[RestrictFlag]) -> Rule {
-        Rule {
-            addr: addr.parse().unwrap(),
-            mask: mask.parse().unwrap(),
-            flags: flags.iter().copied().collect::<RestrictFlags>(),
-        }
+        let mut replies = Vec::new();
+        e.handle_datagram(&dgram, &mut |r| replies.push(Header::decode(r).unwrap()));
+        replies
     }
 
     #[test]
     fn local_clock_serves_stratum_11_at_once() {
-        let (_, mut e) = engine(vec![], 2.5);
+        let (_, mut e) = engine(&[], &[], 2.5);
         let t1 = NtpTimestamp::from_bits(TRUE_START);
-        let reply = ask(&mut e, "127.0.0.1:40000", &request(0xe3, t1)).unwrap();
+        let reply = ask(&mut e, "127.0.0.1:40000", &request(0xe3, t1))[0];
         assert_eq!(
             (reply.leap, reply.stratum, reply.mode),
             (Leap::NoWarning, 11, Mode::Server)
@@ -347,7 +375,7 @@ mod tests {
 
     #[test]
     fn reference_time_follows_local_polls() {
-        let (mono, mut e) = engine(vec![], 0.0);
+        let (mono, mut e) = engine(&[], &[], 0.0);
         let first = e.system().reference_time;
         mono.advance(Duration::from_secs(64));
         assert!(e.clock().mono() >= e.next_deadline());
@@ -360,31 +388,56 @@ mod tests {
 
     #[test]
     fn ignore_and_mode7_are_silent() {
-        let rules = vec![
-            rule("0.0.0.0", "0.0.0.0", &[RestrictFlag::Ignore]),
-            rule("127.0.0.1", "255.255.255.255", &[]),
-        ];
-        let (_, mut e) = engine(rules, 0.0);
+        let (_, mut e) = engine(&[RestrictFlag::Ignore], &[("127.0.0.1", &[])], 0.0);
         let t1 = NtpTimestamp::from_bits(TRUE_START);
-        assert!(ask(&mut e, "192.0.2.1:123", &request(0x23, t1)).is_none());
-        assert!(ask(&mut e, "127.0.0.1:123", &request(0x23, t1)).is_some());
+        assert!(ask(&mut e, "192.0.2.1:123", &request(0x23, t1)).is_empty());
+        assert_eq!(ask(&mut e, "127.0.0.1:123", &request(0x23, t1)).len(), 1);
         let monlist = [0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0];
-        assert!(ask(&mut e, "127.0.0.1:123", &monlist).is_none());
+        assert!(ask(&mut e, "127.0.0.1:123", &monlist).is_empty());
     }
 
     #[test]
-    fn noserve_still_drops_time_requests() {
-        let (_, mut e) = engine(
-            vec![rule("0.0.0.0", "0.0.0.0", &[RestrictFlag::NoServe])],
-            0.0,
-        );
-        assert!(ask(&mut e, "192.0.2.1:5000", &request(0x23, NtpTimestamp::ZERO)).is_none());
+    fn noserve_drops_time_requests() {
+        let (_, mut e) = engine(&[RestrictFlag::NoServe], &[], 0.0);
+        assert!(ask(&mut e, "192.0.2.1:5000", &request(0x23, NtpTimestamp::ZERO)).is_empty());
         assert_eq!(e.counters().dropped, 1);
     }
 
     #[test]
-    fn garbage_never_answers_or_panics() {
-        let (_, mut e) = engine(vec![], 0.0);
+    fn flood_under_limited_kod_gets_few_rate_kisses() {
+        let (mono, mut e) = engine(&[RestrictFlag::Limited, RestrictFlag::Kod], &[], 0.0);
+        let (mut served, mut kisses) = (0, 0);
+        for _ in 0..1000 {
+            for reply in ask(
+                &mut e,
+                "192.0.2.7:40000",
+                &request(0x23, NtpTimestamp::ZERO),
+            ) {
+                if reply.stratum == 0 {
+                    assert_eq!(reply.reference_id.kiss_code(), KissCode::Rate);
+                    kisses += 1;
+                } else {
+                    served += 1;
+                }
+            }
+            mono.advance(Duration::from_millis(10));
+        }
+        assert!((1..10).contains(&served), "served {served}");
+        assert!((1..10).contains(&kisses), "kisses {kisses}");
+        assert_eq!(
+            ask(
+                &mut e,
+                "192.0.2.8:40000",
+                &request(0x23, NtpTimestamp::ZERO)
+            )[0]
+            .stratum,
+            11
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let (_, mut e) = engine(&[], &[], 0.0);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut buf = [0u8; 1500];
         for len in 0..1500 {
@@ -394,8 +447,11 @@ mod tests {
                 seed ^= seed << 17;
                 *b = seed as u8;
             }
-            if let Some(reply) = ask(&mut e, "192.0.2.9:999", &buf[..len]) {
-                assert!(matches!(reply.mode, Mode::Server | Mode::SymmetricPassive));
+            for reply in ask(&mut e, "192.0.2.9:999", &buf[..len]) {
+                assert!(matches!(
+                    reply.mode,
+                    Mode::Server | Mode::SymmetricPassive | Mode::SymmetricActive
+                ));
             }
         }
         assert_eq!(e.counters().received, 1500);

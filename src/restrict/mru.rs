@@ -507,8 +507,9 @@ mod tests {
             assert!(mon.len() <= cap);
         }
         assert_eq!(mon.len(), cap);
-        // No reallocation happened: the memory is what `new` reserved.
-        assert_eq!(mon.index.capacity(), index_capacity);
+        // No growth: the memory is what `new` reserved (the hash index may report less
+        // capacity while it holds tombstones, and rehashes in place).
+        assert!(mon.index.capacity() <= index_capacity);
         assert_eq!(mon.slots.capacity(), slab_capacity);
         // The survivors are the newest `cap`, most recent first.
         let seen: Vec<IpAddr> = mon.iter().map(|e| e.addr).collect();
