@@ -7,10 +7,12 @@ use super::outcome::{adjust_message, conclude, debug_dump, dropped_line, query_l
 use super::session::{Session, SessionParams, Trace};
 use super::sys::{self, Priority};
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
-use mio::net::UdpSocket;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::ErrorKind;
+use std::net::UdpSocket;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 
 /// Our version line (classic prints its own build string here with -d/-v).
 const VERSION: &str = concat!("ntpdate 4.2.6p5 (ntpd-rs6 ", env!("CARGO_PKG_VERSION"), ")");
@@ -196,7 +198,7 @@ fn open_sockets(servers: &[SocketAddr], privileged: bool) -> Result<Vec<UdpSocke
         }
         socket.bind(&local.into()).map_err(fail)?;
         socket.set_nonblocking(true).map_err(fail)?;
-        sockets.push(UdpSocket::from_std(socket.into()));
+        sockets.push(UdpSocket::from(socket));
     }
     Ok(sockets)
 }
@@ -204,15 +206,15 @@ fn open_sockets(servers: &[SocketAddr], privileged: bool) -> Result<Vec<UdpSocke
 /// Sends and receives until every server is done.
 fn drive(
     session: &mut Session,
-    mut sockets: Vec<UdpSocket>,
+    sockets: Vec<UdpSocket>,
     clock: &dyn Clock,
     opts: &Options,
     log: &Logger,
 ) -> Result<(), Failure> {
     let mut poll = Poll::new().map_err(|e| Some(format!("poll() error: {e}")))?;
-    for (i, s) in sockets.iter_mut().enumerate() {
+    for (i, s) in sockets.iter().enumerate() {
         poll.registry()
-            .register(s, Token(i), Interest::READABLE)
+            .register(&mut SourceFd(&s.as_raw_fd()), Token(i), Interest::READABLE)
             .map_err(|e| Some(format!("poll() error: {e}")))?;
     }
     let mut events = Events::with_capacity(8);
