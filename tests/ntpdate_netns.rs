@@ -155,6 +155,22 @@ impl Lab {
         true
     }
 
+    /// Our own ntpd on a virtual clock `offset` seconds ahead, serving its LOCAL clock.
+    fn our_ntpd(&mut self, ns: &str, offset: &str) {
+        let conf = self.dir.join(format!("ntpd-{ns}.conf"));
+        let text = format!(
+            "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndriftfile {}\n",
+            self.dir.join(format!("ntpd-{ns}.drift")).display()
+        );
+        std::fs::write(&conf, text).expect("ntp.conf");
+        let conf = conf.display().to_string();
+        self.spawn(
+            ns,
+            env!("CARGO_BIN_EXE_ntpd"),
+            &["-n", "-c", &conf, "--virtual-clock", offset],
+        );
+    }
+
     fn ntpdate(&self, args: &[&str]) -> (Output, Duration) {
         let start = Instant::now();
         let out = self
@@ -456,4 +472,26 @@ fn ntpsec_orphan_is_rejected_as_classic_does() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn our_ntpd_two_seconds_ahead_reads_plus_two() {
+    if !usable() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let server_ns = lab.server_ns.clone();
+    lab.our_ntpd(&server_ns, "2.0");
+    // Synchronised to LOCAL(0) at stratum 10, it serves stratum 11.
+    assert!(lab.wait_for_stratum("11"), "our ntpd never answered");
+    let (out, _) = lab.ntpdate(&["-q", "-p", "2", SERVER]);
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let (stratum, offset, _) = query_fields(lines[0]);
+    assert_eq!(stratum, 11);
+    // Classic's sign: the correction to apply here, so a server 2 s ahead reads +2.
+    assert!((offset - 2.0).abs() < 0.001, "{stdout}");
+    let (kind, _) = adjust_fields(log_message(lines[1]));
+    assert_eq!(kind, "step");
+    assert_eq!(out.status.code(), Some(0));
 }
