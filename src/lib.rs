@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod discipline;
 pub mod engine;
 pub mod net;
+pub mod ntpdate;
 pub mod ntpq;
 pub mod refclock;
 pub mod restrict;

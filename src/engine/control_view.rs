@@ -196,7 +196,7 @@ impl<C: Clock> ControlState for View<'_, C> {
         let local = self.local(assoc_id)?;
         Some(ClockVars {
             device: "Undisciplined local clock".to_string(),
-            poll: u32::from(local.reach.count_ones()),
+            poll: local.reach.count_ones(),
             fudgetime1: Some(local.fudge.time1),
             stratum: Some(local.fudge.stratum),
             refid: Some(local.fudge.refid).filter(|r| *r != RefId::LOCL),
