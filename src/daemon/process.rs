@@ -49,3 +49,22 @@ impl Drop for PidFile {
         let _ = fs::remove_file(&self.0);
     }
 }
+
+/// 128 random bits from /dev/urandom for per-start secrets (mrulist nonces, association
+/// IDs); falls back to time and pid, which is enough for the IDs.
+pub fn random_seed() -> [u64; 2] {
+    let mut bytes = [0u8; 16];
+    let read =
+        fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes));
+    if read.is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        return [now.as_nanos() as u64, u64::from(std::process::id())];
+    }
+    let (a, b) = bytes.split_at(8);
+    [
+        u64::from_ne_bytes(a.try_into().unwrap_or_default()),
+        u64::from_ne_bytes(b.try_into().unwrap_or_default()),
+    ]
+}

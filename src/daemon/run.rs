@@ -10,6 +10,7 @@ use super::signals::Signals;
 use super::{driftio, logging};
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
 use crate::config::{self, Config};
+use crate::control::NonceKey;
 use crate::engine::{Engine, Settings};
 use crate::net::{interfaces, udp};
 use std::io;
@@ -152,7 +153,10 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         process::daemonize()?;
     }
     let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
+    let seed = process::random_seed();
     let engine_settings = Settings {
+        assoc_base: (seed[0] as u16) % 60_000 + 1,
+        nonce: NonceKey::new(seed),
         local_clocks: settings::local_clocks(config),
         access: settings::access(config, &own_addresses),
         steer_clock: config.system.ntp,

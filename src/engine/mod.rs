@@ -3,7 +3,10 @@
 //! what it returns; one packet reads top to bottom in [`Engine::handle_datagram`]:
 //! decode -> restrict -> handler -> encode.
 
+pub mod control_view;
+
 use crate::clock::{Clock, ClockError, ClockStatus};
+use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::refclock::local::{LocalClock, PRECISION as LOCAL_PRECISION};
 use crate::restrict::{
     kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, NewSymmetric,
@@ -12,6 +15,7 @@ use crate::server;
 use crate::system::SystemVars;
 use crate::time::{NtpDuration, Ppm};
 use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
+use control_view::{MruView, View};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -29,6 +33,10 @@ pub struct Settings {
     pub initial_frequency: Option<Ppm>,
     /// A drift file is configured, so the engine asks for it to be written.
     pub drift_file: bool,
+    /// First association ID (classic picks it at random at start).
+    pub assoc_base: u16,
+    /// Secret for mrulist nonces, random per start.
+    pub nonce: NonceKey,
 }
 
 /// One received datagram, as the shell hands it over.
@@ -68,11 +76,13 @@ pub struct Engine<C: Clock> {
     next_drift_write: Duration,
     /// The kernel refused a clock operation once; it has been logged and is not retried.
     clock_refused: bool,
+    assoc_base: u16,
 }
 
 impl<C: Clock> Engine<C> {
     pub fn new(clock: C, settings: Settings) -> Engine<C> {
         let now = clock.mono();
+        let assoc_base = settings.assoc_base.max(1);
         let sys = SystemVars {
             frequency: settings.initial_frequency.unwrap_or_default(),
             ..SystemVars::unsynchronized(clock.precision())
@@ -85,6 +95,7 @@ impl<C: Clock> Engine<C> {
             next_local_poll: now,
             next_drift_write: now + DRIFT_WRITE_INTERVAL,
             clock_refused: false,
+            assoc_base,
         }
     }
 
@@ -241,6 +252,15 @@ impl<C: Clock> Engine<C> {
             .access
             .check(self.clock.mono(), &arrival, has_mac);
         let reply = match (access, packet) {
+            (Access::Control(rights), _) => {
+                let access = QueryAccess {
+                    nomodify: rights.nomodify,
+                    notrap: rights.notrap,
+                    authenticated: false,
+                };
+                self.control(dgram, access, send);
+                return;
+            }
             (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
                 let floor = self.settings.access.monitor().limits().average_log2 as i8;
@@ -269,6 +289,27 @@ impl<C: Clock> Engine<C> {
         let mut out = [0u8; HEADER_LEN];
         let len = reply.encode(&mut out);
         send(&out[..len]);
+    }
+
+    /// Answers a mode 6 request from a snapshot of the engine.
+    fn control(&mut self, dgram: &Datagram, access: QueryAccess, send: &mut dyn FnMut(&[u8])) {
+        let now = self.clock.now();
+        let view = View { engine: self, now };
+        let mru = MruView {
+            monitor: self.settings.access.monitor(),
+            now,
+            now_mono: self.clock.mono(),
+        };
+        let ctx = Context {
+            state: &view,
+            mru: Some(&mru),
+            nonce: &self.settings.nonce,
+            client: dgram.source,
+            now,
+        };
+        if control::handle(dgram.bytes, access, &ctx, send) == control::Outcome::Dropped {
+            self.counters.dropped += 1;
+        }
     }
 
     /// The server reply, with the receive time pushed back by how long the datagram waited.
@@ -333,6 +374,8 @@ mod tests {
             steer_clock: false,
             initial_frequency: None,
             drift_file: false,
+            assoc_base: 3495,
+            nonce: NonceKey::new([1, 2]),
         };
         let mut e = Engine::new(clock, settings);
         e.handle_timer();
