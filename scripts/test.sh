@@ -15,4 +15,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-test-deps.sh
 
 # Two cores: one test binary at a time, and the namespace tests serialise themselves.
-cargo test "$@"
+# --no-fail-fast: report every failing test binary, still exiting non-zero.
+cargo test --no-fail-fast "$@"
