@@ -139,16 +139,8 @@ fn address_or_name(w: &str) -> Result<InterfaceMatch, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::parse_str;
+    use super::super::parse::parse_one as one;
     use super::*;
-
-    fn one(line: &str) -> Result<Directive, String> {
-        let (mut stmts, diags) = parse_str(line, "ntp.conf");
-        match diags.iter().find(|d| d.is_error()) {
-            Some(d) => Err(d.to_string()),
-            None => Ok(stmts.remove(0).directive),
-        }
-    }
 
     fn entry(line: &str) -> RestrictEntry {
         match one(line) {

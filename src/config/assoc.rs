@@ -222,16 +222,8 @@ fn refid(word: &str) -> [u8; 4] {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::{parse_str, Directive};
+    use super::super::parse::{parse_one as one, parse_str, Directive};
     use super::*;
-
-    fn one(line: &str) -> Result<Directive, String> {
-        let (mut stmts, diags) = parse_str(line, "ntp.conf");
-        match diags.iter().find(|d| d.is_error()) {
-            Some(d) => Err(d.to_string()),
-            None => Ok(stmts.remove(0).directive),
-        }
-    }
 
     fn assoc(line: &str) -> AssocConfig {
         match one(line) {

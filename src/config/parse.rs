@@ -271,6 +271,16 @@ fn parse_line(line: &str, location: &Location) -> Result<Option<(Statement, Vec<
     Ok(Some((statement, args.warnings)))
 }
 
+/// Parses one line, for the directive parsers' unit tests: its directive, or its first error.
+#[cfg(test)]
+pub(super) fn parse_one(line: &str) -> Result<Directive, String> {
+    let (mut stmts, diags) = parse_str(line, "ntp.conf");
+    match diags.iter().find(|d| d.is_error()) {
+        Some(d) => Err(d.to_string()),
+        None => Ok(stmts.remove(0).directive),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
