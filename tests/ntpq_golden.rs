@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
-use fixture::{LocalServer, CLOCK_TIME};
+use fixture::{captured, LocalServer, CLOCK_TIME};
 use ntp6::control::{handle, Context, NonceKey, QueryAccess};
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::Numeric;
@@ -82,25 +82,6 @@ fn run(commands: &[&str], when: u64) -> String {
 /// Runs `commands` (see [`run`]) and compares stdout with the capture of `$ command`.
 fn assert_golden(commands: &[&str], when: u64, file: &str, command: &str) {
     assert_eq!(run(commands, when), captured(file, command), "{commands:?}");
-}
-
-/// The stdout block of the first capture of `$ command` in a reference file.
-fn captured(file: &str, command: &str) -> String {
-    let text = fixture::reference(file);
-    let at = text
-        .find(&format!("$ {command}\n"))
-        .expect("command in reference");
-    let body = &text[at..];
-    let marker = ["--- stdout ---\n", "--- command output ---\n"]
-        .into_iter()
-        .find(|m| body.find(m).is_some_and(|i| i < 200))
-        .unwrap();
-    let start = body.find(marker).unwrap() + marker.len();
-    let end = body[start..]
-        .find("--- stderr ---")
-        .or_else(|| body[start..].find("--- packets"))
-        .unwrap();
-    body[start..start + end].trim_end_matches('\n').to_string() + "\n"
 }
 
 #[test]

@@ -9,15 +9,17 @@
 //! `bench::<Lan>` puts the server on the reference LAN instead.
 //! Set `NTP6_TEST_SERVER=ntpsec` to run the same tests against NTPsec's ntpd (orphan mode
 //! instead of LOCAL(0), so it serves stratum 10) to check the tests themselves.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod netns;
 mod ntp;
 mod peers;
+mod pty;
 
 pub use netns::*;
 pub use ntp::*;
 pub use peers::*;
+pub use pty::*;
 
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
