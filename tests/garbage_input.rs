@@ -3,30 +3,12 @@
 
 mod common;
 
-use common::{Bench, Netns};
+use common::{Bench, Netns, XorShift};
 use std::net::{SocketAddr, UdpSocket};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 const DATAGRAMS: usize = 10_000;
-
-/// Seeded xorshift64: the same "random" datagrams on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// One malformed datagram: random length 0..=1500 (biased towards the lengths the parsers
 /// branch on), random bytes, and a first octet covering every leap/version/mode.

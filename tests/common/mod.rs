@@ -15,11 +15,13 @@ mod netns;
 mod ntp;
 mod peers;
 mod pty;
+mod rng;
 
 pub use netns::*;
 pub use ntp::*;
 pub use peers::*;
 pub use pty::*;
+pub use rng::*;
 
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
