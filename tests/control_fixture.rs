@@ -17,6 +17,25 @@ pub fn reference(file: &str) -> String {
     std::fs::read_to_string(format!("{REFERENCE}{file}")).expect("reference file")
 }
 
+/// The stdout block of the first capture of `$ command` in a reference file.
+pub fn captured(file: &str, command: &str) -> String {
+    let text = reference(file);
+    let at = text
+        .find(&format!("$ {command}\n"))
+        .expect("command in reference");
+    let body = &text[at..];
+    let marker = ["--- stdout ---\n", "--- command output ---\n"]
+        .into_iter()
+        .find(|m| body.find(m).is_some_and(|i| i < 200))
+        .unwrap();
+    let start = body.find(marker).unwrap() + marker.len();
+    let end = body[start..]
+        .find("--- stderr ---")
+        .or_else(|| body[start..].find("--- packets"))
+        .unwrap();
+    body[start..start + end].trim_end_matches('\n').to_string() + "\n"
+}
+
 /// One captured mode 6 datagram (UDP payload) and whether it went to port 123.
 pub struct Captured {
     pub to_server: bool,

@@ -3,30 +3,12 @@
 
 mod common;
 
-use common::{Daemon, Netns, TempDir};
+use common::{Bench, Netns, XorShift};
 use std::net::{SocketAddr, UdpSocket};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 const DATAGRAMS: usize = 10_000;
-
-/// Seeded xorshift64: the same "random" datagrams on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// One malformed datagram: random length 0..=1500 (biased towards the lengths the parsers
 /// branch on), random bytes, and a first octet covering every leap/version/mode.
@@ -52,30 +34,24 @@ fn server_addr() -> SocketAddr {
     "127.0.0.1:123".parse().expect("addr")
 }
 
-fn start(ns: &Netns, tmp: &TempDir) -> Option<Daemon> {
-    let conf = format!(
-        "restrict default kod nomodify notrap nopeer noquery\nrestrict 127.0.0.1\n{}",
-        common::LOCAL_CONF
-    );
-    common::start_ntpd(ns, tmp, &conf, None)
+fn bench() -> Option<Bench<Netns>> {
+    common::bench(
+        &format!("{}{}", common::RESTRICTIVE, common::LOCAL_CONF),
+        None,
+    )
 }
 
-fn assert_still_serves(ns: &Netns, srv: &mut Daemon) {
-    let r = common::wait_for_ntp(ns, server_addr(), Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{e}\n{}", srv.proc.describe()));
-    assert_eq!(r.header.stratum, srv.stratum, "{r:?}");
-    assert!(srv.proc.is_alive(), "{}", srv.proc.describe());
+fn assert_still_serves(b: &mut Bench<Netns>) {
+    let r = common::wait_for_ntp(&b.net, server_addr(), Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", b.srv.proc.describe()));
+    assert_eq!(r.header.stratum, b.srv.stratum, "{r:?}");
+    b.srv.assert_alive();
 }
 
 #[test]
 fn random_datagrams_neither_crash_nor_wedge_the_daemon() {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let ns = Netns::new();
-    let Some(mut srv) = start(&ns, &tmp) else {
-        return;
-    };
-    let sock = common::socket_for(&ns, server_addr());
+    let Some(mut b) = bench() else { return };
+    let sock = common::socket_for(&b.net, server_addr());
     sock.set_nonblocking(true).expect("nonblocking");
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut buf = [0u8; 2048];
@@ -89,14 +65,14 @@ fn random_datagrams_neither_crash_nor_wedge_the_daemon() {
         }
         if i % 1000 == 999 {
             assert!(
-                srv.proc.is_alive(),
+                b.srv.proc.is_alive(),
                 "died after {} datagrams\n{}",
                 i + 1,
-                srv.proc.describe()
+                b.srv.proc.describe()
             );
         }
     }
-    assert_still_serves(&ns, &mut srv);
+    assert_still_serves(&mut b);
 }
 
 /// Waits `wait` for any datagram on `sock`.
@@ -111,13 +87,8 @@ fn any_reply(sock: &UdpSocket, wait: Duration) -> Option<Vec<u8>> {
 
 #[test]
 fn mode7_requests_get_no_reply() {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let ns = Netns::new();
-    let Some(mut srv) = start(&ns, &tmp) else {
-        return;
-    };
-    let sock = common::socket_for(&ns, server_addr());
+    let Some(mut b) = bench() else { return };
+    let sock = common::socket_for(&b.net, server_addr());
     // ntpdc monlist (REQ_MON_GETLIST_1, implementation XNTPD) as versions 2, 3 and 4,
     // bare (the amplification-attack form) and padded to ntpdc's request size.
     let mut requests = Vec::new();
@@ -137,5 +108,5 @@ fn mode7_requests_get_no_reply() {
     }
     let reply = any_reply(&sock, Duration::from_secs(3));
     assert_eq!(reply, None, "mode 7 must never be answered");
-    assert_still_serves(&ns, &mut srv);
+    assert_still_serves(&mut b);
 }

@@ -9,28 +9,23 @@
 
 mod common;
 
-use common::{parse_ntpdig, Daemon, Netns, Seen, TempDir};
+use common::{parse_ntpdig, Netns, Seen, TempDir};
 
 const TOLERANCE: f64 = 0.001;
 use common::CLIENT_TIMEOUT;
 
 /// Runs one client against a fresh server (virtual clock `vclock`) and checks what it saw.
 fn check(client: fn(&Netns, &TempDir) -> Option<Seen>, vclock: Option<&str>, expect: f64) {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let ns = Netns::new();
-    let conf = format!(
-        "restrict default kod nomodify notrap nopeer noquery\nrestrict 127.0.0.1\n{}",
-        common::LOCAL_CONF
-    );
-    let Some(mut srv) = common::start_ntpd(&ns, &tmp, &conf, vclock) else {
+    let conf = format!("{}{}", common::RESTRICTIVE, common::LOCAL_CONF);
+    let Some(mut b) = common::bench::<Netns>(&conf, vclock) else {
         return;
     };
+    let (ns, tmp, srv) = (&b.net, &b.tmp, &mut b.srv);
     // A busy 2-core machine can delay one side of an exchange by more than the tolerance,
     // so a tool gets three tries; a wrong offset or stratum fails all of them.
     let mut seen_all = Vec::new();
     for _ in 0..3 {
-        let Some(seen) = client(&ns, &tmp) else {
+        let Some(seen) = client(ns, tmp) else {
             return;
         };
         let good = seen.stratum == srv.stratum && (seen.offset - expect).abs() < TOLERANCE;
@@ -45,11 +40,7 @@ fn check(client: fn(&Netns, &TempDir) -> Option<Seen>, vclock: Option<&str>, exp
         "expected stratum {} and offset {expect} s ± {TOLERANCE}, saw {seen_all:?}",
         srv.stratum
     );
-    assert_alive(&mut srv);
-}
-
-fn assert_alive(srv: &mut Daemon) {
-    assert!(srv.proc.is_alive(), "server died\n{}", srv.proc.describe());
+    srv.assert_alive();
 }
 
 fn ntpdig(ns: &Netns, tmp: &TempDir) -> Option<Seen> {
@@ -152,19 +143,17 @@ fn parsers_read_sample_outputs() {
 
 #[test]
 fn ntpdig_gets_time_over_ipv6_loopback() {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let ns = Netns::new();
     let conf = format!(
-        "restrict default kod nomodify notrap nopeer noquery\nrestrict 127.0.0.1\nrestrict ::1\n{}",
+        "{}restrict ::1\n{}",
+        common::RESTRICTIVE,
         common::LOCAL_CONF
     );
-    let Some(mut srv) = common::start_ntpd(&ns, &tmp, &conf, None) else {
+    let Some(mut b) = common::bench::<Netns>(&conf, None) else {
         return;
     };
-    let Some(seen) = common::ntpdig(&ns, &tmp, "::1") else {
+    let Some(seen) = common::ntpdig(&b.net, &b.tmp, "::1") else {
         return;
     };
-    assert_eq!(seen.stratum, srv.stratum, "{seen:?}");
-    assert_alive(&mut srv);
+    assert_eq!(seen.stratum, b.srv.stratum, "{seen:?}");
+    b.srv.assert_alive();
 }

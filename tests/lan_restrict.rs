@@ -3,22 +3,21 @@
 
 mod common;
 
-use common::{Lan, TempDir, CLIENT, CLIENT2, SERVER, SERVER_OUTSIDE};
+use common::{ntp_addr, Lan, CLIENT, CLIENT2, RESTRICTIVE, SERVER, SERVER_OUTSIDE};
 use std::net::{SocketAddr, UdpSocket};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// The RHEL6-style seed config: time for everyone, queries only from the LAN.
-const SEED: &str = "restrict default kod nomodify notrap nopeer noquery\n\
-                    restrict 127.0.0.1\n\
-                    restrict 172.25.0.0 mask 255.255.255.0 nomodify\n";
+/// The RHEL6-style seed config plus: queries from the LAN.
+const LAN_NOMODIFY: &str = "restrict 172.25.0.0 mask 255.255.255.0 nomodify\n";
+
+/// Our server on the LAN with `restrict` lines `restrict`, serving LOCAL(0).
+fn bench(restrict: &str) -> Option<common::Bench<Lan>> {
+    common::bench(&format!("{restrict}{}", common::LOCAL_CONF), None)
+}
 
 /// How long to listen before concluding that the server stays silent.
 const SILENCE: Duration = Duration::from_secs(3);
-
-fn ntp_addr(ip: &str) -> SocketAddr {
-    format!("{ip}:123").parse().expect("addr")
-}
 
 /// Sends a mode 6 READSTAT (version 2, opcode 1, association 0, as `ntpq -p` starts
 /// with) and returns the response to it, if any arrives within `wait`.
@@ -50,14 +49,11 @@ fn readstat(sock: &UdpSocket, to: SocketAddr, wait: Duration) -> Option<Vec<u8>>
 
 #[test]
 fn seed_config_serves_time_to_lan_and_outsider() {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let lan = Lan::new();
-    let conf = format!("{SEED}{}", common::LOCAL_CONF);
-    let Some(mut srv) = common::start_ntpd(&lan.server, &tmp, &conf, None) else {
+    let Some(mut b) = bench(&format!("{RESTRICTIVE}{LAN_NOMODIFY}")) else {
         return;
     };
-    let Some(seen) = common::ntpdig(&lan.client, &tmp, SERVER) else {
+    let (lan, srv) = (&b.net, &mut b.srv);
+    let Some(seen) = common::ntpdig(&lan.client, &b.tmp, SERVER) else {
         return;
     };
     assert_eq!(seen.stratum, srv.stratum, "{seen:?}");
@@ -66,18 +62,15 @@ fn seed_config_serves_time_to_lan_and_outsider() {
     let r = common::query(&out, ntp_addr(SERVER_OUTSIDE), SILENCE)
         .expect("outsider got no time from the default restrict");
     assert_eq!(r.header.stratum, srv.stratum, "{r:?}");
-    assert!(srv.proc.is_alive(), "{}", srv.proc.describe());
+    srv.assert_alive();
 }
 
 #[test]
 fn seed_config_answers_mode6_only_from_lan() {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let lan = Lan::new();
-    let conf = format!("{SEED}{}", common::LOCAL_CONF);
-    let Some(mut srv) = common::start_ntpd(&lan.server, &tmp, &conf, None) else {
+    let Some(mut b) = bench(&format!("{RESTRICTIVE}{LAN_NOMODIFY}")) else {
         return;
     };
+    let lan = &b.net;
     let sock = common::socket_for(&lan.client, ntp_addr(SERVER));
     let answer = readstat(&sock, ntp_addr(SERVER), SILENCE * 2);
     assert!(
@@ -88,22 +81,17 @@ fn seed_config_answers_mode6_only_from_lan() {
     let out = common::socket_for(&lan.outsider, ntp_addr(SERVER_OUTSIDE));
     let answer = readstat(&out, ntp_addr(SERVER_OUTSIDE), SILENCE);
     assert_eq!(answer, None, "noquery: mode 6 from outside must be dropped");
-    assert!(srv.proc.is_alive(), "{}", srv.proc.describe());
+    b.srv.assert_alive();
 }
 
 #[test]
 fn restrict_default_ignore_gives_the_outsider_nothing() {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let lan = Lan::new();
-    let conf = format!(
-        "restrict default ignore\nrestrict 127.0.0.1\n\
-         restrict 172.25.0.0 mask 255.255.255.0 nomodify\n{}",
-        common::LOCAL_CONF
-    );
-    let Some(mut srv) = common::start_ntpd(&lan.server, &tmp, &conf, None) else {
+    let Some(mut b) = bench(&format!(
+        "restrict default ignore\nrestrict 127.0.0.1\n{LAN_NOMODIFY}"
+    )) else {
         return;
     };
+    let (lan, srv) = (&b.net, &mut b.srv);
     let out = common::socket_for(&lan.outsider, ntp_addr(SERVER_OUTSIDE));
     for _ in 0..3 {
         let r = common::query(&out, ntp_addr(SERVER_OUTSIDE), Duration::from_secs(1));
@@ -113,7 +101,7 @@ fn restrict_default_ignore_gives_the_outsider_nothing() {
     let sock = common::socket_for(&lan.client, ntp_addr(SERVER));
     let r = common::query(&sock, ntp_addr(SERVER), SILENCE).expect("LAN client got no time");
     assert_eq!(r.header.stratum, srv.stratum, "{r:?}");
-    assert!(srv.proc.is_alive(), "{}", srv.proc.describe());
+    srv.assert_alive();
 }
 
 /// What the flooding client received.
@@ -158,18 +146,13 @@ fn flood(sock: &UdpSocket, to: SocketAddr, count: usize, gap: Duration) -> Flood
 
 #[test]
 fn flood_gets_few_rate_kods_while_another_client_is_served() {
-    let Some(_lock) = common::setup() else { return };
-    let tmp = TempDir::new();
-    let lan = Lan::new();
-    let conf = format!(
-        "restrict default kod nomodify notrap nopeer noquery\nrestrict 127.0.0.1\n\
-         restrict 172.25.0.0 mask 255.255.255.0 limited kod\n\
-         discard average 3 minimum 1\n{}",
-        common::LOCAL_CONF
-    );
-    let Some(mut srv) = common::start_ntpd(&lan.server, &tmp, &conf, None) else {
+    let Some(mut b) = bench(&format!(
+        "{RESTRICTIVE}restrict 172.25.0.0 mask 255.255.255.0 limited kod\n\
+         discard average 3 minimum 1\n"
+    )) else {
         return;
     };
+    let (lan, srv) = (&b.net, &mut b.srv);
     let to = ntp_addr(SERVER);
     let flooder = common::socket_for(&lan.client, to);
     let other = common::socket_for(&lan.client2, to);
@@ -207,5 +190,5 @@ fn flood_gets_few_rate_kods_while_another_client_is_served() {
     let r = second.unwrap_or_else(|| panic!("{CLIENT2} got no time during a flood from {CLIENT}"));
     assert!(!r.is_kod(b"RATE"), "{CLIENT2} was rate limited: {r:?}");
     assert_eq!(r.header.stratum, srv.stratum);
-    assert!(srv.proc.is_alive(), "{}", srv.proc.describe());
+    srv.assert_alive();
 }

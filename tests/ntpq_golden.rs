@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
-use fixture::{LocalServer, CLOCK_TIME};
+use fixture::{captured, LocalServer, CLOCK_TIME};
 use ntp6::control::{handle, Context, NonceKey, QueryAccess};
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::Numeric;
@@ -79,31 +79,14 @@ fn run(commands: &[&str], when: u64) -> String {
     run_with(commands, when, true, false).0
 }
 
-/// The stdout block of the first capture of `$ command` in a reference file.
-fn captured(file: &str, command: &str) -> String {
-    let text = fixture::reference(file);
-    let at = text
-        .find(&format!("$ {command}\n"))
-        .expect("command in reference");
-    let body = &text[at..];
-    let marker = ["--- stdout ---\n", "--- command output ---\n"]
-        .into_iter()
-        .find(|m| body.find(m).is_some_and(|i| i < 200))
-        .unwrap();
-    let start = body.find(marker).unwrap() + marker.len();
-    let end = body[start..]
-        .find("--- stderr ---")
-        .or_else(|| body[start..].find("--- packets"))
-        .unwrap();
-    body[start..start + end].trim_end_matches('\n').to_string() + "\n"
+/// Runs `commands` (see [`run`]) and compares stdout with the capture of `$ command`.
+fn assert_golden(commands: &[&str], when: u64, file: &str, command: &str) {
+    assert_eq!(run(commands, when), captured(file, command), "{commands:?}");
 }
 
 #[test]
 fn peers_matches_classic() {
-    assert_eq!(
-        run(&["peers"], 8),
-        captured("wire-mode6-local.txt", "ntpq -p")
-    );
+    assert_golden(&["peers"], 8, "wire-mode6-local.txt", "ntpq -p");
 }
 
 #[test]
@@ -114,26 +97,17 @@ fn numeric_peers_matches_classic() {
 
 #[test]
 fn rv_matches_classic() {
-    assert_eq!(
-        run(&["rv"], 8),
-        captured("wire-mode6-local.txt", "ntpq -c rv")
-    );
+    assert_golden(&["rv"], 8, "wire-mode6-local.txt", "ntpq -c rv");
 }
 
 #[test]
 fn associations_match_classic() {
-    assert_eq!(
-        run(&["as"], 8),
-        captured("wire-mode6-local.txt", "ntpq -c as")
-    );
+    assert_golden(&["as"], 8, "wire-mode6-local.txt", "ntpq -c as");
 }
 
 #[test]
 fn clockvar_matches_classic() {
-    assert_eq!(
-        run(&["cv 3495"], 8),
-        captured("wire-mode6-local.txt", "ntpq -c cv 3495")
-    );
+    assert_golden(&["cv 3495"], 8, "wire-mode6-local.txt", "ntpq -c cv 3495");
 }
 
 #[test]
@@ -145,17 +119,16 @@ fn peer_readvar_and_pstatus_match_classic() {
 
 #[test]
 fn opeers_matches_classic() {
-    assert_eq!(
-        run(&["opeers"], 6),
-        captured("local.txt", "ntpq -c lopeers")
-    );
+    assert_golden(&["opeers"], 6, "local.txt", "ntpq -c lopeers");
 }
 
 #[test]
 fn named_variables_match_classic() {
-    assert_eq!(
-        run(&["rv 0 stratum,offset,refid"], 8),
-        captured("local.txt", "ntpq -c 'rv 0 stratum,offset,refid'")
+    assert_golden(
+        &["rv 0 stratum,offset,refid"],
+        8,
+        "local.txt",
+        "ntpq -c 'rv 0 stratum,offset,refid'",
     );
 }
 
@@ -169,11 +142,8 @@ fn raw_peer_variables_match_classic() {
 
 #[test]
 fn help_matches_classic() {
-    assert_eq!(run(&["help"], 8), captured("local.txt", "ntpq -c help"));
-    assert_eq!(
-        run(&["help peers"], 8),
-        captured("local.txt", "ntpq -c 'help peers'")
-    );
+    assert_golden(&["help"], 8, "local.txt", "ntpq -c help");
+    assert_golden(&["help peers"], 8, "local.txt", "ntpq -c 'help peers'");
 }
 
 #[test]

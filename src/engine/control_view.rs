@@ -9,7 +9,7 @@ use crate::control::{
 use crate::refclock::local::{LocalClock, DISPERSION_SECS};
 use crate::restrict::{Monitor, RestrictFlag, RestrictFlags};
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
-use crate::wire::ntp::{Leap, RefId};
+use crate::wire::ntp::Leap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -199,7 +199,8 @@ impl<C: Clock> ControlState for View<'_, C> {
             poll: local.reach.count_ones(),
             fudgetime1: Some(local.fudge.time1),
             stratum: Some(local.fudge.stratum),
-            refid: Some(local.fudge.refid).filter(|r| *r != RefId::LOCL),
+            // Classic always reads back the fudge refid (LOCL unless fudged).
+            refid: Some(local.fudge.refid),
             ..ClockVars::default()
         })
     }

@@ -508,7 +508,8 @@ pub fn peer_row(
     let dst = var(vars, "dstadr").and_then(|s| s.parse::<IpAddr>().ok());
     let second = match style {
         PeerStyle::Refid => refid_column(var(vars, "refid").unwrap_or("")),
-        PeerStyle::Local => dst.map_or(String::new(), |a| host_text(a, res, names)),
+        // Classic prints the local address as a number even with names on (stoa).
+        PeerStyle::Local => dst.map_or(String::new(), |a| a.to_string()),
     };
     let num = |n: &str| var(vars, n).and_then(parse_num).unwrap_or(0);
     let stratum = num("stratum");
@@ -581,6 +582,26 @@ mod tests {
             pretty_date(0),
             "00000000.00000000  Mon, Jan  1 1900  0:00:00.000"
         );
+    }
+
+    /// Resolves every address, as /etc/hosts does for 127.0.0.1.
+    struct Everything;
+
+    impl Resolver for Everything {
+        fn name_of(&self, _: IpAddr) -> Option<String> {
+            Some("localhost".into())
+        }
+    }
+
+    #[test]
+    fn opeers_local_column_stays_numeric_with_names() {
+        let var = |name: &str, value: &str| Var {
+            name: name.into(),
+            value: value.into(),
+        };
+        let vars = [var("srcadr", "192.0.2.1"), var("dstadr", "127.0.0.1")];
+        let row = peer_row(0x9614, &vars, PeerStyle::Local, 0, &Everything, true);
+        assert!(row.starts_with("*localhost       127.0.0.1 "), "{row}");
     }
 
     #[test]

@@ -2,22 +2,26 @@
 //!
 //! Typical test:
 //! ```ignore
-//! let Some(_lock) = common::setup() else { return };   // root + serialisation
-//! let tmp = common::TempDir::new();
-//! let ns = common::Netns::new();
-//! let Some(srv) = common::start_ntpd(&ns, &tmp, common::LOCAL_CONF, None) else { return };
+//! // root + serialisation, a temp dir, a fresh namespace, our ntpd serving LOCAL(0):
+//! let Some(mut b) = common::bench::<common::Netns>(common::LOCAL_CONF, None) else { return };
+//! b.srv.assert_alive();
 //! ```
+//! `bench::<Lan>` puts the server on the reference LAN instead.
 //! Set `NTP6_TEST_SERVER=ntpsec` to run the same tests against NTPsec's ntpd (orphan mode
 //! instead of LOCAL(0), so it serves stratum 10) to check the tests themselves.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod netns;
 mod ntp;
 mod peers;
+mod pty;
+mod rng;
 
 pub use netns::*;
 pub use ntp::*;
 pub use peers::*;
+pub use pty::*;
+pub use rng::*;
 
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
@@ -27,6 +31,10 @@ use std::time::Duration;
 
 /// LOCAL(0) at stratum 10: the daemon serves stratum 11 at once.
 pub const LOCAL_CONF: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n";
+
+/// The RHEL6 seed defaults: time for everyone, everything else only for localhost.
+pub const RESTRICTIVE: &str = "restrict default kod nomodify notrap nopeer noquery\n\
+                               restrict 127.0.0.1\n";
 
 /// How long a freshly started daemon may take to answer its first query.
 pub const STARTUP: Duration = Duration::from_secs(20);
@@ -138,18 +146,7 @@ pub fn start_ntpd(ns: &Netns, tmp: &TempDir, conf: &str, vclock: Option<&str>) -
                 eprintln!("SKIP: NTPsec stand-in has no virtual clock");
                 return None;
             }
-            let bin = require_peer("ntpsec-ntpd")?;
-            let path = tmp.write("ntp.conf", &ntpsec_conf(conf));
-            let log = tmp.path().join("ntpsec.log");
-            let argv = [
-                bin.to_str().expect("utf-8 path"),
-                "-n",
-                "-c",
-                &path,
-                "-l",
-                log.to_str().expect("utf-8 path"),
-            ];
-            (ns.spawn(tmp, &argv), 10)
+            (spawn_ntpsec(ns, tmp, &ntpsec_conf(conf))?, 10)
         }
     };
     let mut d = Daemon {
@@ -159,6 +156,83 @@ pub fn start_ntpd(ns: &Netns, tmp: &TempDir, conf: &str, vclock: Option<&str>) -
     };
     wait_for_sync(ns, &mut d);
     Some(d)
+}
+
+/// Starts NTPsec's ntpd in `ns` with config text `conf` as is (no waiting); None = skipped.
+pub fn spawn_ntpsec(ns: &Netns, tmp: &TempDir, conf: &str) -> Option<Proc> {
+    let bin = require_peer("ntpsec-ntpd")?;
+    let path = tmp.write(&format!("ntpsec-{}.conf", ns.name), conf);
+    let log = tmp.path().join(format!("ntpsec-{}.log", ns.name));
+    let argv = [
+        bin.to_str().expect("utf-8 path"),
+        "-n",
+        "-c",
+        &path,
+        "-l",
+        log.to_str().expect("utf-8 path"),
+    ];
+    Some(ns.spawn(tmp, &argv))
+}
+
+impl Daemon {
+    /// Fails the test, with the daemon's output, if it has exited.
+    pub fn assert_alive(&mut self) {
+        assert!(
+            self.proc.is_alive(),
+            "{:?} server died\n{}",
+            self.kind,
+            self.proc.describe()
+        );
+    }
+}
+
+/// Where a test's server runs: one namespace, or the reference [`Lan`].
+pub trait Topology {
+    fn build() -> Self;
+    /// The namespace the server runs in.
+    fn server_ns(&self) -> &Netns;
+}
+
+impl Topology for Netns {
+    fn build() -> Self {
+        Netns::new()
+    }
+    fn server_ns(&self) -> &Netns {
+        self
+    }
+}
+
+impl Topology for Lan {
+    fn build() -> Self {
+        Lan::new()
+    }
+    fn server_ns(&self) -> &Netns {
+        &self.server
+    }
+}
+
+/// A running server and everything it needs. Fields drop in order: the server stops,
+/// then the namespaces go, then the files, and the serial lock is released last.
+pub struct Bench<N> {
+    pub srv: Daemon,
+    pub net: N,
+    pub tmp: TempDir,
+    _lock: Serial,
+}
+
+/// The usual start of a namespace test: lock, temp dir, topology `N`, and the server with
+/// config `conf` (virtual clock `vclock`) in its namespace. None = skipped.
+pub fn bench<N: Topology>(conf: &str, vclock: Option<&str>) -> Option<Bench<N>> {
+    let lock = setup()?;
+    let tmp = TempDir::new();
+    let net = N::build();
+    let srv = start_ntpd(net.server_ns(), &tmp, conf, vclock)?;
+    Some(Bench {
+        srv,
+        net,
+        tmp,
+        _lock: lock,
+    })
 }
 
 /// Waits until the daemon answers on 127.0.0.1 with a synchronised reply (leap not 3).

@@ -113,3 +113,25 @@ pub fn wait_for_ntp(ns: &Netns, addr: SocketAddr, timeout: Duration) -> Result<R
     }
     Err(format!("no NTP reply from {addr} within {timeout:?}"))
 }
+
+/// `IP:123`.
+pub fn ntp_addr(ip: &str) -> SocketAddr {
+    format!("{ip}:123").parse().expect("address")
+}
+
+/// Polls `addr` from `ns` until it serves `stratum`; panics after `timeout` with what it
+/// last saw (a peer that never gets there is a test failure, not a skip).
+pub fn wait_for_stratum(ns: &Netns, addr: SocketAddr, stratum: u8, timeout: Duration) -> Reply {
+    let sock = socket_for(ns, addr);
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    while Instant::now() < deadline {
+        match query(&sock, addr, Duration::from_millis(300)) {
+            Some(r) if r.header.stratum == stratum => return r,
+            Some(r) => last = Some(r.header),
+            None => {}
+        }
+        sleep(Duration::from_millis(200));
+    }
+    panic!("{addr} never served stratum {stratum} within {timeout:?} (last reply: {last:?})");
+}
