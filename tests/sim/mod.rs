@@ -4,25 +4,16 @@
 #![allow(dead_code)]
 
 use ntp6::assoc::{AssocConfig, Association, Received};
-use ntp6::clock::{Clock, MonoSource, VirtualClock, VirtualClockSpec};
+use ntp6::clock::{Clock, ManualMono, MonoSource, VirtualClock, VirtualClockSpec};
 use ntp6::discipline::loopfilter::{ClockCommand, LoopConfig, Outcome};
 use ntp6::discipline::select::{Candidate, SelectStatus};
 use ntp6::discipline::system::{Contender, PeerDetails, SystemProcess, TosParams};
 use ntp6::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
 use ntp6::wire::ntp::{Header, Leap, Mode, RefId};
-use std::cell::Cell;
-use std::rc::Rc;
 use std::time::Duration;
 
-/// The monotonic source the simulation advances.
-#[derive(Clone, Default)]
-pub struct Manual(Rc<Cell<Duration>>);
-
-impl MonoSource for Manual {
-    fn mono(&self) -> Duration {
-        self.0.get()
-    }
-}
+/// The monotonic source the simulation advances (the crate's hand-driven one).
+pub type Manual = ManualMono;
 
 /// A small deterministic generator (xorshift64*), with Gaussian samples.
 pub struct Rng(u64);
@@ -215,7 +206,7 @@ impl Sim {
             if t > until {
                 break;
             }
-            self.mono.0.set(t.max(self.now()));
+            self.advance_to(t);
             if next_packet <= t {
                 self.deliver(t);
             } else if next_assoc <= t {
@@ -225,7 +216,14 @@ impl Sim {
             }
         }
         if self.now() < until && self.panicked.is_none() && !self.exited {
-            self.mono.0.set(until);
+            self.advance_to(until);
+        }
+    }
+
+    fn advance_to(&self, t: Duration) {
+        let now = self.now();
+        if t > now {
+            self.mono.advance(t - now);
         }
     }
 

@@ -1,0 +1,36 @@
+//! Our ntpq against NTPsec's ntpd in a fresh network namespace. ntpd runs with
+//! `disable ntp kernel` and without CAP_SYS_TIME, so the machine's clock cannot change.
+
+mod common;
+
+use common::{ntp_addr, Netns, TempDir};
+use std::time::Duration;
+
+#[test]
+fn peer_table_and_rv_against_ntpsec() {
+    let Some(_lock) = common::setup() else { return };
+    let tmp = TempDir::new();
+    let ns = Netns::new();
+    let conf = "restrict default nomodify\nrestrict 127.0.0.1\ntos orphan 10 orphanwait 1\n\
+                disable ntp kernel\nserver 127.127.1.0\n";
+    let Some(_ntpsec) = common::spawn_ntpsec(&ns, &tmp, conf) else {
+        return;
+    };
+    common::wait_for_stratum(&ns, ntp_addr("127.0.0.1"), 10, common::STARTUP);
+    let argv = [env!("CARGO_BIN_EXE_ntpq"), "-p", "-c", "rv", "127.0.0.1"];
+    let out = ns.run(&tmp, &argv, Duration::from_secs(30));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.len() > 3, "{out:?}");
+    assert_eq!(
+        lines[0],
+        "     remote           refid      st t when poll reach   delay   offset  jitter"
+    );
+    assert_eq!(lines[1], "=".repeat(78));
+    assert!(
+        lines[2].starts_with(" LOCAL(0)        .LOCL.  ") || lines[2].starts_with("*LOCAL(0)"),
+        "{out:?}"
+    );
+    assert_eq!(lines[2].len(), lines[0].len(), "{}", lines[2]);
+    assert!(out.stdout.contains("version=\"ntpd ntpsec-"), "{out:?}");
+    assert!(out.stdout.contains("stratum=10"), "{out:?}");
+}
