@@ -7,7 +7,16 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod discipline;
+pub mod engine;
+pub mod net;
+pub mod ntpdate;
+pub mod ntpq;
+pub mod refclock;
 pub mod restrict;
+pub mod server;
+pub mod system;
 pub mod time;
 pub mod wire;

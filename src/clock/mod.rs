@@ -5,7 +5,7 @@ mod system;
 mod virtual_clock;
 
 pub use system::SystemClock;
-pub use virtual_clock::{MonoSource, StdMono, VirtualClock, VirtualClockSpec};
+pub use virtual_clock::{ManualMono, MonoSource, StdMono, VirtualClock, VirtualClockSpec};
 
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use crate::wire::ntp::Leap;

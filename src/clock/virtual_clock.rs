@@ -38,6 +38,23 @@ impl MonoSource for StdMono {
     }
 }
 
+/// A monotonic source advanced by hand: simulations and tests run hours of virtual time
+/// without sleeping. Clones share the same counter.
+#[derive(Clone, Debug, Default)]
+pub struct ManualMono(std::rc::Rc<std::cell::Cell<Duration>>);
+
+impl ManualMono {
+    pub fn advance(&self, by: Duration) {
+        self.0.set(self.0.get() + by);
+    }
+}
+
+impl MonoSource for ManualMono {
+    fn mono(&self) -> Duration {
+        self.0.get()
+    }
+}
+
 /// `--virtual-clock OFFSET[,PPM]`: how far ahead of true time the clock starts (seconds, may
 /// be negative) and how fast it drifts (PPM, positive: runs fast).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -208,23 +225,11 @@ impl<M: MonoSource> Clock for VirtualClock<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
-    use std::rc::Rc;
 
-    /// A monotonic source the test advances by hand.
-    #[derive(Clone, Default)]
-    struct Manual(Rc<Cell<Duration>>);
+    type Manual = ManualMono;
 
-    impl MonoSource for Manual {
-        fn mono(&self) -> Duration {
-            self.0.get()
-        }
-    }
-
-    impl Manual {
-        fn advance(&self, secs: f64) {
-            self.0.set(self.0.get() + Duration::from_secs_f64(secs));
-        }
+    fn advance(mono: &Manual, secs: f64) {
+        mono.advance(Duration::from_secs_f64(secs));
     }
 
     fn clock(offset: f64, drift: f64) -> (Manual, VirtualClock<Manual>) {
@@ -259,7 +264,7 @@ mod tests {
     fn offset_and_drift_accumulate() {
         let (mono, c) = clock(2.5, 100.0);
         assert!((secs_since_start(&c) - 2.5).abs() < 1e-9);
-        mono.advance(1000.0);
+        advance(&mono, 1000.0);
         assert!((secs_since_start(&c) - (1002.5 + 0.1)).abs() < 1e-6);
     }
 
@@ -267,9 +272,9 @@ mod tests {
     fn slew_is_limited_to_500_ppm() {
         let (mono, mut c) = clock(0.0, 0.0);
         c.slew(NtpDuration::from_secs_f64(0.2)).unwrap();
-        mono.advance(100.0);
+        advance(&mono, 100.0);
         assert!((secs_since_start(&c) - 100.05).abs() < 1e-6);
-        mono.advance(1000.0);
+        advance(&mono, 1000.0);
         assert!((secs_since_start(&c) - 1100.2).abs() < 1e-6);
         assert_eq!(c.pending_slew(), NtpDuration::ZERO);
     }
@@ -278,7 +283,7 @@ mod tests {
     fn frequency_correction_cancels_drift() {
         let (mono, mut c) = clock(0.0, 50.0);
         c.set_frequency(Ppm(-50.0)).unwrap();
-        mono.advance(10_000.0);
+        advance(&mono, 10_000.0);
         assert!(secs_since_start(&c) - 10_000.0 < 1e-6);
     }
 

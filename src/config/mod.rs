@@ -1,1 +1,22 @@
-//! ntp.conf parsing (nom) into typed directives.
+//! ntp.conf parsing (nom lexer, typed directives), include resolution and `--check`.
+//!
+//! [`parse_str`] turns text into located [`Statement`]s; [`load`] follows `includefile`
+//! through an injected reader and folds everything into a [`Config`]; [`check`] adds the
+//! file-existence and "not supported yet" findings for `ntpd --check`.
+
+mod access;
+mod assoc;
+mod check;
+mod diagnostic;
+mod lexer;
+mod load;
+mod misc;
+mod model;
+mod parse;
+
+pub use assoc::REFCLOCK_TYPES;
+pub use check::{check, check_file};
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use load::{load, load_file, MAX_INCLUDE_DEPTH};
+pub use model::*;
+pub use parse::{parse_str, Directive, Statement};

@@ -1,3 +1,5 @@
 //! Wire formats. Bits appear only here; the rest of the crate sees enums and newtypes.
 
+pub mod control;
 pub mod ntp;
+pub mod varlist;

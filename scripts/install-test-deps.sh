@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Installs the third-party NTP peers the interop tests talk to.
+#
+# Idempotent and quick when everything is present. Runs as root.
+# SAFETY: installing ntpsec must never start its daemon (it would discipline the real
+# clock), so a policy-rc.d that forbids service starts is in place for the whole install,
+# and afterwards we check that no ntpd/chronyd process appeared.
+#
+# chrony conflicts with ntpsec, so it is not installed: its .deb is unpacked into
+# <repo>/.peers/chrony (gitignored) and the tests run .peers/chrony/usr/sbin/chronyd.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+peers="$repo/.peers"
+chronyd="$peers/chrony/usr/sbin/chronyd"
+
+log() { echo "install-test-deps: $*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    log "must run as root (apt-get, ip netns)"
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Debian package -> a file proving it is installed.
+declare -A want=(
+    [ntpsec]=/usr/sbin/ntpd
+    [ntpsec-ntpdig]=/usr/bin/ntpdig
+    [python3-ntplib]=/usr/lib/python3/dist-packages/ntplib.py
+    [monitoring-plugins-basic]=/usr/lib/nagios/plugins/check_ntp_peer
+    [iproute2]=/usr/sbin/ip
+    [util-linux]=/usr/bin/setpriv
+    [tcpdump]=/usr/bin/tcpdump
+)
+# chrony's shared-library dependencies (no conflict with ntpsec).
+chrony_libs=(libcap2 libedit2 libgnutls30 libnettle8 libseccomp2)
+
+missing=()
+for pkg in "${!want[@]}"; do
+    [ -e "${want[$pkg]}" ] || missing+=("$pkg")
+done
+for pkg in "${chrony_libs[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+        missing+=("$pkg")
+done
+
+apt_updated=0
+apt_update_once() {
+    if [ "$apt_updated" -eq 0 ]; then
+        log "apt-get update"
+        apt-get update -qq
+        apt_updated=1
+    fi
+}
+
+# Time daemons in the host's own network namespace: what a package's service start would
+# create. (Test daemons live in private namespaces and are none of our business.)
+ntp_daemon_pids() {
+    local me pid
+    me="$(readlink /proc/self/ns/net)"
+    for pid in $(pgrep -x ntpd; pgrep -x chronyd); do
+        [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$me" ] && echo "$pid"
+    done
+    true
+}
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    before="$(ntp_daemon_pids | sort)"
+
+    # Forbid service starts during the install (restore whatever was there before).
+    policy=/usr/sbin/policy-rc.d
+    backup=""
+    if [ -e "$policy" ]; then
+        backup="$(mktemp /tmp/policy-rc.d.XXXXXX)"
+        cp -p "$policy" "$backup"
+    fi
+    restore_policy() {
+        if [ -n "$backup" ]; then
+            cp -p "$backup" "$policy"
+            rm -f "$backup"
+        else
+            rm -f "$policy"
+        fi
+    }
+    trap restore_policy EXIT
+    printf '#!/bin/sh\n# installed by install-test-deps.sh: never start services\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+
+    # Refuse anything that would remove packages (e.g. a time daemon).
+    apt_update_once
+    sim="$(apt-get -s -y install --no-install-recommends "${missing[@]}")"
+    if grep -q '^Remv' <<<"$sim"; then
+        log "refusing: the install would remove packages:"
+        grep '^Remv' <<<"$sim" >&2
+        exit 1
+    fi
+    apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "${missing[@]}" >/dev/null
+
+    restore_policy
+    trap - EXIT
+
+    # Installing ntpsec enables its unit for the next boot; mask it so it never starts.
+    if [[ " ${missing[*]} " == *" ntpsec "* ]] && [ -d /etc/systemd/system ] &&
+        [ ! -e /etc/systemd/system/ntpsec.service ]; then
+        ln -s /dev/null /etc/systemd/system/ntpsec.service
+    fi
+
+    after="$(ntp_daemon_pids | sort)"
+    started="$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)"
+    if [ -n "$started" ]; then
+        for pid in $started; do
+            log "WARNING: the install started a time daemon (pid $pid); killing it"
+            kill "$pid" || true
+        done
+    fi
+fi
+
+if [ ! -x "$chronyd" ]; then
+    log "unpacking chrony into $peers/chrony"
+    tmp="$(mktemp -d)"
+    chmod 777 "$tmp" # apt-get download drops privileges to _apt
+    if ! (cd "$tmp" && apt-get download -qq chrony); then
+        apt_update_once
+        (cd "$tmp" && apt-get download -qq chrony)
+    fi
+    rm -rf "$peers/chrony"
+    mkdir -p "$peers/chrony"
+    dpkg -x "$tmp"/chrony_*.deb "$peers/chrony"
+    rm -rf "$tmp"
+fi
+if ldd "$chronyd" | grep -q 'not found'; then
+    log "chronyd is missing libraries:"
+    ldd "$chronyd" | grep 'not found' >&2
+    exit 1
+fi
+"$chronyd" -v >/dev/null
+
+/usr/bin/python3 -c 'import ntplib' 2>/dev/null || {
+    log "/usr/bin/python3 cannot import ntplib"
+    exit 1
+}
+log "ok: ntpsec $(ntpd --version 2>&1 | head -1 | cut -c1-40), $("$chronyd" -v | head -1)"

@@ -1,0 +1,249 @@
+//! Reading a config file with its `includefile`s into one [`Config`].
+//!
+//! File access is injected (`read`), so this is testable without a filesystem and the
+//! daemon's shell decides how files are opened; [`load_file`] is the std::fs shell.
+
+use std::io;
+use std::path::Path;
+
+use super::diagnostic::{Diagnostic, Location};
+use super::model::Config;
+use super::parse::{parse_str, Directive, Statement};
+
+/// How deep `includefile` may nest (classic's MAXINCLUDELEVEL); deeper is almost surely a
+/// file including itself.
+pub const MAX_INCLUDE_DEPTH: usize = 5;
+
+type Reader<'r> = dyn FnMut(&Path) -> io::Result<String> + 'r;
+
+/// Loads `path` and its includes. A missing main file is a warning: classic then runs
+/// with its defaults ("getconfig: Couldn't open <...>").
+pub fn load(path: &Path, read: &mut Reader<'_>) -> (Config, Vec<Diagnostic>) {
+    let mut loader = Loader {
+        config: Config::default(),
+        diags: Vec::new(),
+        read,
+    };
+    let file = path.display().to_string();
+    match (loader.read)(path) {
+        Ok(text) => loader.include(&text, &file, 0),
+        Err(e) => loader.diags.push(Diagnostic::warning(
+            Location::new(&file, 0),
+            format!(
+                "Couldn't open <{file}>: {}; running with defaults",
+                io_reason(&e)
+            ),
+        )),
+    }
+    (loader.config, loader.diags)
+}
+
+/// [`load`] reading real files.
+pub fn load_file(path: &Path) -> (Config, Vec<Diagnostic>) {
+    load(path, &mut |p: &Path| std::fs::read_to_string(p))
+}
+
+/// The OS reason without Rust's "(os error N)" suffix.
+pub(super) fn io_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+struct Loader<'r, 'a> {
+    config: Config,
+    diags: Vec<Diagnostic>,
+    read: &'a mut Reader<'r>,
+}
+
+impl Loader<'_, '_> {
+    fn include(&mut self, text: &str, file: &str, depth: usize) {
+        let (statements, diags) = parse_str(text, file);
+        self.diags.extend(diags);
+        for statement in statements {
+            self.statement(statement, depth);
+        }
+    }
+
+    fn statement(&mut self, s: Statement, depth: usize) {
+        self.config.directives.push((s.location.clone(), s.keyword));
+        let Directive::IncludeFile(path) = s.directive else {
+            apply(&mut self.config, s.directive);
+            return;
+        };
+        let name = path.display().to_string();
+        if depth + 1 > MAX_INCLUDE_DEPTH {
+            self.diags.push(Diagnostic::error(
+                s.location,
+                format!("includefile '{name}' nested deeper than {MAX_INCLUDE_DEPTH} levels"),
+            ));
+            return;
+        }
+        match (self.read)(&path) {
+            Ok(text) => self.include(&text, &name, depth + 1),
+            Err(e) => self.diags.push(Diagnostic::warning(
+                s.location,
+                format!("Couldn't open includefile <{name}>: {}", io_reason(&e)),
+            )),
+        }
+    }
+}
+
+/// Folds one directive into the config; single-valued settings: the last line wins.
+fn apply(c: &mut Config, d: Directive) {
+    match d {
+        Directive::DriftFile(f) => c.driftfile = Some(f),
+        Directive::Assoc(a) => c.associations.push(a),
+        Directive::Restrict(r) => c.restrictions.push(r),
+        Directive::Fudge(f) => c.fudges.push(f),
+        Directive::Keys(p) => c.keys_file = Some(p),
+        Directive::TrustedKey(k) => c.trusted_keys.extend(k),
+        Directive::RequestKey(k) => c.request_key = Some(k),
+        Directive::ControlKey(k) => c.control_key = Some(k),
+        Directive::BroadcastClient { novolley } => {
+            c.broadcast_client = true;
+            c.broadcast_novolley |= novolley;
+        }
+        Directive::MulticastClient(t) => c.multicast_client.get_or_insert_with(Vec::new).extend(t),
+        Directive::ManycastServer(t) => c.manycast_server.extend(t),
+        Directive::BroadcastDelay(d) => c.broadcast_delay = Some(d),
+        Directive::Crypto(o) => c.crypto.get_or_insert_with(Vec::new).extend(o),
+        Directive::Statistics(s) => c.statistics.extend(s),
+        Directive::StatsDir(p) => c.stats_dir = Some(p),
+        Directive::Filegen(f) => c.filegens.push(f),
+        Directive::Enable(f) => f.into_iter().for_each(|f| c.system.set(f, true)),
+        Directive::Disable(f) => f.into_iter().for_each(|f| c.system.set(f, false)),
+        Directive::LogFile(p) => c.log_file = Some(p),
+        Directive::LogConfig(l) => c.log_config.extend(l),
+        Directive::Tinker(t) => merge_tinker(c, t),
+        Directive::Tos(t) => merge_tos(c, t),
+        Directive::Discard(d) => {
+            c.discard.average = d.average.or(c.discard.average);
+            c.discard.minimum = d.minimum.or(c.discard.minimum);
+            c.discard.monitor = d.monitor.or(c.discard.monitor);
+        }
+        Directive::Interface(i) => c.interfaces.push(i),
+        Directive::LeapFile(p) => c.leap_file = Some(p),
+        Directive::SetVar(v) => c.setvars.push(v),
+        Directive::IncludeFile(_) | Directive::ParseOnly => {}
+    }
+}
+
+fn merge_tinker(c: &mut Config, t: super::model::Tinker) {
+    let o = &mut c.tinker;
+    o.panic = t.panic.or(o.panic);
+    o.step = t.step.or(o.step);
+    o.stepout = t.stepout.or(o.stepout);
+    o.dispersion = t.dispersion.or(o.dispersion);
+    o.allan = t.allan.or(o.allan);
+    o.huffpuff = t.huffpuff.or(o.huffpuff);
+    o.freq = t.freq.or(o.freq);
+}
+
+fn merge_tos(c: &mut Config, t: super::model::Tos) {
+    let o = &mut c.tos;
+    o.minsane = t.minsane.or(o.minsane);
+    o.minclock = t.minclock.or(o.minclock);
+    o.maxclock = t.maxclock.or(o.maxclock);
+    o.maxdist = t.maxdist.or(o.maxdist);
+    o.mindist = t.mindist.or(o.mindist);
+    o.ceiling = t.ceiling.or(o.ceiling);
+    o.floor = t.floor.or(o.floor);
+    o.orphan = t.orphan.or(o.orphan);
+    o.orphanwait = t.orphanwait.or(o.orphanwait);
+    o.beacon = t.beacon.or(o.beacon);
+    o.cohort = t.cohort.or(o.cohort);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    fn fake_fs(files: &[(&str, &str)]) -> impl FnMut(&Path) -> io::Result<String> {
+        let map: HashMap<PathBuf, String> = files
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+            .collect();
+        move |p: &Path| {
+            map.get(p)
+                .cloned()
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        }
+    }
+
+    #[test]
+    fn includes_are_followed_and_located() {
+        let mut fs = fake_fs(&[
+            (
+                "/etc/ntp.conf",
+                "server a.example\nincludefile /etc/ntp/more.conf\ndisable monitor\n",
+            ),
+            (
+                "/etc/ntp/more.conf",
+                "# extra\nserver b.example iburst\nbogus\n",
+            ),
+        ]);
+        let (config, diags) = load(Path::new("/etc/ntp.conf"), &mut fs);
+        assert_eq!(config.associations.len(), 2);
+        assert_eq!(
+            config.associations[1].location,
+            Location::new("/etc/ntp/more.conf", 2)
+        );
+        assert!(!config.system.monitor);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(
+            diags[0].to_string(),
+            "/etc/ntp/more.conf:3: unknown directive 'bogus'"
+        );
+        let kws: Vec<&str> = config.directives.iter().map(|(_, k)| *k).collect();
+        assert_eq!(kws, ["server", "includefile", "server", "disable"]);
+    }
+
+    #[test]
+    fn missing_files_are_warnings() {
+        let mut fs = fake_fs(&[("/etc/ntp.conf", "includefile /etc/ntp/crypto/pw\nkeys /k\n")]);
+        let (config, diags) = load(Path::new("/etc/ntp.conf"), &mut fs);
+        assert_eq!(config.keys_file, Some(PathBuf::from("/k")));
+        assert_eq!(diags.len(), 1);
+        assert!(!diags[0].is_error());
+        assert!(diags[0]
+            .to_string()
+            .starts_with("/etc/ntp.conf:1: Couldn't open includefile </etc/ntp/crypto/pw>"));
+
+        let (config, diags) = load(Path::new("/nope.conf"), &mut fake_fs(&[]));
+        assert_eq!(config, Config::default());
+        assert!(!diags[0].is_error());
+        assert!(diags[0]
+            .to_string()
+            .starts_with("/nope.conf: Couldn't open </nope.conf>"));
+    }
+
+    #[test]
+    fn self_include_stops_at_the_depth_limit() {
+        let mut fs = fake_fs(&[("/a.conf", "server x.example\nincludefile /a.conf\n")]);
+        let (config, diags) = load(Path::new("/a.conf"), &mut fs);
+        assert_eq!(config.associations.len(), MAX_INCLUDE_DEPTH + 1);
+        assert_eq!(diags.iter().filter(|d| d.is_error()).count(), 1);
+    }
+
+    #[test]
+    fn later_settings_override_and_merge() {
+        let mut fs = fake_fs(&[(
+            "/c",
+            "tinker step 0.5\ntinker panic 0\ntos maxdist 16\ntos minclock 3 maxdist 2\n\
+             enable stats\ndisable kernel\ntrustedkey 1 2\ntrustedkey (4 ... 6)\n",
+        )]);
+        let (c, diags) = load(Path::new("/c"), &mut fs);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(c.tinker.step.map(|d| d.to_secs_f64()), Some(0.5));
+        assert_eq!(c.tinker.panic.map(|d| d.to_secs_f64()), Some(0.0));
+        assert_eq!(c.tos.maxdist.map(|d| d.to_secs_f64()), Some(2.0));
+        assert_eq!(c.tos.minclock, Some(3));
+        assert!(c.system.stats && !c.system.kernel && c.system.ntp && c.system.monitor);
+        assert_eq!(c.trusted_keys, [1, 2, 4, 5, 6]);
+    }
+}

@@ -1,0 +1,12 @@
+//! The ntpd shell: command line, logging, sockets, signals, drift file I/O and the mio loop
+//! around the sans-IO [`crate::engine::Engine`].
+
+pub mod args;
+pub mod driftio;
+pub mod event_loop;
+pub mod listen;
+pub mod logging;
+pub mod process;
+pub mod run;
+pub mod settings;
+pub mod signals;

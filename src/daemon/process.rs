@@ -1,0 +1,70 @@
+//! Process chores of a classic daemon: detaching from the terminal, the pid file.
+#![allow(unsafe_code)]
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Forks into the background: the parent exits 0, the child starts a new session and
+/// points stdio at /dev/null. Must run before any thread exists (we never start any).
+pub fn daemonize() -> io::Result<()> {
+    // SAFETY: fork in a single-threaded process; the parent only calls _exit.
+    match unsafe { libc::fork() } {
+        -1 => return Err(io::Error::last_os_error()),
+        0 => {}
+        _ => unsafe { libc::_exit(0) },
+    }
+    // SAFETY: plain syscalls on our own process and descriptors.
+    unsafe {
+        if libc::setsid() == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+        libc::chdir(c"/".as_ptr());
+    }
+    Ok(())
+}
+
+/// A pid file that is removed when dropped (at a clean stop).
+#[derive(Debug)]
+pub struct PidFile(PathBuf);
+
+impl PidFile {
+    pub fn create(path: &Path) -> io::Result<PidFile> {
+        fs::write(path, format!("{}\n", std::process::id()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// 128 random bits from /dev/urandom for per-start secrets (mrulist nonces, association
+/// IDs); falls back to time and pid, which is enough for the IDs.
+pub fn random_seed() -> [u64; 2] {
+    let mut bytes = [0u8; 16];
+    let read =
+        fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes));
+    if read.is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        return [now.as_nanos() as u64, u64::from(std::process::id())];
+    }
+    let (a, b) = bytes.split_at(8);
+    [
+        u64::from_ne_bytes(a.try_into().unwrap_or_default()),
+        u64::from_ne_bytes(b.try_into().unwrap_or_default()),
+    ]
+}

@@ -1,0 +1,205 @@
+//! ntpd from command line to exit: parse options, read ntp.conf, bind port 123, detach,
+//! and run the loop on the system clock or a virtual one.
+
+use super::args::{self, Command, Options};
+use super::event_loop::{self, Listener};
+use super::listen;
+use super::process::{self, PidFile};
+use super::settings::{self, ShellSettings};
+use super::signals::Signals;
+use super::{driftio, logging};
+use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
+use crate::config::{self, Config};
+use crate::control::NonceKey;
+use crate::engine::{Engine, Settings};
+use crate::net::{interfaces, udp};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+const DEFAULT_CONFIG: &str = "/etc/ntp.conf";
+const NTP_PORT: u16 = 123;
+
+/// The version banner, first line of the log and of `--version`.
+pub const VERSION: &str = concat!("ntpd 4.2.6p5 (ntpd-rs6 ", env!("CARGO_PKG_VERSION"), ")");
+
+/// Runs ntpd with `args` (without the program name); returns the exit status.
+pub fn main(args: Vec<String>) -> i32 {
+    let opts = match args::parse(args) {
+        Ok(Command::Run(opts)) => opts,
+        Ok(Command::Help) => {
+            print!("{}", args::USAGE);
+            return 0;
+        }
+        Ok(Command::Version) => {
+            println!("ntpd 4.2.6p5\n{VERSION}");
+            return 0;
+        }
+        Err(err) => {
+            eprintln!("{}\n{}", err.0, args::SHORT_USAGE.trim_end());
+            return 1;
+        }
+    };
+    let config_path = opts
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    if opts.check {
+        return check(&config_path);
+    }
+    let (config, diagnostics) = config::load_file(&config_path);
+    let shell = settings::shell(&config, &opts);
+    logging::init(opts.no_fork, shell.log_file.as_deref(), opts.debug_level);
+    log::info!("{VERSION}");
+    for d in &diagnostics {
+        if d.is_error() {
+            log::error!("{d}");
+        } else {
+            log::warn!("{d}");
+        }
+    }
+    settings::log_unsupported(&config);
+    log_unsupported_options(&opts);
+    match start(&opts, &config, &shell) {
+        Ok(status) => status,
+        Err(err) => {
+            log::error!("{err}");
+            1
+        }
+    }
+}
+
+/// Options accepted for compatibility whose work arrives with later issues.
+fn log_unsupported_options(opts: &Options) {
+    let pending = [
+        (opts.user.is_some(), "-u (privilege drop)"),
+        (opts.quit, "-q (set the time and quit)"),
+        (opts.keyfile.is_some(), "-k (keys file)"),
+        (!opts.trusted_keys.is_empty(), "-t (trusted keys)"),
+        (opts.statsdir.is_some(), "-s (statistics directory)"),
+        (opts.saveconfigquit.is_some(), "--saveconfigquit"),
+    ];
+    for (given, what) in pending {
+        if given {
+            log::warn!("option {what} not supported yet; ignored");
+        }
+    }
+    for other in &opts.ignored {
+        log::warn!("option --{other} not supported yet; ignored");
+    }
+}
+
+/// `ntpd --check`: every problem with its place; exit 1 if any is an error.
+fn check(path: &Path) -> i32 {
+    let diagnostics = config::check_file(path, settings::NOT_ACTED_ON);
+    for d in &diagnostics {
+        println!("{d}");
+    }
+    i32::from(diagnostics.iter().any(|d| d.is_error()))
+}
+
+/// Binds the sockets; returns them with the addresses answered on.
+fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
+    // Classic refuses to start when another process holds port 123.
+    let probe: SocketAddr = ([0, 0, 0, 0], NTP_PORT).into();
+    if let Err(err) = udp::bind_plain(probe) {
+        if err.kind() == io::ErrorKind::AddrInUse {
+            return Err(io::Error::new(err.kind(), "unable to bind to wildcard address 0.0.0.0 - another process may be running - EXITING"));
+        }
+    }
+    let ifaces = interfaces::list()?;
+    let mut listeners = Vec::new();
+    let mut own = Vec::new();
+    for (n, ep) in listen::endpoints(&ifaces, &shell.listen, NTP_PORT)
+        .into_iter()
+        .enumerate()
+    {
+        match udp::bind(ep.addr) {
+            Ok(socket) => {
+                let how = if ep.drop {
+                    "Listen and drop"
+                } else {
+                    "Listen normally"
+                };
+                log::info!(
+                    "{how} on {n} {} {} UDP {NTP_PORT}",
+                    ep.interface,
+                    ep.addr.ip()
+                );
+                if !ep.drop {
+                    own.push(ep.addr.ip());
+                }
+                listeners.push(Listener {
+                    socket,
+                    drop: ep.drop,
+                });
+            }
+            Err(err) => log::warn!("bind() to {} failed: {err}", ep.addr),
+        }
+    }
+    if listeners.iter().all(|l| l.drop) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no address to listen on",
+        ));
+    }
+    Ok((listeners, own))
+}
+
+fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
+    let (listeners, own_addresses) = bind_all(shell)?;
+    let signals = Signals::new()?;
+    if !opts.no_fork {
+        process::daemonize()?;
+    }
+    let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
+    let seed = process::random_seed();
+    let engine_settings = Settings {
+        assoc_base: (seed[0] as u16) % 60_000 + 1,
+        nonce: NonceKey::new(seed),
+        local_clocks: settings::local_clocks(config),
+        access: settings::access(config, &own_addresses),
+        steer_clock: config.system.ntp,
+        initial_frequency: shell.drift_path.as_deref().and_then(driftio::read),
+        drift_file: shell.drift_path.is_some(),
+    };
+    let system = SystemClock::new();
+    match opts.virtual_clock {
+        Some(spec) => {
+            log::info!("running on a virtual clock {spec} from true time; the system clock is never touched");
+            let clock = VirtualClock::new(StdMono::new(), system.now(), spec);
+            serve(
+                Engine::new(clock, engine_settings),
+                &listeners,
+                &signals,
+                shell,
+            )
+        }
+        None => serve(
+            Engine::new(system, engine_settings),
+            &listeners,
+            &signals,
+            shell,
+        ),
+    }
+}
+
+fn serve<C: Clock>(
+    mut engine: Engine<C>,
+    listeners: &[Listener],
+    signals: &Signals,
+    shell: &ShellSettings,
+) -> io::Result<i32> {
+    log::info!(
+        "proto: precision = {:.3} usec",
+        2f64.powi(i32::from(engine.system().precision)) * 1e6
+    );
+    let sig = event_loop::run(&mut engine, listeners, signals, shell.drift_path.as_ref())?;
+    log::info!("ntpd exiting on signal {sig}");
+    if let (Some(freq), Some(path)) = (engine.final_drift(), &shell.drift_path) {
+        if let Err(err) = driftio::write(path, freq) {
+            log::warn!("cannot write drift file {}: {err}", path.display());
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,198 @@
+//! From a parsed ntp.conf and the command line to what the engine and the shell run with.
+//! This is where "parsed but not acted on yet" is decided and logged once per directive.
+
+use super::args::Options;
+use super::listen::ListenPolicy;
+use crate::config::{
+    AssocKind, Config, Family as ConfFamily, InterfaceAction, InterfaceMatch, RestrictTarget,
+    Target,
+};
+use crate::refclock::local::{LocalClock, LocalFudge};
+use crate::restrict::{
+    AccessControl, Family, Monitor, RateLimits, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
+};
+use crate::wire::ntp::RefId;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// Directives the daemon reads but does not act on yet; `--check` warns about them too.
+pub const NOT_ACTED_ON: &[&str] = &[
+    "peer",
+    "pool",
+    "broadcast",
+    "broadcastclient",
+    "multicastclient",
+    "manycastserver",
+    "manycastclient",
+    "broadcastdelay",
+    "crypto",
+    "keys",
+    "trustedkey",
+    "requestkey",
+    "controlkey",
+    "statistics",
+    "statsdir",
+    "filegen",
+    "tinker",
+    "tos",
+    "leapfile",
+    "setvar",
+    "logconfig",
+    "discard",
+];
+
+/// The shell's own settings.
+#[derive(Clone, Debug, Default)]
+pub struct ShellSettings {
+    pub drift_path: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
+    pub listen: ListenPolicy,
+}
+
+/// Logs, once each, the directives present in `config` that are not acted on yet, and the
+/// `server` lines naming network sources (the discipline issue brings them to life).
+pub fn log_unsupported(config: &Config) {
+    let mut said = BTreeSet::new();
+    for (location, keyword) in &config.directives {
+        if NOT_ACTED_ON.contains(keyword) && said.insert(*keyword) {
+            log::warn!("{location}: '{keyword}' not supported yet");
+        }
+    }
+    for assoc in &config.associations {
+        if assoc.kind == AssocKind::Server
+            && !matches!(assoc.target, Target::RefClock { .. })
+            && said.insert("server")
+        {
+            log::warn!(
+                "{}: network 'server' associations not supported yet",
+                assoc.location
+            );
+        }
+    }
+}
+
+/// The LOCAL(u) drivers configured with `server 127.127.1.u`, with their fudges.
+pub fn local_clocks(config: &Config) -> Vec<LocalClock> {
+    let mut out = Vec::new();
+    for assoc in &config.associations {
+        let Target::RefClock { clock_type, unit } = assoc.target else {
+            continue;
+        };
+        if clock_type != 1 {
+            log::warn!(
+                "{}: reference clock type {clock_type} not supported",
+                assoc.location
+            );
+            continue;
+        }
+        let mut fudge = LocalFudge::default();
+        for f in config
+            .fudges
+            .iter()
+            .filter(|f| f.clock_type == 1 && f.unit == unit)
+        {
+            fudge.stratum = f.stratum.unwrap_or(fudge.stratum);
+            fudge.refid = f.refid.map(RefId).unwrap_or(fudge.refid);
+            fudge.time1 = f.time1.unwrap_or(fudge.time1);
+        }
+        out.push(LocalClock::new(unit, fudge));
+    }
+    out
+}
+
+/// Restrict list and monitor. Host names are resolved once, now, as classic does; each of
+/// our own addresses gets classic's `ignore ntpport` entry so we never answer ourselves.
+pub fn access(config: &Config, own_addresses: &[IpAddr]) -> AccessControl {
+    let mut list = RestrictList::new();
+    for entry in &config.restrictions {
+        let addrs: Vec<IpAddr> = match &entry.target {
+            RestrictTarget::Default(family) => {
+                let families = match family {
+                    Some(ConfFamily::V4) => &[Family::V4][..],
+                    Some(ConfFamily::V6) => &[Family::V6][..],
+                    None => &[Family::V4, Family::V6][..],
+                };
+                for f in families {
+                    list.add_default(*f, entry.flags);
+                }
+                continue;
+            }
+            RestrictTarget::Addr(addr) => vec![*addr],
+            RestrictTarget::Host(name) => match (name.as_str(), 0).to_socket_addrs() {
+                Ok(found) => found.map(|s| s.ip()).collect(),
+                Err(err) => {
+                    log::warn!("{}: restrict {name}: {err}; line ignored", entry.location);
+                    continue;
+                }
+            },
+        };
+        for addr in addrs {
+            let mask = entry.mask.filter(|m| m.is_ipv4() == addr.is_ipv4());
+            if let Err(err) = list.add(RestrictEntry {
+                addr,
+                mask,
+                flags: entry.flags,
+            }) {
+                log::warn!("{}: {err}; line ignored", entry.location);
+            }
+        }
+    }
+    for addr in own_addresses {
+        list.add_interface(*addr);
+    }
+    let mut monitor = Monitor::new(DEFAULT_CAPACITY);
+    monitor.set_enabled(config.system.monitor);
+    let mut access = AccessControl::new(list, monitor);
+    access.set_rate_limits(rate_limits(config));
+    access
+}
+
+/// `discard average A minimum M` (log2 seconds), clamped to what the monitor can count.
+fn rate_limits(config: &Config) -> RateLimits {
+    let mut limits = RateLimits::default();
+    let clamp = |v: i32| v.clamp(0, 16) as u8;
+    if let Some(avg) = config.discard.average {
+        limits.average_log2 = clamp(avg);
+    }
+    if let Some(min) = config.discard.minimum {
+        limits.minimum_log2 = clamp(min);
+    }
+    limits
+}
+
+fn rule_text(matcher: &InterfaceMatch) -> String {
+    match matcher {
+        InterfaceMatch::All | InterfaceMatch::Wildcard => "all".into(),
+        InterfaceMatch::Ipv4 => "ipv4".into(),
+        InterfaceMatch::Ipv6 => "ipv6".into(),
+        InterfaceMatch::Name(name) => name.clone(),
+        InterfaceMatch::Addr { addr, .. } => addr.to_string(),
+    }
+}
+
+/// Shell settings: drift file (-f wins over ntp.conf), log file (-l wins), listen policy.
+pub fn shell(config: &Config, opts: &Options) -> ShellSettings {
+    let mut listen = ListenPolicy {
+        ipv4: !opts.ipv6_only,
+        ipv6: !opts.ipv4_only,
+        only: opts.interfaces.clone(),
+        ignore: Vec::new(),
+        no_virtual: opts.no_virtual_ips,
+    };
+    for rule in &config.interfaces {
+        let text = rule_text(&rule.matcher);
+        match rule.action {
+            InterfaceAction::Listen => listen.only.push(text),
+            InterfaceAction::Ignore | InterfaceAction::Drop => listen.ignore.push(text),
+        }
+    }
+    ShellSettings {
+        drift_path: opts
+            .driftfile
+            .clone()
+            .or_else(|| config.driftfile.as_ref().map(|d| d.path.clone())),
+        log_file: opts.logfile.clone().or_else(|| config.log_file.clone()),
+        listen,
+    }
+}

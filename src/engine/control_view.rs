@@ -1,0 +1,263 @@
+//! The engine as mode 6 sees it: snapshots of the system and association variables in the
+//! shapes `crate::control` formats, and the monitor as an MRU source.
+
+use super::Engine;
+use crate::clock::Clock;
+use crate::control::{
+    self, ClockVars, ControlState, MruEntry, MruSource, PeerStatus, PeerVars, SystemStatus,
+};
+use crate::refclock::local::{LocalClock, DISPERSION_SECS};
+use crate::restrict::{Monitor, RestrictFlag, RestrictFlags};
+use crate::time::{NtpDuration, NtpTimestamp, Ppm};
+use crate::wire::ntp::{Leap, RefId};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Classic system status "clock source" code for the local clock and for NTP.
+const SOURCE_LOCAL: u8 = 5;
+const SOURCE_NTP: u8 = 6;
+/// Classic system events.
+const EVENT_FREQ_NOT_SET: u8 = 1;
+const EVENT_FREQ_SET: u8 = 2;
+const EVENT_CLOCK_SYNC: u8 = 5;
+/// Classic peer event "sys_peer" and the select code of the system peer.
+const PEER_EVENT_SYS_PEER: u8 = 0xa;
+const SELECT_SYS_PEER: u8 = 6;
+/// An empty clock filter stage's dispersion (MAXDISPERSE, 16 s).
+const EMPTY_STAGE_SECS: f64 = 16.0;
+/// Host and peer mode of a refclock association as classic reports them.
+const MODE_CLIENT: u8 = 3;
+const MODE_SERVER: u8 = 4;
+
+/// The version string ntpq shows in `rv`.
+pub const VERSION: &str = concat!(
+    "ntpd 4.2.6p5@1.2349-o ntpd-rs6 ",
+    env!("CARGO_PKG_VERSION"),
+    " (1)"
+);
+
+/// A read-only view of an engine at one instant.
+pub struct View<'a, C: Clock> {
+    pub engine: &'a Engine<C>,
+    pub now: NtpTimestamp,
+}
+
+fn leap_bits(leap: Leap) -> u8 {
+    leap.to_bits()
+}
+
+impl<C: Clock> View<'_, C> {
+    fn local(&self, assoc_id: u16) -> Option<&LocalClock> {
+        let index = assoc_id.checked_sub(self.engine.assoc_base)?;
+        self.engine.settings.local_clocks.get(usize::from(index))
+    }
+
+    fn system_peer(&self) -> Option<u16> {
+        let sys = &self.engine.sys;
+        if !sys.is_synchronized() {
+            return None;
+        }
+        let locals = &self.engine.settings.local_clocks;
+        let best = locals
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, l)| l.fudge.stratum)?
+            .0;
+        Some(self.engine.assoc_base + best as u16)
+    }
+
+    fn peer_status(&self, assoc_id: u16, local: &LocalClock) -> PeerStatus {
+        let sys_peer = self.system_peer() == Some(assoc_id);
+        PeerStatus {
+            configured: true,
+            reachable: local.reach != 0,
+            select: if sys_peer { SELECT_SYS_PEER } else { 0 },
+            event_count: if sys_peer { 3 } else { 1 },
+            last_event: if sys_peer { PEER_EVENT_SYS_PEER } else { 1 },
+            ..PeerStatus::default()
+        }
+    }
+
+    /// The 8-stage filter as classic shows a refclock's: present stages carry the sample,
+    /// missing ones the 16 s of an empty stage.
+    fn filter(&self, local: &LocalClock) -> ([NtpDuration; 8], [NtpDuration; 8], NtpDuration) {
+        let mut offsets = [NtpDuration::ZERO; 8];
+        let mut disps = [NtpDuration::from_secs_f64(EMPTY_STAGE_SECS); 8];
+        let samples = local.reach.count_ones() as usize;
+        let offset = local.last_sample.map_or(NtpDuration::ZERO, |s| s.offset);
+        for i in 0..samples.min(8) {
+            offsets[i] = offset;
+            disps[i] = NtpDuration::ZERO;
+        }
+        let dispersion = disps
+            .iter()
+            .enumerate()
+            .fold(NtpDuration::ZERO, |acc, (i, d)| {
+                acc + d.mul_f64(0.5f64.powi(i as i32 + 1))
+            });
+        (offsets, disps, dispersion)
+    }
+}
+
+impl<C: Clock> ControlState for View<'_, C> {
+    fn system(&self) -> control::SystemVars {
+        let sys = &self.engine.sys;
+        let synced = sys.is_synchronized();
+        let freq_event = if self.engine.settings.initial_frequency.is_some() {
+            EVENT_FREQ_SET
+        } else {
+            EVENT_FREQ_NOT_SET
+        };
+        let local_peer = synced && !self.engine.settings.local_clocks.is_empty();
+        control::SystemVars {
+            status: SystemStatus {
+                leap: leap_bits(sys.leap),
+                source: if local_peer {
+                    SOURCE_LOCAL
+                } else if synced {
+                    SOURCE_NTP
+                } else {
+                    0
+                },
+                event_count: if synced { 2 } else { 1 },
+                last_event: if synced { EVENT_CLOCK_SYNC } else { freq_event },
+            },
+            version: VERSION.to_string(),
+            processor: std::env::consts::ARCH.to_string(),
+            system: "Linux".to_string(),
+            leap: leap_bits(sys.leap),
+            stratum: sys.stratum,
+            precision: sys.precision,
+            root_delay: sys.root_delay,
+            root_dispersion: sys.root_dispersion_at(self.now).to_duration(),
+            refid: sys.reference_id,
+            reftime: sys.reference_time,
+            clock: self.now,
+            peer: self.system_peer().unwrap_or(0),
+            tc: 6,
+            mintc: 3,
+            offset: sys.offset,
+            frequency: sys.frequency,
+            sys_jitter: sys.jitter,
+            clk_jitter: NtpDuration::ZERO,
+            clk_wander: Ppm::ZERO,
+        }
+    }
+
+    fn associations(&self) -> Vec<(u16, PeerStatus)> {
+        let base = self.engine.assoc_base;
+        (0..self.engine.settings.local_clocks.len())
+            .filter_map(|i| {
+                let id = base + i as u16;
+                self.local(id).map(|l| (id, self.peer_status(id, l)))
+            })
+            .collect()
+    }
+
+    fn peer(&self, assoc_id: u16) -> Option<PeerVars> {
+        let local = self.local(assoc_id)?;
+        let (filtoffset, filtdisp, dispersion) = self.filter(local);
+        let sample = local.last_sample;
+        Some(PeerVars {
+            assoc_id,
+            status: self.peer_status(assoc_id, local),
+            srcadr: SocketAddr::new(IpAddr::V4(local.address()), 123),
+            dstadr: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 123)),
+            is_refclock: true,
+            leap: 0,
+            stratum: local.fudge.stratum,
+            precision: self.engine.sys.precision,
+            root_delay: NtpDuration::ZERO,
+            root_dispersion: NtpDuration::from_secs_f64(DISPERSION_SECS),
+            refid: local.fudge.refid,
+            reftime: NtpTimestamp::ZERO,
+            rec: sample.map_or(NtpTimestamp::ZERO, |s| s.time),
+            reach: local.reach,
+            unreach: 0,
+            hmode: MODE_CLIENT,
+            pmode: MODE_SERVER,
+            hpoll: local.poll().0,
+            ppoll: local.poll().0,
+            headway: 0,
+            flash: 0,
+            keyid: 0,
+            offset: sample.map_or(NtpDuration::ZERO, |s| s.offset),
+            delay: NtpDuration::ZERO,
+            dispersion,
+            jitter: NtpDuration::ZERO,
+            xleave: None,
+            filtdelay: [NtpDuration::ZERO; 8],
+            filtoffset,
+            filtdisp,
+        })
+    }
+
+    fn clock(&self, assoc_id: u16) -> Option<ClockVars> {
+        let local = self.local(assoc_id)?;
+        Some(ClockVars {
+            device: "Undisciplined local clock".to_string(),
+            poll: local.reach.count_ones(),
+            fudgetime1: Some(local.fudge.time1),
+            stratum: Some(local.fudge.stratum),
+            refid: Some(local.fudge.refid).filter(|r| *r != RefId::LOCL),
+            ..ClockVars::default()
+        })
+    }
+}
+
+/// Classic's RES_* bits, as `mrulist` prints them in its `rs` column.
+fn classic_restrict_bits(flags: RestrictFlags) -> u16 {
+    flags.iter().fold(0, |bits, f| {
+        bits | match f {
+            RestrictFlag::Ignore => 0x0001,
+            RestrictFlag::NoServe => 0x0002,
+            RestrictFlag::NoTrust => 0x0004,
+            RestrictFlag::Version => 0x0008,
+            RestrictFlag::NoPeer => 0x0010,
+            RestrictFlag::Limited => 0x0020,
+            RestrictFlag::NoQuery => 0x0040,
+            RestrictFlag::NoModify => 0x0080,
+            RestrictFlag::NoTrap => 0x0100,
+            RestrictFlag::LowPrioTrap => 0x0200,
+            RestrictFlag::Kod => 0x0400,
+            RestrictFlag::NtpPort => 0,
+        }
+    })
+}
+
+/// The monitor, with its monotonic times mapped onto the daemon clock.
+pub struct MruView<'a> {
+    pub monitor: &'a Monitor,
+    pub now: NtpTimestamp,
+    pub now_mono: Duration,
+}
+
+impl MruView<'_> {
+    fn at(&self, mono: Duration) -> NtpTimestamp {
+        let ago = self.now_mono.saturating_sub(mono);
+        self.now + -NtpDuration::from_nanos(i64::try_from(ago.as_nanos()).unwrap_or(i64::MAX))
+    }
+}
+
+impl MruSource for MruView<'_> {
+    fn visit(&self, after: Option<NtpTimestamp>, visit: &mut dyn FnMut(&MruEntry) -> bool) {
+        let entries: Vec<&crate::restrict::MonEntry> = self.monitor.iter().collect();
+        for e in entries.into_iter().rev() {
+            let entry = MruEntry {
+                addr: SocketAddr::new(e.addr, e.port),
+                first: self.at(e.first_seen),
+                last: self.at(e.last_seen),
+                count: u32::try_from(e.count).unwrap_or(u32::MAX),
+                mode: e.mode.to_bits(),
+                version: e.version,
+                restrict: classic_restrict_bits(e.flags),
+            };
+            if after.is_some_and(|a| (entry.last - a).to_bits() <= 0) {
+                continue;
+            }
+            if !visit(&entry) {
+                return;
+            }
+        }
+    }
+}

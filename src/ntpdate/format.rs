@@ -1,0 +1,129 @@
+//! Classic ntpdate's number and date renderings, so our lines match 4.2.6p5 character for
+//! character: `lfptoa`/`fptoa` (fixed point, rounded half up, a `-` even on a value that
+//! rounds to zero), `prettydate` for the `-d` dump and `humanlogtime` for the syslog-style
+//! prefix. Local time comes in as a UTC offset so this stays pure.
+
+use crate::time::{NtpDuration, NtpTimestamp, UNIX_EPOCH_NTP_SECS};
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/// A signed 32.32 value with `decimals` digits, rounded half up on the magnitude, as
+/// classic's `lfptoa` (and `fptoa`/`ufptoa`, whose 16.16 values we keep widened to 32.32).
+pub fn fixed(value: NtpDuration, decimals: u32) -> String {
+    let bits = value.to_bits();
+    let scale = 10u128.pow(decimals);
+    let magnitude = u128::from(bits.unsigned_abs());
+    let scaled = (magnitude * scale + (1 << 31)) >> 32;
+    let sign = if bits < 0 { "-" } else { "" };
+    let (int, frac) = (scaled / scale, scaled % scale);
+    format!("{sign}{int}.{frac:0width$}", width = decimals as usize)
+}
+
+/// Broken-down civil time (proleptic Gregorian) of Unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    /// 0-based month.
+    pub month: usize,
+    pub day: u32,
+    pub weekday: usize,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl Civil {
+    /// From Unix seconds (any sign), after adding the local UTC offset.
+    pub fn from_unix(secs: i64) -> Civil {
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400) as u32;
+        // Days-to-civil over 400-year eras (Howard Hinnant's public-domain algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 2 } else { mp - 10 } as usize;
+        let year = yoe + era * 400 + i64::from(month <= 1);
+        Civil {
+            year,
+            month,
+            day,
+            weekday: (days + 4).rem_euclid(7) as usize,
+            hour: rem / 3600,
+            minute: rem / 60 % 60,
+            second: rem % 60,
+        }
+    }
+}
+
+/// `21 Nov 02:33:50`: the prefix classic puts before `ntpdate[PID]: ` when not logging to
+/// syslog (day of month space-padded).
+pub fn log_time(now: NtpTimestamp, utc_offset: i64) -> String {
+    let (secs, _) = now.to_unix();
+    let c = Civil::from_unix(secs + utc_offset);
+    format!(
+        "{:2} {} {:02}:{:02}:{:02}",
+        c.day, MONTHS[c.month], c.hour, c.minute, c.second
+    )
+}
+
+/// `eeab84d8.5a546ad7  Sat, Nov 21 2026  2:47:52.352`. Like 4.2.6p5, the seconds are read
+/// in era 0 (1900-2036), so a zero timestamp shows as 1 Jan 1900; milliseconds truncate.
+pub fn pretty_date(ts: NtpTimestamp, utc_offset: i64) -> String {
+    let secs = i64::from(ts.seconds()) - UNIX_EPOCH_NTP_SECS as i64;
+    let c = Civil::from_unix(secs + utc_offset);
+    let millis = (u64::from(ts.fraction()) * 1000) >> 32;
+    format!(
+        "{:08x}.{:08x}  {}, {} {:2} {:4} {:2}:{:02}:{:02}.{:03}",
+        ts.seconds(),
+        ts.fraction(),
+        DAYS[c.weekday],
+        MONTHS[c.month],
+        c.day,
+        c.year,
+        c.hour,
+        c.minute,
+        c.second,
+        millis
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_point_like_lfptoa() {
+        let d = |s: f64| NtpDuration::from_secs_f64(s);
+        assert_eq!(fixed(d(-0.691491), 6), "-0.691491");
+        assert_eq!(fixed(d(0.000017), 6), "0.000017");
+        assert_eq!(fixed(d(-0.0000001), 6), "-0.000000");
+        assert_eq!(fixed(d(0.0256651), 5), "0.02567");
+        assert_eq!(fixed(d(64.0), 5), "64.00000");
+        assert_eq!(fixed(NtpDuration::ZERO, 5), "0.00000");
+        assert_eq!(fixed(d(-3.0000004), 6), "-3.000000");
+    }
+
+    #[test]
+    fn dates_as_in_the_captures() {
+        let ts = NtpTimestamp::from_bits(0xeeab_84d8_5a54_6ad7);
+        assert_eq!(
+            pretty_date(ts, 0),
+            "eeab84d8.5a546ad7  Sat, Nov 21 2026  2:47:52.352"
+        );
+        assert_eq!(
+            pretty_date(NtpTimestamp::ZERO, 0),
+            "00000000.00000000  Mon, Jan  1 1900  0:00:00.000"
+        );
+        let ts = NtpTimestamp::from_bits(0xeeab_85f9_f9dd_8368);
+        assert_eq!(log_time(ts, 0), "21 Nov 02:52:41");
+        let aug2 = NtpTimestamp::from_unix(1_785_652_611, 0);
+        assert_eq!(log_time(aug2, 0), " 2 Aug 06:36:51");
+    }
+}

@@ -1,0 +1,589 @@
+//! ntpq's command interpreter: the classic command table (unique prefixes accepted), each
+//! command's queries through a [`Session`], and output through [`display`].
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::display::{self, PeerStyle, Resolver, StatusKind};
+use super::session::{QueryError, Session, Transport};
+use crate::wire::control::opcode;
+use crate::wire::varlist::parse_varlist;
+
+/// (name, usage arguments, function) as `help` prints them.
+const COMMANDS: [(&str, &str, &str); 47] = [
+    (
+        ":config",
+        "<configuration command line>",
+        "send a remote configuration command to ntpd",
+    ),
+    (
+        "addvars",
+        "name[=value][,...]",
+        "add variables to the variable list or change their values",
+    ),
+    (
+        "associations",
+        "",
+        "print list of association ID's and statuses for the server's peers",
+    ),
+    (
+        "authenticate",
+        "[ yes|no ]",
+        "always authenticate requests to this server",
+    ),
+    (
+        "cl",
+        "[ assocID ]",
+        "read the clock variables included in the variable list",
+    ),
+    (
+        "clearvars",
+        "",
+        "remove all variables from the variable list",
+    ),
+    (
+        "clocklist",
+        "[ assocID ]",
+        "read the clock variables included in the variable list",
+    ),
+    (
+        "clockvar",
+        "[ assocID ] [ name=value[,...] ]",
+        "read clock variables",
+    ),
+    (
+        "config-from-file",
+        "<configuration filename>",
+        "configure ntpd using the configuration filename",
+    ),
+    ("cooked", "", "do cooked mode variable output"),
+    (
+        "cv",
+        "[ assocID ] [ name=value[,...] ]",
+        "read clock variables",
+    ),
+    ("debug", "[ no|more|less ]", "set/change debugging level"),
+    (
+        "delay",
+        "[ msec ]",
+        "set the delay added to encryption time stamps",
+    ),
+    ("exit", "", "exit ntpq"),
+    ("help", "[ command ]", "tell the use and syntax of commands"),
+    (
+        "host",
+        "[ -4|-6 ] [ hostname ]",
+        "specify the host whose NTP server we talk to",
+    ),
+    (
+        "hostnames",
+        "[ yes|no ]",
+        "specify whether hostnames or net numbers are printed",
+    ),
+    (
+        "keyid",
+        "[ key# ]",
+        "set keyid to use for authenticated requests",
+    ),
+    (
+        "keytype",
+        "[ key type (md5|des) ]",
+        "set key type to use for authenticated requests (des|md5)",
+    ),
+    (
+        "lassociations",
+        "",
+        "print list of associations including all client information",
+    ),
+    (
+        "lopeers",
+        "[ -4|-6 ]",
+        "obtain and print a list of all peers and clients showing dstadr [IP version]",
+    ),
+    (
+        "lpassociations",
+        "",
+        "print last obtained list of associations, including client information",
+    ),
+    (
+        "lpeers",
+        "[ -4|-6 ]",
+        "obtain and print a list of all peers and clients [IP version]",
+    ),
+    (
+        "mreadlist",
+        "assocID assocID",
+        "read the peer variables in the variable list for multiple peers",
+    ),
+    (
+        "mreadvar",
+        "assocID assocID [ name=value[,...] ]",
+        "read peer variables from multiple peers",
+    ),
+    (
+        "mrl",
+        "assocID assocID",
+        "read the peer variables in the variable list for multiple peers",
+    ),
+    (
+        "mrv",
+        "assocID assocID [ name=value[,...] ]",
+        "read peer variables from multiple peers",
+    ),
+    (
+        "ntpversion",
+        "[ version number ]",
+        "set the NTP version number to use for requests",
+    ),
+    (
+        "opeers",
+        "[ -4|-6 ]",
+        "print peer list the old way, with dstadr shown rather than refid [IP version]",
+    ),
+    (
+        "passociations",
+        "",
+        "print list of associations returned by last associations command",
+    ),
+    (
+        "passwd",
+        "",
+        "specify a password to use for authenticated requests",
+    ),
+    (
+        "peers",
+        "[ -4|-6 ]",
+        "obtain and print a list of the server's peers [IP version]",
+    ),
+    (
+        "poll",
+        "[ n ] [ verbose ]",
+        "poll an NTP server in client mode `n' times",
+    ),
+    (
+        "pstatus",
+        "assocID",
+        "print status information returned for a peer",
+    ),
+    ("quit", "", "exit ntpq"),
+    ("raw", "", "do raw mode variable output"),
+    (
+        "readlist",
+        "[ assocID ]",
+        "read the system or peer variables included in the variable list",
+    ),
+    (
+        "readvar",
+        "[ assocID ] [ name=value[,...] ]",
+        "read system or peer variables",
+    ),
+    (
+        "rl",
+        "[ assocID ]",
+        "read the system or peer variables included in the variable list",
+    ),
+    (
+        "rmvars",
+        "name[,...]",
+        "remove variables from the variable list",
+    ),
+    (
+        "rv",
+        "[ assocID ] [ name=value[,...] ]",
+        "read system or peer variables",
+    ),
+    (
+        "saveconfig",
+        "filename",
+        "save ntpd configuration to file, . for current config file",
+    ),
+    ("showvars", "", "print variables on the variable list"),
+    ("timeout", "[ msec ]", "set the primary receive time out"),
+    ("version", "", "print version number"),
+    (
+        "writelist",
+        "[ assocID ]",
+        "write the system or peer variables included in the variable list",
+    ),
+    (
+        "writevar",
+        "assocID name=value,[...]",
+        "write system or peer variables",
+    ),
+];
+
+/// The version line `version` prints.
+pub const VERSION: &str = concat!(
+    "ntpq ",
+    env!("CARGO_PKG_VERSION"),
+    " (ntpd-rs6, 4.2.6p5 compatible)"
+);
+
+/// Interpreter state for one server.
+pub struct Ntpq<'a> {
+    pub session: Session,
+    pub transport: &'a mut dyn Transport,
+    pub resolver: &'a dyn Resolver,
+    /// Host name as typed, for `HOST: timed out, nothing received`.
+    pub host: String,
+    pub names: bool,
+    pub raw: bool,
+    /// Client clock as an NTP timestamp, for the `when` column.
+    pub now: &'a dyn Fn() -> u64,
+    /// Associations from the last READSTAT: (ID, status).
+    assocs: Vec<(u16, u16)>,
+    pub quit: bool,
+    /// Program name for `ntpq: read: Connection refused`.
+    pub argv0: String,
+}
+
+/// Where output goes (stdout, stderr).
+pub struct Out<'o> {
+    pub out: &'o mut dyn Write,
+    pub err: &'o mut dyn Write,
+}
+
+impl<'a> Ntpq<'a> {
+    pub fn new(
+        transport: &'a mut dyn Transport,
+        resolver: &'a dyn Resolver,
+        host: &str,
+        now: &'a dyn Fn() -> u64,
+    ) -> Self {
+        Ntpq {
+            session: Session::default(),
+            transport,
+            resolver,
+            host: host.to_string(),
+            names: true,
+            raw: false,
+            now,
+            assocs: Vec::new(),
+            quit: false,
+            argv0: "ntpq".into(),
+        }
+    }
+
+    /// Runs one command line; errors are printed as classic does (exit status stays 0).
+    pub fn run(&mut self, line: &str, o: &mut Out<'_>) -> std::io::Result<()> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((&word, args)) = words.split_first() else {
+            return Ok(());
+        };
+        let name = match find_command(word) {
+            Ok(n) => n,
+            Err(kind) => return writeln!(o.err, "***Command `{word}' {kind}"),
+        };
+        match self.dispatch(name, args, o) {
+            Ok(()) => Ok(()),
+            Err(Failure::Io(e)) => Err(e),
+            Err(Failure::Query(e, assoc)) => self.report(e, assoc, o),
+        }
+    }
+
+    fn report(&self, e: QueryError, assoc: u16, o: &mut Out<'_>) -> std::io::Result<()> {
+        match e {
+            QueryError::Timeout => {
+                writeln!(o.err, "{}: timed out, nothing received", self.host)?;
+                writeln!(o.err, "***Request timed out")
+            }
+            QueryError::Server(code) => writeln!(o.err, "{}", display::error_text(code, assoc)),
+            QueryError::Incomplete => writeln!(o.err, "***Response from server was incomplete"),
+            QueryError::TooMuch => writeln!(o.err, "***Buffer size exceeded for returned data"),
+            QueryError::Io(err) => writeln!(o.err, "{}: read: {}", self.argv0, io_text(&err)),
+        }
+    }
+
+    fn query(
+        &mut self,
+        op: u8,
+        assoc: u16,
+        data: &[u8],
+    ) -> Result<super::session::Response, Failure> {
+        self.session
+            .query(self.transport, op, assoc, data)
+            .map_err(|e| Failure::Query(e, assoc))
+    }
+
+    fn dispatch(&mut self, name: &str, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        match name {
+            "peers" | "lpeers" => self.peers(PeerStyle::Refid, o),
+            "opeers" | "lopeers" => self.peers(PeerStyle::Local, o),
+            "associations" | "lassociations" => {
+                self.read_assocs()?;
+                self.print_assocs(name == "associations", o)
+            }
+            "passociations" | "lpassociations" => self.print_assocs(false, o),
+            "readvar" | "rv" | "readlist" | "rl" | "pstatus" => {
+                let (assoc, list) = assoc_and_list(args);
+                let op = if name == "pstatus" {
+                    opcode::READSTAT
+                } else {
+                    opcode::READVAR
+                };
+                self.readvar(op, assoc, list, o)
+            }
+            "clockvar" | "cv" | "clocklist" | "cl" => {
+                let (assoc, list) = assoc_and_list(args);
+                self.readvar(opcode::READCLOCK, assoc, list, o)
+            }
+            "mreadvar" | "mrv" | "mreadlist" | "mrl" => self.mreadvar(args, o),
+            "writevar" => {
+                let (assoc, list) = assoc_and_list(args);
+                self.query(opcode::WRITEVAR, assoc, list.as_bytes())?;
+                Ok(writeln!(o.out, "done! (no data returned)")?)
+            }
+            "raw" | "cooked" => {
+                self.raw = name == "raw";
+                Ok(writeln!(o.out, "Output set to {name}")?)
+            }
+            "hostnames" => self.hostnames(args, o),
+            "timeout" => self.timeout(args, o),
+            "ntpversion" => self.ntpversion(args, o),
+            "version" => Ok(writeln!(o.out, "{VERSION}")?),
+            "help" => help(args, o),
+            "quit" | "exit" => {
+                self.quit = true;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn read_assocs(&mut self) -> Result<(), Failure> {
+        let r = self.query(opcode::READSTAT, 0, &[])?;
+        self.assocs = r
+            .data
+            .chunks_exact(4)
+            .map(|c| {
+                (
+                    u16::from_be_bytes([c[0], c[1]]),
+                    u16::from_be_bytes([c[2], c[3]]),
+                )
+            })
+            .collect();
+        Ok(())
+    }
+
+    fn print_assocs(&self, blank: bool, o: &mut Out<'_>) -> Result<(), Failure> {
+        if self.assocs.is_empty() {
+            writeln!(o.out, "No association ID's in list")?;
+            return Ok(());
+        }
+        if blank {
+            writeln!(o.out)?;
+        }
+        write!(o.out, "{}", display::ASSOC_HEADER)?;
+        for (i, (id, st)) in self.assocs.iter().enumerate() {
+            write!(o.out, "{}", display::assoc_row(i + 1, *id, *st))?;
+        }
+        Ok(())
+    }
+
+    fn peers(&mut self, style: PeerStyle, o: &mut Out<'_>) -> Result<(), Failure> {
+        self.read_assocs()?;
+        if self.assocs.is_empty() {
+            writeln!(o.out, "No association ID's returned")?;
+            return Ok(());
+        }
+        let mut text = display::peers_header(style);
+        for (id, st) in self.assocs.clone() {
+            let r = self.query(opcode::READVAR, id, &[])?;
+            let vars = parse_varlist(&r.data);
+            let now = (self.now)();
+            text += &display::peer_row(st, &vars, style, now, self.resolver, self.names);
+        }
+        Ok(write!(o.out, "{text}")?)
+    }
+
+    fn readvar(
+        &mut self,
+        op: u8,
+        assoc: u16,
+        list: String,
+        o: &mut Out<'_>,
+    ) -> Result<(), Failure> {
+        let r = self.query(op, assoc, list.as_bytes())?;
+        let kind = match (op, assoc) {
+            (opcode::READCLOCK, _) => StatusKind::Clock,
+            (_, 0) => StatusKind::System,
+            _ => StatusKind::Peer,
+        };
+        let vars = parse_varlist(&r.data);
+        let view = display::View {
+            raw: self.raw,
+            names: self.names,
+            resolver: self.resolver,
+        };
+        let text = display::readvar(r.assoc_id, r.status, kind, &vars, list.is_empty(), view);
+        Ok(write!(o.out, "{text}")?)
+    }
+
+    fn mreadvar(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        let ids: Vec<u16> = args.iter().take(2).filter_map(|a| parse_assoc(a)).collect();
+        let [from, to] = ids[..] else {
+            return Ok(writeln!(o.err, "***Association ID's needed")?);
+        };
+        let wanted: Vec<u16> = self
+            .assocs
+            .iter()
+            .map(|a| a.0)
+            .filter(|id| (from..=to).contains(id))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(writeln!(
+                o.err,
+                "***Association ID {from} not found in list"
+            )?);
+        }
+        let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
+        for id in wanted {
+            self.readvar(opcode::READVAR, id, list.clone(), o)?;
+        }
+        Ok(())
+    }
+
+    fn hostnames(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        match args.first() {
+            Some(&"yes") => self.names = true,
+            Some(&"no") => self.names = false,
+            Some(_) => writeln!(o.err, "What?")?,
+            None => {
+                let what = if self.names {
+                    "hostnames"
+                } else {
+                    "network numbers"
+                };
+                writeln!(o.out, "{what} being shown")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn timeout(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        match args.first().and_then(|a| a.parse::<u64>().ok()) {
+            Some(ms) => self.session.timeout = Duration::from_millis(ms),
+            None => writeln!(
+                o.out,
+                "primary timeout {} ms",
+                self.session.timeout.as_millis()
+            )?,
+        }
+        Ok(())
+    }
+
+    fn ntpversion(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        match args.first().and_then(|a| a.parse::<u8>().ok()) {
+            Some(v) if (1..=4).contains(&v) => self.session.version = v,
+            Some(_) => writeln!(o.err, "versions 1 to 4 are supported")?,
+            None => writeln!(
+                o.out,
+                "NTP version being claimed is {}",
+                self.session.version
+            )?,
+        }
+        Ok(())
+    }
+}
+
+/// Why a command stopped.
+enum Failure {
+    Query(QueryError, u16),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error").next().unwrap_or(&text).to_string()
+}
+
+fn parse_assoc(s: &str) -> Option<u16> {
+    s.parse().ok()
+}
+
+/// `[assocID] [name[=value][,...]]`: a leading number is the association.
+fn assoc_and_list(args: &[&str]) -> (u16, String) {
+    match args.split_first() {
+        Some((first, rest)) if parse_assoc(first).is_some() => {
+            (parse_assoc(first).unwrap_or(0), rest.join(" "))
+        }
+        _ => (0, args.join(" ")),
+    }
+}
+
+/// A command by exact name or unique prefix.
+fn find_command(word: &str) -> Result<&'static str, &'static str> {
+    if let Some(c) = COMMANDS.iter().find(|c| c.0 == word) {
+        return Ok(c.0);
+    }
+    let mut matches = COMMANDS.iter().filter(|c| c.0.starts_with(word));
+    match (matches.next(), matches.next()) {
+        (Some(c), None) => Ok(c.0),
+        (Some(_), Some(_)) => Err("ambiguous"),
+        _ => Err("unknown"),
+    }
+}
+
+fn help(args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+    if let Some(word) = args.first() {
+        match find_command(word) {
+            Ok(name) => {
+                let c = COMMANDS
+                    .iter()
+                    .find(|c| c.0 == name)
+                    .map_or(("", "", ""), |c| *c);
+                writeln!(o.out, "function: {}", c.2)?;
+                writeln!(
+                    o.out,
+                    "usage: {}{}{}",
+                    c.0,
+                    if c.1.is_empty() { "" } else { " " },
+                    c.1
+                )?;
+            }
+            Err(kind) => writeln!(o.err, "***Command `{word}' {kind}")?,
+        }
+        return Ok(());
+    }
+    writeln!(o.out, "ntpq commands:")?;
+    let rows = COMMANDS.len().div_ceil(4);
+    for r in 0..rows {
+        let mut line = String::new();
+        for c in 0..4 {
+            if let Some(cmd) = COMMANDS.get(c * rows + r) {
+                line += &format!("{:<17}", cmd.0);
+            }
+        }
+        writeln!(o.out, "{line}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_resolve_like_classic() {
+        assert_eq!(find_command("pe"), Ok("peers"));
+        assert_eq!(find_command("rv"), Ok("rv"));
+        assert_eq!(find_command("mrulist"), Err("unknown"));
+        assert_eq!(find_command("c"), Err("ambiguous"));
+    }
+
+    #[test]
+    fn assoc_and_list_split() {
+        assert_eq!(
+            assoc_and_list(&["0", "stratum,offset"]),
+            (0, "stratum,offset".into())
+        );
+        assert_eq!(assoc_and_list(&["3495"]), (3495, String::new()));
+        assert_eq!(assoc_and_list(&[]), (0, String::new()));
+    }
+}

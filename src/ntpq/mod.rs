@@ -1,0 +1,7 @@
+//! ntpq: the classic 4.2.6p5 query program, as a library. `session` does the mode 6
+//! exchange over an injected transport, `display` formats exactly as classic, `commands`
+//! interprets command lines; `src/bin/ntpq.rs` adds the UDP socket and the terminal.
+
+pub mod commands;
+pub mod display;
+pub mod session;

@@ -1,0 +1,183 @@
+//! Shared harness for the integration tests that run real daemons in network namespaces.
+//!
+//! Typical test:
+//! ```ignore
+//! let Some(_lock) = common::setup() else { return };   // root + serialisation
+//! let tmp = common::TempDir::new();
+//! let ns = common::Netns::new();
+//! let Some(srv) = common::start_ntpd(&ns, &tmp, common::LOCAL_CONF, None) else { return };
+//! ```
+//! Set `NTP6_TEST_SERVER=ntpsec` to run the same tests against NTPsec's ntpd (orphan mode
+//! instead of LOCAL(0), so it serves stratum 10) to check the tests themselves.
+#![allow(dead_code)]
+
+mod netns;
+mod ntp;
+mod peers;
+
+pub use netns::*;
+pub use ntp::*;
+pub use peers::*;
+
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// LOCAL(0) at stratum 10: the daemon serves stratum 11 at once.
+pub const LOCAL_CONF: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n";
+
+/// How long a freshly started daemon may take to answer its first query.
+pub const STARTUP: Duration = Duration::from_secs(20);
+
+static TMP_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A private temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("ntp6t-{}-{}", std::process::id(), n));
+        fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `text` to `name` inside the directory and returns its path as a string.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let p = self.0.join(name);
+        fs::write(&p, text).expect("write temp file");
+        p.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Holds the machine-wide test lock: namespace tests run one at a time (2 cores, and
+/// flood tests must not disturb the others).
+pub struct Serial(File);
+
+/// Checks that we can create namespaces (root) and takes the serial lock. Without root:
+/// fails under CI, otherwise prints SKIP and returns None.
+pub fn setup() -> Option<Serial> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        skip("root", "network namespace tests need root");
+        return None;
+    }
+    let f = File::create(std::env::temp_dir().join("ntp6-netns-tests.lock")).expect("lock file");
+    // SAFETY: flock on a descriptor we own; the lock goes when the File is dropped.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+    Some(Serial(f))
+}
+
+/// Which daemon serves in the tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    Ours,
+    /// NTPsec's ntpd, to validate the tests before/besides our daemon.
+    Ntpsec,
+}
+
+/// A running NTP server under test.
+pub struct Daemon {
+    pub proc: Proc,
+    pub kind: ServerKind,
+    /// The stratum its replies should carry.
+    pub stratum: u8,
+}
+
+fn server_kind() -> ServerKind {
+    match std::env::var("NTP6_TEST_SERVER").as_deref() {
+        Ok("ntpsec") => ServerKind::Ntpsec,
+        _ => ServerKind::Ours,
+    }
+}
+
+/// NTPsec cannot select LOCAL(0) quickly: replace it with orphan mode (stratum 10) and
+/// keep its hands off the clock.
+fn ntpsec_conf(conf: &str) -> String {
+    let mut out: String = conf
+        .lines()
+        .filter(|l| !l.contains("127.127.1.0"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str("tos orphan 10 orphanwait 1\ndisable ntp\ndisable kernel\n");
+    out
+}
+
+/// Starts the server with config text `conf` (and `--virtual-clock SPEC` if given) in
+/// `ns`, and waits until it answers on 127.0.0.1. None = skipped (see [`skip`]).
+pub fn start_ntpd(ns: &Netns, tmp: &TempDir, conf: &str, vclock: Option<&str>) -> Option<Daemon> {
+    let kind = server_kind();
+    let (proc, stratum) = match kind {
+        ServerKind::Ours => {
+            let Some(bin) = option_env!("CARGO_BIN_EXE_ntpd") else {
+                skip("our ntpd binary", "no [[bin]] ntpd in this package yet");
+                return None;
+            };
+            let path = tmp.write("ntp.conf", conf);
+            let mut argv = vec![bin, "-n", "-c", &path];
+            if let Some(spec) = vclock {
+                argv.extend(["--virtual-clock", spec]);
+            }
+            (ns.spawn(tmp, &argv), 11)
+        }
+        ServerKind::Ntpsec => {
+            if vclock.is_some() {
+                eprintln!("SKIP: NTPsec stand-in has no virtual clock");
+                return None;
+            }
+            let bin = require_peer("ntpsec-ntpd")?;
+            let path = tmp.write("ntp.conf", &ntpsec_conf(conf));
+            let log = tmp.path().join("ntpsec.log");
+            let argv = [
+                bin.to_str().expect("utf-8 path"),
+                "-n",
+                "-c",
+                &path,
+                "-l",
+                log.to_str().expect("utf-8 path"),
+            ];
+            (ns.spawn(tmp, &argv), 10)
+        }
+    };
+    let mut d = Daemon {
+        proc,
+        kind,
+        stratum,
+    };
+    wait_for_sync(ns, &mut d);
+    Some(d)
+}
+
+/// Waits until the daemon answers on 127.0.0.1 with a synchronised reply (leap not 3).
+fn wait_for_sync(ns: &Netns, d: &mut Daemon) {
+    let addr = "127.0.0.1:123".parse().expect("addr");
+    let deadline = std::time::Instant::now() + STARTUP;
+    let mut last = None;
+    while std::time::Instant::now() < deadline {
+        match wait_for_ntp(ns, addr, deadline - std::time::Instant::now()) {
+            Ok(r) if r.header.leap != ntp6::wire::ntp::Leap::Unsync => return,
+            Ok(r) => last = Some(r.header),
+            Err(_) => break,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let alive = d.proc.is_alive();
+    panic!(
+        "{:?} never served synchronised time within {STARTUP:?} (last reply: {last:?}, alive: {alive})\n{}",
+        d.kind,
+        d.proc.describe()
+    );
+}

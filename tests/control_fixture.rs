@@ -1,0 +1,172 @@
+//! Shared by the control and ntpq golden tests: the captured classic 4.2.6p5 wire dumps and
+//! a [`ControlState`] holding the values the captured LOCAL(0) server had.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use ntp6::control::{ClockVars, ControlState, PeerStatus, PeerVars, SystemStatus, SystemVars};
+use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
+use ntp6::wire::ntp::RefId;
+
+pub const REFERENCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/reference/classic-4.2.6p5/"
+);
+
+pub fn reference(file: &str) -> String {
+    std::fs::read_to_string(format!("{REFERENCE}{file}")).expect("reference file")
+}
+
+/// One captured mode 6 datagram (UDP payload) and whether it went to port 123.
+pub struct Captured {
+    pub to_server: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// The datagrams of the section whose title contains `label` (e.g. `[ntpq-rv]`).
+pub fn section(file: &str, label: &str) -> Vec<Captured> {
+    let text = reference(file);
+    let start = text.find(label).expect("section");
+    let body = &text[start..];
+    let end = body[1..].find("\n###").map_or(body.len(), |e| e + 1);
+    let mut out: Vec<Captured> = Vec::new();
+    let mut frame: Vec<u8> = Vec::new();
+    let mut to_server = false;
+    let flush = |frame: &mut Vec<u8>, to: bool, out: &mut Vec<Captured>| {
+        if frame.len() > 42 {
+            out.push(Captured {
+                to_server: to,
+                bytes: frame[42..].to_vec(),
+            });
+        }
+        frame.clear();
+    };
+    for line in body[..end].lines() {
+        if line.contains(" > ") && line.contains("NTPv") {
+            flush(&mut frame, to_server, &mut out);
+            let dst = line.split(" > ").nth(1).unwrap_or("");
+            to_server = dst.split(':').next().unwrap_or("").ends_with(".123");
+        } else if let Some(rest) = line.strip_prefix("\t0x") {
+            let hex = rest.get(7..47.min(rest.len())).unwrap_or("");
+            for tok in hex.split_whitespace() {
+                for i in (0..tok.len()).step_by(2) {
+                    frame.push(u8::from_str_radix(&tok[i..i + 2], 16).expect("hex"));
+                }
+            }
+        }
+    }
+    flush(&mut frame, to_server, &mut out);
+    out
+}
+
+fn ms(v: f64) -> NtpDuration {
+    NtpDuration::from_secs_f64(v / 1e3)
+}
+
+pub const ASSOC: u16 = 3495;
+pub const CLOCK_TIME: u64 = 0xeeab843f_d8899863;
+
+/// The LOCAL(0) server of wire-mode6-local.txt.
+pub struct LocalServer;
+
+impl ControlState for LocalServer {
+    fn system(&self) -> SystemVars {
+        SystemVars {
+            status: SystemStatus {
+                leap: 3,
+                source: 5,
+                event_count: 1,
+                last_event: 1,
+            },
+            version: "ntpd 4.2.6p5 Sat Nov 21 02:20:07 UTC 2026 (3)".into(),
+            processor: "x86_64".into(),
+            system: "Linux/6.18.44-fc-v657".into(),
+            leap: 3,
+            stratum: 11,
+            precision: -22,
+            root_delay: NtpDuration::ZERO,
+            root_dispersion: ms(3947.92),
+            refid: RefId([127, 127, 1, 0]),
+            reftime: NtpTimestamp::from_bits(0xeeab8432_fbbb1d05),
+            clock: NtpTimestamp::ZERO,
+            peer: ASSOC,
+            tc: 6,
+            mintc: 3,
+            offset: NtpDuration::ZERO,
+            frequency: Ppm(0.0),
+            sys_jitter: NtpDuration::ZERO,
+            clk_jitter: NtpDuration::ZERO,
+            clk_wander: Ppm(0.0),
+        }
+    }
+
+    fn associations(&self) -> Vec<(u16, PeerStatus)> {
+        vec![(ASSOC, peer_status())]
+    }
+
+    fn peer(&self, assoc_id: u16) -> Option<PeerVars> {
+        (assoc_id == ASSOC).then(local_peer)
+    }
+
+    fn clock(&self, assoc_id: u16) -> Option<ClockVars> {
+        (assoc_id == ASSOC).then(|| ClockVars {
+            status: 0,
+            device: "Undisciplined local clock".into(),
+            timecode: String::new(),
+            poll: 2,
+            fudgetime1: Some(NtpDuration::ZERO),
+            stratum: Some(10),
+            refid: Some(RefId::LOCL),
+            ..ClockVars::default()
+        })
+    }
+}
+
+pub fn peer_status() -> PeerStatus {
+    PeerStatus {
+        configured: true,
+        reachable: true,
+        select: 6,
+        event_count: 3,
+        last_event: 0xa,
+        ..PeerStatus::default()
+    }
+}
+
+pub fn local_peer() -> PeerVars {
+    let mut filtdisp = [ms(16000.0); 8];
+    filtdisp[0] = NtpDuration::ZERO;
+    filtdisp[1] = ms(0.96);
+    PeerVars {
+        assoc_id: ASSOC,
+        status: peer_status(),
+        srcadr: "127.127.1.0:123".parse::<SocketAddr>().unwrap(),
+        dstadr: Some("127.0.0.1:123".parse().unwrap()),
+        is_refclock: true,
+        leap: 0,
+        stratum: 10,
+        precision: -22,
+        root_delay: NtpDuration::ZERO,
+        root_dispersion: ms(10.0),
+        refid: RefId::LOCL,
+        reftime: NtpTimestamp::ZERO,
+        rec: NtpTimestamp::from_bits(0xeeab8432_fbbb1d05),
+        reach: 3,
+        unreach: 0,
+        hmode: 3,
+        pmode: 4,
+        hpoll: 6,
+        ppoll: 6,
+        headway: 0,
+        flash: 0,
+        keyid: 0,
+        offset: NtpDuration::ZERO,
+        delay: NtpDuration::ZERO,
+        dispersion: ms(3937.74),
+        jitter: NtpDuration::ZERO,
+        xleave: None,
+        filtdelay: [NtpDuration::ZERO; 8],
+        filtoffset: [NtpDuration::ZERO; 8],
+        filtdisp,
+    }
+}

@@ -1,0 +1,199 @@
+//! Our ntpq, talking to our mode 6 server through an in-memory transport, prints what
+//! classic ntpq 4.2.6p5 printed against classic ntpd (local.txt, wire-mode6-local.txt).
+
+#[path = "control_fixture.rs"]
+mod fixture;
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use fixture::{LocalServer, CLOCK_TIME};
+use ntp6::control::{handle, Context, NonceKey, QueryAccess};
+use ntp6::ntpq::commands::{Ntpq, Out};
+use ntp6::ntpq::display::Numeric;
+use ntp6::ntpq::session::Transport;
+use ntp6::time::NtpTimestamp;
+
+/// Answers each request with our control server over the fixture state.
+struct Loopback {
+    queue: VecDeque<Vec<u8>>,
+    silent: bool,
+    sent: usize,
+}
+
+impl Transport for Loopback {
+    fn send(&mut self, d: &[u8]) -> io::Result<()> {
+        self.sent += 1;
+        if self.silent {
+            return Ok(());
+        }
+        let key = NonceKey::new([1, 2]);
+        let ctx = Context {
+            state: &LocalServer,
+            mru: None,
+            nonce: &key,
+            client: "127.0.0.1:40000".parse().unwrap(),
+            now: NtpTimestamp::from_bits(CLOCK_TIME),
+        };
+        handle(d, QueryAccess::default(), &ctx, &mut |r| {
+            self.queue.push_back(r.to_vec())
+        });
+        Ok(())
+    }
+
+    fn recv(&mut self, _: Duration) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.queue.pop_front())
+    }
+}
+
+/// Runs commands with the client clock `when` seconds after the peer's last packet.
+fn run_with(commands: &[&str], when: u64, names: bool, silent: bool) -> (String, String, usize) {
+    let mut t = Loopback {
+        queue: VecDeque::new(),
+        silent,
+        sent: 0,
+    };
+    let now = move || 0xeeab8432_fbbb1d05u64 + (when << 32);
+    let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &now);
+    q.names = names;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    {
+        let mut o = Out {
+            out: &mut out,
+            err: &mut err,
+        };
+        for c in commands {
+            q.run(c, &mut o).unwrap();
+        }
+    }
+    let sent = t.sent;
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        sent,
+    )
+}
+
+fn run(commands: &[&str], when: u64) -> String {
+    run_with(commands, when, true, false).0
+}
+
+/// The stdout block of the first capture of `$ command` in a reference file.
+fn captured(file: &str, command: &str) -> String {
+    let text = fixture::reference(file);
+    let at = text
+        .find(&format!("$ {command}\n"))
+        .expect("command in reference");
+    let body = &text[at..];
+    let marker = ["--- stdout ---\n", "--- command output ---\n"]
+        .into_iter()
+        .find(|m| body.find(m).is_some_and(|i| i < 200))
+        .unwrap();
+    let start = body.find(marker).unwrap() + marker.len();
+    let end = body[start..]
+        .find("--- stderr ---")
+        .or_else(|| body[start..].find("--- packets"))
+        .unwrap();
+    body[start..start + end].trim_end_matches('\n').to_string() + "\n"
+}
+
+#[test]
+fn peers_matches_classic() {
+    assert_eq!(
+        run(&["peers"], 8),
+        captured("wire-mode6-local.txt", "ntpq -p")
+    );
+}
+
+#[test]
+fn numeric_peers_matches_classic() {
+    let out = run_with(&["peers"], 11, false, false).0;
+    assert_eq!(out, captured("wire-mode6-local.txt", "ntpq -pn"));
+}
+
+#[test]
+fn rv_matches_classic() {
+    assert_eq!(
+        run(&["rv"], 8),
+        captured("wire-mode6-local.txt", "ntpq -c rv")
+    );
+}
+
+#[test]
+fn associations_match_classic() {
+    assert_eq!(
+        run(&["as"], 8),
+        captured("wire-mode6-local.txt", "ntpq -c as")
+    );
+}
+
+#[test]
+fn clockvar_matches_classic() {
+    assert_eq!(
+        run(&["cv 3495"], 8),
+        captured("wire-mode6-local.txt", "ntpq -c cv 3495")
+    );
+}
+
+#[test]
+fn peer_readvar_and_pstatus_match_classic() {
+    let expected = captured("local.txt", "ntpq -c 'pstatus 3495'");
+    assert_eq!(run(&["pstatus 3495"], 8), expected);
+    assert_eq!(run(&["rv 3495"], 8), expected);
+}
+
+#[test]
+fn opeers_matches_classic() {
+    assert_eq!(
+        run(&["opeers"], 6),
+        captured("local.txt", "ntpq -c lopeers")
+    );
+}
+
+#[test]
+fn named_variables_match_classic() {
+    assert_eq!(
+        run(&["rv 0 stratum,offset,refid"], 8),
+        captured("local.txt", "ntpq -c 'rv 0 stratum,offset,refid'")
+    );
+}
+
+#[test]
+fn raw_peer_variables_match_classic() {
+    let out = run(&["raw", "rv 3495"], 8);
+    let expected = captured("local.txt", "ntpq -c raw -c 'rv 0' -c 'rv 3495'");
+    let peer_part = &expected[expected.find("associd=3495").unwrap()..];
+    assert_eq!(out, format!("Output set to raw\n{peer_part}"));
+}
+
+#[test]
+fn help_matches_classic() {
+    assert_eq!(run(&["help"], 8), captured("local.txt", "ntpq -c help"));
+    assert_eq!(
+        run(&["help peers"], 8),
+        captured("local.txt", "ntpq -c 'help peers'")
+    );
+}
+
+#[test]
+fn errors_print_classic_messages() {
+    let (_, err, _) = run_with(&["rv 12345", "rv 0 nosuchvar", "mrulist"], 8, true, false);
+    assert_eq!(
+        err,
+        "***Association ID 12345 unknown to server\n\
+         ***A request variable unknown to the server\n\
+         ***Command `mrulist' unknown\n"
+    );
+}
+
+#[test]
+fn silence_times_out_after_one_retransmission() {
+    let (out, err, sent) = run_with(&["peers"], 8, true, true);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        "localhost: timed out, nothing received\n***Request timed out\n"
+    );
+    assert_eq!(sent, 2);
+}
