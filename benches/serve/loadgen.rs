@@ -20,7 +20,7 @@ const BATCH: usize = 32;
 /// Slots for outstanding requests (a power of two, far above any window).
 const RING: usize = 1 << 16;
 /// An answer later than this is counted as lost.
-pub const LOSS_TIMEOUT_NS: u64 = 50_000_000;
+pub const LOSS_TIMEOUT_NS: u64 = 20_000_000;
 /// Seconds from 1900 (NTP era 0) to 1970.
 const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
