@@ -1,0 +1,356 @@
+//! Server benchmark: answers per second at saturation, server CPU per answer, latency at a
+//! fixed rate and RSS, for our ntpd, a trivial UDP reflector (the floor), chrony and NTPsec.
+//!
+//! Run by hand (`bash scripts/bench.sh`), never as a test; see docs/benchmark.md. Needs
+//! root: it re-executes itself inside a fresh network namespace (`unshare -n`), where all
+//! traffic stays on loopback, with CAP_SYS_TIME dropped from the bounding set.
+
+mod loadgen;
+mod procfs;
+mod report;
+mod servers;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use loadgen::LoadGen;
+use report::Row;
+use servers::{Binaries, Kind, Server};
+
+/// Set in the environment of the re-executed bench, inside its namespace.
+const IN_NETNS: &str = "NTP_BENCH_IN_NETNS";
+
+const USAGE: &str = "usage: serve [--only reflector,ours,chrony,ntpsec] [--seconds S] \
+[--rate R] [--clients N] [--sockets N] [--window W] [--rounds N] [--sync-wait S] [--ours PATH] [--chronyd PATH] \
+[--ntpsec PATH] [--out FILE] [--server-core C] [--gen-core C] [--nice N]";
+
+struct Options {
+    kinds: Vec<Kind>,
+    /// Length of the saturation phase and of the fixed-rate phase.
+    seconds: f64,
+    rate: u32,
+    clients: usize,
+    sockets: usize,
+    window: usize,
+    /// Each server is measured this many times, interleaved with the others; its row is the
+    /// round with the most answers/s: other work on the machine can only lower throughput,
+    /// so the best round is the least disturbed one.
+    rounds: usize,
+    /// How long to wait for a server to answer as synchronised before measuring anyway.
+    sync_wait: f64,
+    bins: Binaries,
+    out: PathBuf,
+    server_core: usize,
+    gen_core: usize,
+    /// Niceness of generator and servers: keeps other work on the machine from taking their
+    /// cores in the middle of a phase.
+    nice: i32,
+    /// The arguments as given, to pass on when re-executing.
+    raw: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some("--reflector") {
+        return match servers::run_reflector() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("reflector: {e}")),
+        };
+    }
+    let options = match parse(raw) {
+        Ok(options) => options,
+        Err(e) => return fail(&format!("{e}\n{USAGE}")),
+    };
+    let result = if std::env::var_os(IN_NETNS).is_none() {
+        reexec_in_netns(&options)
+    } else {
+        run(&options)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("serve: {message}");
+    ExitCode::FAILURE
+}
+
+fn parse(raw: Vec<String>) -> Result<Options, String> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut options = Options {
+        kinds: Kind::ALL.to_vec(),
+        seconds: 5.0,
+        rate: 1000,
+        clients: 64,
+        sockets: 4,
+        window: 512,
+        rounds: 3,
+        sync_wait: 60.0,
+        bins: Binaries::defaults(repo),
+        out: repo.join("target/bench-results.md"),
+        server_core: 1,
+        gen_core: 0,
+        nice: -20,
+        raw: raw.clone(),
+    };
+    let mut args = raw.into_iter();
+    while let Some(flag) = args.next() {
+        if flag == "--bench" {
+            continue; // added by `cargo bench`
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag}: missing value"))?;
+        let number = |v: &str| {
+            v.parse::<f64>()
+                .map_err(|_| format!("{flag}: bad number '{v}'"))
+        };
+        match flag.as_str() {
+            "--only" => {
+                options.kinds = value
+                    .split(',')
+                    .map(|name| {
+                        Kind::from_name(name)
+                            .ok_or_else(|| format!("--only: unknown server '{name}'"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--seconds" => options.seconds = number(&value)?,
+            "--rate" => options.rate = number(&value)? as u32,
+            "--clients" => options.clients = (number(&value)? as usize).clamp(1, 250),
+            "--sockets" => options.sockets = (number(&value)? as usize).clamp(1, 64),
+            "--rounds" => options.rounds = (number(&value)? as usize).max(1),
+            "--window" => options.window = (number(&value)? as usize).max(32),
+            "--sync-wait" => options.sync_wait = number(&value)?,
+            "--ours" => options.bins.ours = value.into(),
+            "--chronyd" => options.bins.chronyd = value.into(),
+            "--ntpsec" => options.bins.ntpsec = value.into(),
+            "--out" => options.out = value.into(),
+            "--server-core" => options.server_core = number(&value)? as usize,
+            "--gen-core" => options.gen_core = number(&value)? as usize,
+            "--nice" => options.nice = number(&value)? as i32,
+            _ => return Err(format!("unknown option '{flag}'")),
+        }
+    }
+    Ok(options)
+}
+
+/// Runs this binary again in a fresh network namespace, pinned to the generator's core, at
+/// the chosen niceness (inherited by the servers) and without CAP_SYS_TIME, and waits.
+fn reexec_in_netns(options: &Options) -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(
+            "needs root (for unshare -n and port 123); run via `sudo bash scripts/bench.sh`".into(),
+        );
+    }
+    let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let status = Command::new("unshare")
+        .args(["-n", "--", "nice", "-n"])
+        .arg(options.nice.to_string())
+        .args(["taskset", "-c"])
+        .arg(options.gen_core.to_string())
+        .args(["setpriv", "--bounding-set", "-sys_time"])
+        .arg(me)
+        .args(&options.raw)
+        .env(IN_NETNS, "1")
+        .status()
+        .map_err(|e| format!("unshare: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("benchmark in namespace failed: {status}"))
+    }
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let up = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .map_err(|e| format!("ip link set lo up: {e}"))?;
+    if !up.success() {
+        return Err("ip link set lo up failed".into());
+    }
+    let mut results: Vec<(Kind, Vec<Row>, Option<String>)> = options
+        .kinds
+        .iter()
+        .map(|&kind| (kind, Vec::new(), None))
+        .collect();
+    for round in 1..=options.rounds {
+        for (kind, rows, failure) in results.iter_mut().filter(|(_, _, f)| f.is_none()) {
+            eprintln!("== {} (round {round} of {})", kind.name(), options.rounds);
+            match measure(*kind, options) {
+                Ok(row) => {
+                    eprintln!("   {row:?}");
+                    rows.push(row);
+                }
+                Err(why) => {
+                    eprintln!("   not measured: {why}");
+                    *failure = Some(why);
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for (kind, mut measured, failure) in results {
+        match failure {
+            Some(why) => failures.push((kind.name().to_string(), why)),
+            None => {
+                measured.sort_by(|a, b| a.answers_per_sec.total_cmp(&b.answers_per_sec));
+                if let Some(mut best) = measured.pop() {
+                    if best.generator_percent < 90.0 {
+                        best.notes.push(format!(
+                            "the generator got only {:.0}% of its core: disturbed by other work",
+                            best.generator_percent
+                        ));
+                    }
+                    rows.push(best);
+                }
+            }
+        }
+    }
+    let table = report::render(&rows, &failures, &preamble(options));
+    print!("{table}");
+    if let Some(dir) = options.out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&options.out, &table).map_err(|e| format!("{}: {e}", options.out.display()))?;
+    eprintln!("written to {}", options.out.display());
+    Ok(())
+}
+
+/// The measurement sequence for one server; see docs/benchmark.md.
+fn measure(kind: Kind, options: &Options) -> Result<Row, String> {
+    let udp_before = procfs::udp_counters();
+    let mut server = Server::start(kind, &options.bins, options.server_core)?;
+    let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 123);
+    let mut gen = LoadGen::new(options.sockets, options.clients, target)?;
+    let mut row = Row {
+        name: kind.name().to_string(),
+        ..Row::default()
+    };
+    wait_until_synchronised(&mut gen, &mut server, options.sync_wait, &mut row)?;
+    std::thread::sleep(Duration::from_secs(1));
+    row.rss_idle_mb = procfs::rss_kib(server.pid)? as f64 / 1024.0;
+
+    let phase = Duration::from_secs_f64(options.seconds);
+    gen.saturate(Duration::from_secs(1), options.window); // warm-up, not counted
+    let cpu_before = procfs::cpu_time(server.pid)?;
+    let gen_before = procfs::cpu_time(std::process::id())?;
+    let saturated = gen.saturate(phase, options.window);
+    let cpu = procfs::cpu_time(server.pid)?.since(cpu_before);
+    let gen_cpu = procfs::cpu_time(std::process::id())?.since(gen_before);
+    row.generator_percent = gen_cpu.total() * 100.0 / saturated.elapsed.as_secs_f64();
+    let answers = saturated.answered.max(1) as f64;
+    row.answers_per_sec = saturated.answered as f64 / saturated.elapsed.as_secs_f64();
+    row.cpu_us_per_answer = cpu.total() * 1e6 / answers;
+    row.user_us_per_answer = cpu.user * 1e6 / answers;
+    row.busy_percent = cpu.total() * 100.0 / saturated.elapsed.as_secs_f64();
+    note_losses(&mut row, "saturated", &saturated);
+
+    std::thread::sleep(Duration::from_millis(200)); // let the saturation backlog drain
+    let mut paced = gen.paced(phase, options.rate);
+    paced.latencies_ns.sort_unstable();
+    row.p50_us = report::percentile_us(&paced.latencies_ns, 50);
+    row.p99_us = report::percentile_us(&paced.latencies_ns, 99);
+    note_losses(&mut row, &format!("{}/s", options.rate), &paced);
+
+    row.rss_loaded_mb = procfs::rss_kib(server.pid)? as f64 / 1024.0;
+    let udp_errors = procfs::udp_errors(&udp_before, &procfs::udp_counters());
+    if !udp_errors.is_empty() {
+        row.notes
+            .push(format!("UDP errors in the run: {}", udp_errors.join(", ")));
+    }
+    if !server.running() {
+        return Err(format!(
+            "server exited during the run:\n{}",
+            server.output()
+        ));
+    }
+    Ok(row)
+}
+
+/// Waits for a first answer (30 s at most), then up to `patience` seconds for one that is
+/// synchronised (leap indicator not 3); a server that stays unsynchronised is measured
+/// anyway, with a note.
+fn wait_until_synchronised(
+    gen: &mut LoadGen,
+    server: &mut Server,
+    patience: f64,
+    row: &mut Row,
+) -> Result<(), String> {
+    let began = Instant::now();
+    loop {
+        if !server.running() {
+            return Err(format!("server exited:\n{}", server.output()));
+        }
+        let waited = began.elapsed().as_secs_f64();
+        match gen.probe(Duration::from_secs(1)) {
+            Some(header) if header.leap != 3 => {
+                eprintln!(
+                    "   synchronised after {waited:.1} s (stratum {})",
+                    header.stratum
+                );
+                return Ok(());
+            }
+            Some(header) if waited >= patience => {
+                row.notes.push(format!(
+                    "measured unsynchronised (leap {}, stratum {})",
+                    header.leap, header.stratum
+                ));
+                return Ok(());
+            }
+            None if waited >= 30.0 => {
+                return Err(format!("no answer within 30 s:\n{}", server.output()));
+            }
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn note_losses(row: &mut Row, phase: &str, stats: &loadgen::PhaseStats) {
+    if stats.lost > 0 || stats.kod > 0 {
+        row.notes.push(format!(
+            "{phase}: {} sent, {} answered, {} lost, {} kiss-o'-death",
+            stats.sent, stats.answered, stats.lost, stats.kod
+        ));
+    }
+}
+
+/// The conditions of the run, printed above the table.
+fn preamble(options: &Options) -> String {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    format!(
+        "## NTP server benchmark\n\nLoopback in a fresh network namespace; kernel {}, {}; server on core {}, \
+         generator on core {}; both at nice {}; {} client addresses over {} sockets; saturation {} s with {} \
+         requests in flight (after 1 s warm-up); latency at {}/s for {} s; each row is the round with the \
+         most answers/s of {} interleaved rounds. Load average at the end: {}.\n",
+        kernel.trim(),
+        cpu,
+        options.server_core,
+        options.gen_core,
+        options.nice,
+        options.clients,
+        options.sockets,
+        options.seconds,
+        options.window,
+        options.rate,
+        options.seconds,
+        options.rounds,
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    )
+}
