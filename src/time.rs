@@ -121,6 +121,10 @@ impl NtpDuration {
     }
 
     pub fn from_nanos(nanos: i64) -> NtpDuration {
+        // Sub-second values (receive ages, every packet) stay in 64-bit arithmetic.
+        if nanos.unsigned_abs() < 1 << 31 {
+            return NtpDuration((nanos << 32) / 1_000_000_000);
+        }
         NtpDuration(((i128::from(nanos) << 32) / 1_000_000_000) as i64)
     }
 

@@ -243,9 +243,8 @@ pub fn decide(
         };
     }
     let flags = flags
-        .iter()
-        .filter(|f| !matches!(f, RestrictFlag::Limited | RestrictFlag::Kod))
-        .collect();
+        .without(RestrictFlag::Limited)
+        .without(RestrictFlag::Kod);
     Access::Proceed(Grant { flags, mode })
 }
 

@@ -87,6 +87,11 @@ impl RestrictFlags {
         self
     }
 
+    /// This set less `flag` (a mask, cheap enough for the per-packet path).
+    pub fn without(self, flag: RestrictFlag) -> RestrictFlags {
+        RestrictFlags(self.0 & !flag.bit())
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
