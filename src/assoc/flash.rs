@@ -2,6 +2,23 @@
 //! refused. The values are classic's, because `ntpq -c "rv ASSOC"` prints them
 //! (`flash=1620 pkt_stratum, peer_stratum, peer_dist, peer_unreach`).
 
+/// ntpq's names of the flash bits TEST1..TEST13, in bit order.
+pub const FLASH_NAMES: [&str; 13] = [
+    "pkt_dup",
+    "pkt_bogus",
+    "pkt_unsync",
+    "pkt_denied",
+    "pkt_auth",
+    "pkt_stratum",
+    "pkt_header",
+    "pkt_autokey",
+    "pkt_crypto",
+    "peer_stratum",
+    "peer_dist",
+    "peer_loop",
+    "peer_unreach",
+];
+
 /// A set of flash bits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flash(pub u16);
@@ -48,22 +65,7 @@ impl Flash {
 
     /// ntpq's names, in bit order.
     pub fn names(self) -> Vec<&'static str> {
-        const NAMES: [&str; 13] = [
-            "pkt_dup",
-            "pkt_bogus",
-            "pkt_unsync",
-            "pkt_denied",
-            "pkt_auth",
-            "pkt_stratum",
-            "pkt_header",
-            "pkt_autokey",
-            "pkt_crypto",
-            "peer_stratum",
-            "peer_dist",
-            "peer_loop",
-            "peer_unreach",
-        ];
-        NAMES
+        FLASH_NAMES
             .iter()
             .enumerate()
             .filter(|(i, _)| self.0 & (1 << i) != 0)

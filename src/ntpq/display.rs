@@ -2,6 +2,7 @@
 //! `readvar` output with its 72-column wrapping and "cooked" value conversions, and the
 //! status word texts. Pure functions over parsed variables; names come through [`Resolver`].
 
+use crate::assoc::flash::FLASH_NAMES;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -88,21 +89,6 @@ const CLOCK_EVENTS: [&str; 7] = [
     "clk_bad_signal",
     "clk_bad_date",
     "clk_bad_time",
-];
-const FLASH: [&str; 13] = [
-    "pkt_dup",
-    "pkt_bogus",
-    "pkt_unsync",
-    "pkt_denied",
-    "pkt_auth",
-    "pkt_stratum",
-    "pkt_header",
-    "pkt_autokey",
-    "pkt_crypto",
-    "peer_stratum",
-    "peer_dist",
-    "peer_loop",
-    "peer_unreach",
 ];
 /// Tally characters by peer selection code.
 pub const TALLY: &[u8; 8] = b" x.-+#*o";
@@ -334,7 +320,7 @@ fn cooked_flash(value: &str) -> String {
     if bits == 0 {
         return "00 ok".into();
     }
-    let names: Vec<&str> = FLASH
+    let names: Vec<&str> = FLASH_NAMES
         .iter()
         .enumerate()
         .filter(|(i, _)| bits & (1 << i) != 0)
