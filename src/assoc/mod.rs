@@ -15,7 +15,8 @@ use crate::discipline::filter::ClockFilter;
 use crate::discipline::sample::PHI;
 use crate::discipline::select::{Candidate, SelectStatus};
 use crate::discipline::system::{SystemVars, TosParams, STRATUM_UNSPEC};
-use crate::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval};
+use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
+pub use crate::wire::ntp::PeerHeader;
 use crate::wire::ntp::{Leap, Mode, RefId};
 use std::time::Duration;
 
@@ -87,18 +88,6 @@ impl AssocConfig {
     }
 }
 
-/// What the peer last told us about itself (packet header variables).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PeerHeader {
-    pub leap: Leap,
-    pub stratum: u8,
-    pub precision: i8,
-    pub root_delay: NtpShort,
-    pub root_dispersion: NtpShort,
-    pub refid: RefId,
-    pub reference_time: NtpTimestamp,
-}
-
 /// One association.
 #[derive(Clone, Debug)]
 pub struct Association {
@@ -150,15 +139,7 @@ impl Association {
     }
 
     fn cleared_header(refid: RefId) -> PeerHeader {
-        PeerHeader {
-            leap: Leap::Unsync,
-            stratum: STRATUM_UNSPEC,
-            precision: 0,
-            root_delay: NtpShort::ZERO,
-            root_dispersion: NtpShort::ZERO,
-            refid,
-            reference_time: NtpTimestamp::ZERO,
-        }
+        PeerHeader::cleared(STRATUM_UNSPEC, refid)
     }
 
     /// Classic `peer_clear`: forget everything learned (after a step, refid "STEP"),

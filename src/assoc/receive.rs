@@ -81,15 +81,7 @@ impl Association {
         if self.flash.0 != 0 {
             return Received::Refused(self.flash);
         }
-        self.peer = PeerHeader {
-            leap: pkt.leap,
-            stratum: pkt.stratum,
-            precision: pkt.precision,
-            root_delay: pkt.root_delay,
-            root_dispersion: pkt.root_dispersion,
-            refid: pkt.reference_id,
-            reference_time: pkt.reference_time,
-        };
+        self.peer = PeerHeader::of(pkt);
         self.update_poll(self.hpoll, now, false);
         self.reach |= 1;
         let sample = Exchange::from_reply(pkt, rx).sample(sys.precision, pkt.precision);

@@ -28,8 +28,8 @@ pub fn conclude(servers: &[ServerState], adjust: Adjust) -> Outcome {
         match check(server, f) {
             Ok(()) => candidates.push(Candidate {
                 index,
-                stratum: server.stratum,
-                precision: server.precision,
+                stratum: server.peer.stratum,
+                precision: server.peer.precision,
                 filtered: *f,
             }),
             Err(why) => dropped.push((index, why)),
@@ -48,7 +48,7 @@ pub fn query_line(server: &ServerState, f: &Filtered) -> String {
     format!(
         "server {}, stratum {}, offset {}, delay {}",
         server.addr.ip(),
-        server.stratum,
+        server.peer.stratum,
         fixed(f.offset, 6),
         fixed(f.delay, 5)
     )
@@ -72,8 +72,9 @@ pub fn dropped_line(server: &ServerState, why: Dropped) -> String {
 /// Classic's `-d` block for one server (ending with an empty line), plus our own last line
 /// with the true round trip of the chosen sample, which classic never shows.
 pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String {
-    let refid = if server.stratum == 1 {
+    let refid = if server.peer.stratum == 1 {
         server
+            .peer
             .refid
             .0
             .iter()
@@ -83,7 +84,7 @@ pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String
     } else {
         server.addr.ip().to_string()
     };
-    let leap = server.leap.to_bits();
+    let leap = server.peer.leap.to_bits();
     let mut out = String::new();
     let regs = server.filter.registers();
     let delays: String = regs
@@ -111,8 +112,8 @@ pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String
          round trip (without classic's allowance) {}\n\n",
         server.addr.ip(),
         server.addr.port(),
-        server.stratum,
-        server.precision,
+        server.peer.stratum,
+        server.peer.precision,
         leap >> 1,
         leap & 1,
         refid,
@@ -120,7 +121,7 @@ pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String
         fixed(f.dispersion, 5),
         server.transmitted,
         server.filter.len(),
-        pretty_date(server.reference_time, utc_offset),
+        pretty_date(server.peer.reference_time, utc_offset),
         pretty_date(server.last_server_time, utc_offset),
         pretty_date(server.last_request_time, utc_offset),
         delays,

@@ -49,22 +49,22 @@ pub fn check(server: &ServerState, f: &Filtered) -> Result<(), Dropped> {
     if f.delay == NtpDuration::ZERO {
         return Err(Dropped::NoData);
     }
-    if server.stratum > MAX_STRATUM {
+    if server.peer.stratum > MAX_STRATUM {
         return Err(Dropped::StrataTooHigh);
     }
     if f.delay > MAX_DELAY {
         return Err(Dropped::TooFarAway);
     }
-    if server.leap == Leap::Unsync {
+    if server.peer.leap == Leap::Unsync {
         return Err(Dropped::LeapNotInSync);
     }
-    if server.last_server_time < server.reference_time {
+    if server.last_server_time < server.peer.reference_time {
         return Err(Dropped::VeryBroken);
     }
     let age = server
         .last_server_time
         .seconds()
-        .wrapping_sub(server.reference_time.seconds());
+        .wrapping_sub(server.peer.reference_time.seconds());
     if age >= MAX_AGE_SECS {
         return Err(Dropped::TooLongWithoutSync);
     }

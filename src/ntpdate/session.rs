@@ -12,7 +12,7 @@
 use super::filter::{self, Filter, Sample};
 use crate::discipline::sample::Exchange;
 use crate::time::{NtpDuration, NtpShort, NtpTimestamp};
-use crate::wire::ntp::{Header, Leap, Mode, RefId, HEADER_LEN};
+use crate::wire::ntp::{Header, Leap, Mode, PeerHeader, RefId, HEADER_LEN};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -49,14 +49,8 @@ pub struct Transmit {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerState {
     pub addr: SocketAddr,
-    pub leap: Leap,
-    /// Stratum as classic shows it (a wire 0 reads as 16).
-    pub stratum: u8,
-    pub precision: i8,
-    pub root_delay: NtpShort,
-    pub root_dispersion: NtpShort,
-    pub refid: RefId,
-    pub reference_time: NtpTimestamp,
+    /// The server's header variables; stratum as classic shows it (a wire 0 reads as 16).
+    pub peer: PeerHeader,
     /// The server's transmit time of its last reply (classic's `org`).
     pub last_server_time: NtpTimestamp,
     /// Our transmit time of the last request (classic's `xmt`).
@@ -70,13 +64,10 @@ impl ServerState {
     fn new(addr: SocketAddr, samples: u8, start: Duration) -> ServerState {
         ServerState {
             addr,
-            leap: Leap::NoWarning,
-            stratum: 0,
-            precision: 0,
-            root_delay: NtpShort::ZERO,
-            root_dispersion: NtpShort::ZERO,
-            refid: RefId::default(),
-            reference_time: NtpTimestamp::ZERO,
+            peer: PeerHeader {
+                leap: Leap::NoWarning,
+                ..PeerHeader::cleared(0, RefId::default())
+            },
             last_server_time: NtpTimestamp::ZERO,
             last_request_time: NtpTimestamp::ZERO,
             transmitted: 0,
@@ -199,17 +190,10 @@ impl Session {
 }
 
 fn record_header(server: &mut ServerState, reply: &Header) {
-    server.leap = reply.leap;
-    server.stratum = if reply.stratum == 0 {
-        16
-    } else {
-        reply.stratum
-    };
-    server.precision = reply.precision;
-    server.root_delay = reply.root_delay;
-    server.root_dispersion = reply.root_dispersion;
-    server.refid = reply.reference_id;
-    server.reference_time = reply.reference_time;
+    server.peer = PeerHeader::of(reply);
+    if reply.stratum == 0 {
+        server.peer.stratum = 16;
+    }
     server.last_server_time = reply.transmit_time;
 }
 

@@ -190,6 +190,47 @@ pub struct Packet {
     pub trailer: Trailer,
 }
 
+/// What a peer says about itself in its header (leap, stratum, precision, root distance,
+/// refid, reference time): kept per association by ntpd and per server by ntpdate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeerHeader {
+    pub leap: Leap,
+    pub stratum: u8,
+    pub precision: i8,
+    pub root_delay: NtpShort,
+    pub root_dispersion: NtpShort,
+    pub refid: RefId,
+    pub reference_time: NtpTimestamp,
+}
+
+impl PeerHeader {
+    /// The peer variables a received header carries.
+    pub fn of(header: &Header) -> PeerHeader {
+        PeerHeader {
+            leap: header.leap,
+            stratum: header.stratum,
+            precision: header.precision,
+            root_delay: header.root_delay,
+            root_dispersion: header.root_dispersion,
+            refid: header.reference_id,
+            reference_time: header.reference_time,
+        }
+    }
+
+    /// Nothing heard yet: unsynchronised, stratum `stratum`, refid `refid`.
+    pub fn cleared(stratum: u8, refid: RefId) -> PeerHeader {
+        PeerHeader {
+            leap: Leap::Unsync,
+            stratum,
+            precision: 0,
+            root_delay: NtpShort::ZERO,
+            root_dispersion: NtpShort::ZERO,
+            refid,
+            reference_time: NtpTimestamp::ZERO,
+        }
+    }
+}
+
 /// Why a datagram is not an NTP packet we process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
