@@ -135,7 +135,7 @@ pub fn decode_secret(text: &str) -> Result<Vec<u8>, String> {
     if text.len() <= MAX_ASCII_KEY {
         return Ok(text.as_bytes().to_vec());
     }
-    if text.len() > MAX_HEX_KEY || text.len() % 2 != 0 {
+    if text.len() > MAX_HEX_KEY || !text.len().is_multiple_of(2) {
         return Err(format!(
             "key of {} characters: use up to {MAX_ASCII_KEY} ASCII characters or an even number of hex digits up to {MAX_HEX_KEY}",
             text.len()
