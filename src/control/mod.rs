@@ -9,6 +9,7 @@
 mod mru;
 mod state;
 mod vars;
+mod write;
 
 pub use mru::{MruEntry, MruSource, NonceKey, MAX_MRU_FRAGS};
 pub use state::{ClockVars, ControlState, PeerStatus, PeerVars, SystemStatus, SystemVars};
@@ -137,11 +138,8 @@ fn answer(
         opcode::READSTAT if h.assoc_id == 0 => Ok(read_status(ctx, sys)),
         opcode::READSTAT | opcode::READVAR => read_vars(req.data, h.assoc_id, ctx, sys),
         opcode::READCLOCK => read_clock(req.data, h.assoc_id, ctx, sys),
-        opcode::WRITEVAR | opcode::WRITECLOCK | opcode::CONFIGURE | opcode::SAVECONFIG => {
-            // Refused for `nomodify` and unauthenticated requests; no variable is
-            // writable yet, and classic refuses read-only ones with the same code.
-            Err(cerr::PERMISSION)
-        }
+        opcode::WRITEVAR => write::write_vars(req.data, h.assoc_id, access, sys.status.word()),
+        opcode::WRITECLOCK | opcode::CONFIGURE | opcode::SAVECONFIG => Err(cerr::PERMISSION),
         opcode::SETTRAP | opcode::UNSETTRAP if access.notrap => Err(cerr::PERMISSION),
         opcode::REQ_NONCE => {
             let mut w = VarWriter::new();
