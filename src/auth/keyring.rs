@@ -107,10 +107,9 @@ impl KeyRing {
     /// Signs a mode 6 datagram the way classic does: zero padding to 8 octets, key ID,
     /// digest over the padded message.
     pub fn sign_control(&self, key_id: u32, datagram: &[u8]) -> Option<Vec<u8>> {
-        let mut out = datagram.to_vec();
-        out.resize(datagram.len().div_ceil(8) * 8, 0);
-        self.sign(key_id, &mut out)?;
-        Some(out)
+        self.keys
+            .get(&key_id)
+            .map(|k| mac::sign_control(k, datagram))
     }
 }
 

@@ -75,6 +75,15 @@ pub fn sign(key: &Key, packet: &mut Vec<u8>) -> usize {
     4 + d.len
 }
 
+/// A mode 6 datagram signed the way classic does: zero padding to a multiple of 8
+/// octets, then key ID and digest over the padded message.
+pub fn sign_control(key: &Key, datagram: &[u8]) -> Vec<u8> {
+    let mut out = datagram.to_vec();
+    out.resize(datagram.len().div_ceil(8) * 8, 0);
+    sign(key, &mut out);
+    out
+}
+
 /// Whether `mac_digest` is the digest of `covered` under `key`, compared in constant
 /// time so a forger learns nothing from how long a rejection takes.
 pub fn verify(key: &Key, covered: &[u8], mac_digest: &[u8]) -> bool {

@@ -6,10 +6,12 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ntp6::ntpq::auth::Prompter;
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::{Numeric, Resolver};
 use ntp6::ntpq::session::Transport;
 use ntp6::time::NtpTimestamp;
+use std::os::fd::AsRawFd;
 
 struct Udp(UdpSocket);
 
@@ -71,6 +73,41 @@ fn reverse(addr: IpAddr) -> Option<String> {
     // SAFETY: getnameinfo NUL-terminates host on success.
     let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
     Some(name.to_string_lossy().into_owned())
+}
+
+/// Classic's `getkeyid`/`getpass`: prompts on stderr, reads the controlling terminal
+/// (with echo off for passwords). Without a terminal there is nothing to ask.
+struct Tty;
+
+impl Prompter for Tty {
+    fn ask(&mut self, prompt: &str, secret: bool) -> Option<String> {
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .ok()?;
+        eprint!("{prompt}");
+        let fd = tty.as_raw_fd();
+        // SAFETY: tcgetattr fills a termios for a valid descriptor; zeroed is a valid
+        // initial value for the plain-data struct.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        let echo_off = secret && unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
+        if echo_off {
+            let mut quiet = saved;
+            quiet.c_lflag &= !libc::ECHO;
+            // SAFETY: valid descriptor and termios.
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+        }
+        let mut line = String::new();
+        let read = io::BufReader::new(&tty).read_line(&mut line);
+        if echo_off {
+            // SAFETY: restores the settings read above.
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+            eprintln!();
+        }
+        read.ok()?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    }
 }
 
 fn now_ntp() -> u64 {
@@ -171,6 +208,8 @@ fn main() {
         let mut q = Ntpq::new(&mut udp, resolver, host, &now_ntp);
         q.names = !opts.numeric;
         q.argv0 = argv0.clone();
+        let mut tty = Tty;
+        q.prompter = Some(&mut tty);
         let mut out = Out {
             out: &mut stdout,
             err: &mut stderr,

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use super::auth;
 use super::display::{self, PeerStyle, Resolver, StatusKind};
 use super::session::{QueryError, Session, Transport};
 use crate::wire::control::opcode;
@@ -235,6 +236,8 @@ pub struct Ntpq<'a> {
     pub quit: bool,
     /// Program name for `ntpq: read: Connection refused`.
     pub argv0: String,
+    /// Asks for a key ID or password when a signed request needs one (interactive use).
+    pub prompter: Option<&'a mut dyn auth::Prompter>,
 }
 
 /// Where output goes (stdout, stderr).
@@ -261,6 +264,7 @@ impl<'a> Ntpq<'a> {
             assocs: Vec::new(),
             quit: false,
             argv0: "ntpq".into(),
+            prompter: None,
         }
     }
 
@@ -291,6 +295,8 @@ impl<'a> Ntpq<'a> {
             QueryError::Incomplete => writeln!(o.err, "***Response from server was incomplete"),
             QueryError::TooMuch => writeln!(o.err, "***Buffer size exceeded for returned data"),
             QueryError::Io(err) => writeln!(o.err, "{}: read: {}", self.argv0, io_text(&err)),
+            // The reason (no key) was printed when the request was abandoned.
+            QueryError::NotSent => Ok(()),
         }
     }
 
@@ -300,8 +306,20 @@ impl<'a> Ntpq<'a> {
         assoc: u16,
         data: &[u8],
     ) -> Result<super::session::Response, Failure> {
+        let key = if self.session.auth.needed(op) {
+            let mut err = std::io::stderr();
+            let mut io = auth::Io {
+                out: &mut std::io::sink(),
+                err: &mut err,
+                prompter: prompter(&mut self.prompter),
+            };
+            let key = auth::ready(&mut self.session.auth, &mut io)?;
+            Some(key.ok_or(Failure::Query(QueryError::NotSent, assoc))?)
+        } else {
+            None
+        };
         self.session
-            .query(self.transport, op, assoc, data)
+            .query_signed(self.transport, op, assoc, data, key.as_ref())
             .map_err(|e| Failure::Query(e, assoc))
     }
 
@@ -338,6 +356,14 @@ impl<'a> Ntpq<'a> {
                 Ok(writeln!(o.out, "Output set to {name}")?)
             }
             "hostnames" => self.hostnames(args, o),
+            "keyid" | "keytype" | "passwd" | "authenticate" => {
+                let mut io = auth::Io {
+                    out: &mut *o.out,
+                    err: &mut *o.err,
+                    prompter: prompter(&mut self.prompter),
+                };
+                Ok(auth::command(&mut self.session.auth, name, args, &mut io)?)
+            }
             "timeout" => self.timeout(args, o),
             "ntpversion" => self.ntpversion(args, o),
             "version" => Ok(writeln!(o.out, "{VERSION}")?),
@@ -496,6 +522,11 @@ impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
         Failure::Io(e)
     }
+}
+
+/// The prompter, reborrowed for one command.
+fn prompter<'p>(p: &'p mut Option<&mut dyn auth::Prompter>) -> Option<&'p mut dyn auth::Prompter> {
+    p.as_deref_mut().map(|p| p as &mut dyn auth::Prompter)
 }
 
 fn io_text(e: &std::io::Error) -> String {
