@@ -90,18 +90,13 @@ impl KeyRing {
         self.keys.get(&key_id).map(|k| mac::sign(k, packet))
     }
 
-    /// Whether a mode 6 request carries a valid MAC by `control_key` (which must also be
-    /// trusted, as in classic's process_control).
-    pub fn control_authenticated(&self, request: &[u8], control_key: Option<u32>) -> bool {
-        let (Some(want), Ok(pkt)) = (control_key, ControlPacket::decode(request)) else {
-            return false;
-        };
-        match pkt.mac {
-            Some(m) if m.key_id == want => {
-                self.verify(m.key_id, &request[..m.covered], m.digest) == AuthStatus::Ok
-            }
-            _ => false,
-        }
+    /// The trusted key whose valid MAC a mode 6 request carries, if any (classic's
+    /// process_control: writes then need it to be the `controlkey`, and the response is
+    /// signed with it).
+    pub fn control_signer(&self, request: &[u8]) -> Option<&Key> {
+        let mac = ControlPacket::decode(request).ok()?.mac?;
+        let key = self.trusted_key(mac.key_id)?;
+        mac::verify(key, &request[..mac.covered], mac.digest).then_some(key)
     }
 
     /// Signs a mode 6 datagram the way classic does: zero padding to 8 octets, key ID,
@@ -173,18 +168,19 @@ mod tests {
     }
 
     #[test]
-    fn control_requests_pad_to_eight_and_need_the_control_key() {
+    fn control_requests_pad_to_eight_and_name_their_trusted_key() {
         let r = ring();
         // READVAR with 6 data octets: 12 + 6 = 18, padded to 24 before the MAC.
         let mut req = vec![0x16, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 6];
         req.extend_from_slice(b"leap=0");
         let signed = r.sign_control(1, &req).unwrap();
         assert_eq!(signed.len(), 24 + 4 + 16);
-        assert!(r.control_authenticated(&signed, Some(1)));
-        assert!(!r.control_authenticated(&signed, Some(2)));
-        assert!(!r.control_authenticated(&signed, None));
-        assert!(!r.control_authenticated(&req, Some(1)));
+        assert_eq!(r.control_signer(&signed).map(|k| k.id), Some(1));
+        assert!(r.control_signer(&req).is_none());
+        let mut forged = signed.clone();
+        forged[13] ^= 1;
+        assert!(r.control_signer(&forged).is_none());
         let untrusted = r.sign_control(3, &req).unwrap();
-        assert!(!r.control_authenticated(&untrusted, Some(3)));
+        assert!(r.control_signer(&untrusted).is_none());
     }
 }

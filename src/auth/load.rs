@@ -2,6 +2,7 @@
 //! as `FILE:LINE: message`, and warns when the secrets are readable by everyone.
 
 use super::keys::{parse, Key};
+use super::KeyRing;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -34,6 +35,36 @@ pub fn load(path: &Path) -> io::Result<Loaded> {
         keys: parsed.keys,
         diagnostics,
     })
+}
+
+/// What the daemon authenticates with: the keys file (`keys` or -k), its trusted keys
+/// (`trustedkey` and -t), and the checks worth a log line at start. Like classic, an
+/// unreadable file is logged and the daemon runs on without keys.
+pub fn key_ring(path: Option<&Path>, trusted: &[u32], control_key: Option<u32>) -> KeyRing {
+    let keys = match path.map(|p| (p, load(p))) {
+        None => Vec::new(),
+        Some((p, Err(err))) => {
+            log::error!("keys file {}: {err}; running without keys", p.display());
+            Vec::new()
+        }
+        Some((_, Ok(loaded))) => {
+            for d in &loaded.diagnostics {
+                log::warn!("{d}");
+            }
+            loaded.keys
+        }
+    };
+    let mut ring = KeyRing::new(keys);
+    for id in trusted {
+        ring.trust(*id);
+    }
+    for id in ring.trusted_without_key() {
+        log::warn!("trustedkey {id} is not in the keys file");
+    }
+    if let Some(id) = control_key.filter(|id| !ring.is_trusted(*id)) {
+        log::warn!("controlkey {id} is not a trusted key; ntpq writes will be refused");
+    }
+    ring
 }
 
 /// The warning for a keys file others can read (`chmod 600` is the classic advice).

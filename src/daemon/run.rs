@@ -73,8 +73,6 @@ pub fn main(args: Vec<String>) -> i32 {
 fn log_unsupported_options(opts: &Options) {
     let pending = [
         (opts.user.is_some(), "-u (privilege drop)"),
-        (opts.keyfile.is_some(), "-k (keys file)"),
-        (!opts.trusted_keys.is_empty(), "-t (trusted keys)"),
         (opts.statsdir.is_some(), "-s (statistics directory)"),
         (opts.saveconfigquit.is_some(), "--saveconfigquit"),
     ];
@@ -167,6 +165,8 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         tos: settings::tos(config),
         sources,
         own_addresses,
+        keys: keys(opts, config),
+        control_key: config.control_key,
     };
     let loop_shell = event_loop::Shell {
         listeners: &listeners,
@@ -184,6 +184,21 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         }
         None => serve(Engine::new(system, engine_settings), loop_shell, shell),
     }
+}
+
+/// The keys file and trusted keys: -k and -t as classic, added to ntp.conf's.
+fn keys(opts: &Options, config: &Config) -> crate::auth::KeyRing {
+    let path = opts.keyfile.as_deref().or(config.keys_file.as_deref());
+    let trusted: Vec<u32> = config
+        .trusted_keys
+        .iter()
+        .chain(&opts.trusted_keys)
+        .copied()
+        .collect();
+    if let Some(id) = config.request_key {
+        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is never answered");
+    }
+    crate::auth::load::key_ring(path, &trusted, config.control_key)
 }
 
 fn serve<C: Clock>(

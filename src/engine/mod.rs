@@ -9,6 +9,7 @@ pub mod peers;
 mod steer;
 
 use crate::assoc::{select_round, AssocMode, Received};
+use crate::auth::KeyRing;
 use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::discipline::loopfilter::LoopConfig;
@@ -55,6 +56,18 @@ pub struct Settings {
     pub sources: Vec<PeerSpec>,
     /// Our own addresses: a source synchronised to one of them is a timing loop.
     pub own_addresses: Vec<IpAddr>,
+    /// The keys file with `trustedkey` applied.
+    pub keys: KeyRing,
+    /// `controlkey`: mode 6 writes need a MAC by this (trusted) key.
+    pub control_key: Option<u32>,
+}
+
+/// What follows a reply header: nothing, a MAC by the request's key, or a crypto-NAK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplyMac {
+    None,
+    Key(u32),
+    CryptoNak,
 }
 
 /// One received datagram, as the shell hands it over.
@@ -268,7 +281,17 @@ impl<C: Clock> Engine<C> {
         if let Some(request) = out.send {
             let mut buf = [0u8; HEADER_LEN];
             let len = request.encode(&mut buf);
-            send(peer.addr, &buf[..len]);
+            let mut bytes = buf[..len].to_vec();
+            match peer.assoc.config().key {
+                None => send(peer.addr, &bytes),
+                Some(key) if self.settings.keys.sign(key, &mut bytes).is_some() => {
+                    send(peer.addr, &bytes)
+                }
+                Some(key) => {
+                    log::warn!("{}: key {key} not in the keys file; not sent", peer.addr);
+                    peer.assoc.auth_failed();
+                }
+            }
         }
         if out.demobilize {
             let gone = self.peers.remove(index);
@@ -361,6 +384,9 @@ impl<C: Clock> Engine<C> {
             },
         };
         let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
+        let auth = packet.map_or(AuthStatus::None, |p| {
+            self.settings.keys.check_packet(dgram.bytes, &p.trailer)
+        });
         let arrival = Arrival {
             src: dgram.source,
             local: None,
@@ -373,20 +399,31 @@ impl<C: Clock> Engine<C> {
             .check(self.clock.mono(), &arrival, has_mac);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
+                let signer = self.settings.keys.control_signer(dgram.bytes).cloned();
                 let access = QueryAccess {
                     nomodify: rights.nomodify,
                     notrap: rights.notrap,
-                    authenticated: false,
+                    authenticated: signer.as_ref().map(|k| k.id) == self.settings.control_key
+                        && signer.is_some(),
                 };
-                self.control(dgram, access, send);
+                match signer {
+                    // Classic signs the response to an authentic request with its key.
+                    Some(key) => self.control(dgram, access, &mut |d: &[u8]| {
+                        send(&crate::auth::mac::sign_control(&key, d))
+                    }),
+                    None => self.control(dgram, access, send),
+                }
                 return;
             }
             (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
                 let floor = self.settings.access.monitor().limits().average_log2 as i8;
-                kiss_header(&p.header, reply_mode, code, floor)
+                (
+                    kiss_header(&p.header, reply_mode, code, floor),
+                    ReplyMac::None,
+                )
             }
-            (Access::Proceed(grant), Some(p)) => match self.dispatch(&grant, &p.header, dgram) {
+            (Access::Proceed(grant), Some(p)) => match self.dispatch(&grant, &p, auth, dgram) {
                 Some(reply) => reply,
                 None => return,
             },
@@ -395,34 +432,68 @@ impl<C: Clock> Engine<C> {
                 return;
             }
         };
+        let (header, mac) = reply;
         let mut out = [0u8; HEADER_LEN];
-        let len = reply.encode(&mut out);
-        send(&out[..len]);
+        let len = header.encode(&mut out);
+        let mut bytes = out[..len].to_vec();
+        match mac {
+            ReplyMac::None => {}
+            ReplyMac::Key(key) => {
+                if self.settings.keys.sign(key, &mut bytes).is_none() {
+                    return;
+                }
+            }
+            ReplyMac::CryptoNak => crate::auth::mac::append_crypto_nak(&mut bytes),
+        }
+        send(&bytes);
     }
 
     /// Allowed packets by mode: clients are served, replies and symmetric packets go to
-    /// their association (an unknown symmetric peer gets classic's stateless answer).
-    fn dispatch(&mut self, grant: &Grant, header: &Header, dgram: &Datagram) -> Option<Header> {
+    /// their association (an unknown symmetric peer gets classic's stateless answer). A
+    /// reply carries the request's key when the request was authentic, a crypto-NAK when
+    /// its MAC failed.
+    fn dispatch(
+        &mut self,
+        grant: &Grant,
+        packet: &Packet,
+        auth: AuthStatus,
+        dgram: &Datagram,
+    ) -> Option<(Header, ReplyMac)> {
+        let header = &packet.header;
         let known = self.peers.find(dgram.source);
+        let same_key = match auth {
+            AuthStatus::Ok => ReplyMac::Key(packet.trailer.key_id),
+            _ => ReplyMac::None,
+        };
         match (grant.mode, known) {
-            (Mode::Client, _) if grant.client_reply(AuthStatus::None) == ClientReply::Serve => {
-                return Some(self.serve(header, dgram.age));
-            }
+            (Mode::Client, _) => match grant.client_reply(auth) {
+                ClientReply::Serve => return Some((self.serve(header, dgram.age), same_key)),
+                ClientReply::ServeCryptoNak => {
+                    return Some((self.serve(header, dgram.age), ReplyMac::CryptoNak))
+                }
+                ClientReply::Drop => {}
+            },
             (Mode::Server | Mode::SymmetricActive | Mode::SymmetricPassive, Some(index)) => {
-                self.receive(index, header, dgram);
+                self.receive(index, grant, packet, auth, dgram);
                 return None;
             }
             (Mode::SymmetricActive, None) => {
-                match grant.new_symmetric(AuthStatus::None, self.settings.authenticate) {
+                match grant.new_symmetric(auth, self.settings.authenticate) {
                     NewSymmetric::Mobilize => {
-                        self.mobilize_passive(dgram.source, header);
+                        let key = (auth == AuthStatus::Ok).then_some(packet.trailer.key_id);
+                        self.mobilize_passive(dgram.source, header, key);
                         if let Some(index) = self.peers.find(dgram.source) {
-                            self.receive(index, header, dgram);
+                            self.receive(index, grant, packet, auth, dgram);
                         }
                         return None;
                     }
-                    NewSymmetric::ReplyOnly => return Some(self.serve(header, dgram.age)),
-                    NewSymmetric::CryptoNak | NewSymmetric::Drop => {}
+                    NewSymmetric::ReplyOnly => {
+                        return Some((self.serve(header, dgram.age), same_key))
+                    }
+                    NewSymmetric::CryptoNak => {
+                        return Some((self.serve(header, dgram.age), ReplyMac::CryptoNak))
+                    }
+                    NewSymmetric::Drop => {}
                 }
             }
             _ => {}
@@ -432,24 +503,45 @@ impl<C: Clock> Engine<C> {
     }
 
     /// A symmetric active peer we allow: a passive association answering it at its poll.
-    fn mobilize_passive(&mut self, addr: SocketAddr, header: &Header) {
+    fn mobilize_passive(&mut self, addr: SocketAddr, header: &Header, key: Option<u32>) {
         let mut spec = PeerSpec::server(addr);
         spec.config.mode = AssocMode::SymmetricPassive;
         spec.config.configured = false;
         spec.config.version = header.version;
+        spec.config.key = key;
         if let Some(id) = self.peers.mobilize(spec, self.clock.mono()) {
             log::info!("{} passive association {id} mobilized", addr.ip());
         }
     }
 
-    /// A packet for association `index`, timestamped when the kernel received it.
-    fn receive(&mut self, index: usize, header: &Header, dgram: &Datagram) {
+    /// A packet for association `index`, timestamped when the kernel received it. With
+    /// `key N` only a packet signed by trusted key N passes; without, a MAC present must
+    /// verify and `notrust` requires one. A failure lights TEST5 and ends here.
+    fn receive(
+        &mut self,
+        index: usize,
+        grant: &Grant,
+        packet: &Packet,
+        auth: AuthStatus,
+        dgram: &Datagram,
+    ) {
+        let header = &packet.header;
         let now = self.clock.mono();
         let rx = self.clock.now() + -age_of(dgram.age);
         let vars = self.system.vars;
         let Some(peer) = self.peers.get_mut(index) else {
             return;
         };
+        let passes = match peer.assoc.config().key {
+            Some(key) => auth == AuthStatus::Ok && packet.trailer.key_id == key,
+            None => grant.association_auth_ok(auth),
+        };
+        if !passes {
+            peer.assoc.auth_failed();
+            self.counters.dropped += 1;
+            return;
+        }
+        peer.assoc.set_authentic(auth == AuthStatus::Ok);
         match peer.assoc.on_packet(header, rx, now, &vars) {
             Received::Sample { select: true } => self.select(now),
             Received::Denied { demobilize } => {
@@ -565,6 +657,8 @@ mod tests {
             tos: TosParams::default(),
             sources: Vec::new(),
             own_addresses: Vec::new(),
+            keys: KeyRing::default(),
+            control_key: None,
         };
         let mut e = Engine::new(clock, settings);
         e.handle_timer(&mut |_, _| {});

@@ -39,7 +39,7 @@ impl RequestAuth {
     /// The key to sign with, once ID and password are known.
     pub fn key(&self) -> Option<Key> {
         let secret = self.secret.clone()?;
-        (1..=MAX_KEY_ID).contains(&self.key_id).then(|| Key {
+        (1..=MAX_KEY_ID).contains(&self.key_id).then_some(Key {
             id: self.key_id,
             kind: self.key_type,
             secret,
