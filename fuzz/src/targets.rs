@@ -14,8 +14,11 @@ use ntp6::wire::ntp::{peek_mode, Mode, Packet, HEADER_LEN};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
 
+/// A target body.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the names of the cargo-fuzz binaries and corpus directories).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("packet", packet),
     ("mode6", mode6),
     ("restrict", restrict),
