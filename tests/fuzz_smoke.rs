@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 /// Mutations per target; the time cap keeps slow (debug, loaded) machines well under a
 /// minute for all targets together.
-const MUTATIONS: usize = 25_000;
-const TIME_PER_TARGET: Duration = Duration::from_secs(6);
+const MUTATIONS: usize = 100_000;
+const TIME_PER_TARGET: Duration = Duration::from_secs(5);
 
 fn corpus(name: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -37,8 +37,21 @@ fn client() -> SocketAddr {
 }
 
 /// NTP packet decoding and the server path behind it: the trailer lies inside the
-/// datagram, the MAC check never panics, and no reply is larger than its request.
+/// datagram, the MAC check never panics, and no reply is larger than its request. The
+/// input also goes in signed with a trusted key, so the authenticated paths are reached.
 pub fn packet(data: &[u8]) {
+    packet_once(data);
+    let mut signed = data.to_vec();
+    let key = if data.first().is_some_and(|b| b & 0x40 != 0) {
+        2
+    } else {
+        1
+    };
+    ring().sign(key, &mut signed);
+    packet_once(&signed);
+}
+
+fn packet_once(data: &[u8]) {
     let _ = peek_mode(data);
     if let Ok(p) = Packet::decode(data) {
         let t = p.trailer;
@@ -57,13 +70,19 @@ pub fn packet(data: &[u8]) {
 }
 
 /// The mode 6 handler behind the engine: every reply is a well-formed response to the
-/// request's opcode and sequence.
+/// request's opcode and sequence. With the top bit of the first octet set the request
+/// is signed with the controlkey, so writes get past the authentication gate.
 pub fn mode6(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let mut request = vec![(first & !7) | 6];
+    let mut request = vec![(first & 0x3f & !7) | 6];
     request.extend_from_slice(rest);
+    if first & 0x80 != 0 {
+        if let Some(signed) = ring().sign_control(harness::CONTROL_KEY, &request) {
+            request = signed;
+        }
+    }
     let mut e = harness::engine(RestrictList::new());
     for reply in harness::exchange(&mut e, client(), &request) {
         let r = ControlPacket::decode(&reply).expect("reply decodes");
