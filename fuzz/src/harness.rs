@@ -81,6 +81,7 @@ pub fn exchange(e: &mut TestEngine, from: SocketAddr, bytes: &[u8]) -> Vec<Vec<u
     let dgram = Datagram {
         bytes,
         source: from,
+        local: None,
         age: Duration::ZERO,
     };
     let mut replies = Vec::new();

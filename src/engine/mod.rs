@@ -75,6 +75,8 @@ enum ReplyMac {
 pub struct Datagram<'a> {
     pub bytes: &'a [u8],
     pub source: SocketAddr,
+    /// Our address it arrived on (the interface socket's), if known.
+    pub local: Option<SocketAddr>,
     /// How long ago the kernel received it.
     pub age: Duration,
 }
@@ -389,7 +391,7 @@ impl<C: Clock> Engine<C> {
         });
         let arrival = Arrival {
             src: dgram.source,
-            local: None,
+            local: dgram.local.map(|a| a.ip()),
             mode,
             version,
         };
@@ -542,6 +544,7 @@ impl<C: Clock> Engine<C> {
             return;
         }
         peer.assoc.set_authentic(auth == AuthStatus::Ok);
+        peer.local = dgram.local.or(peer.local);
         match peer.assoc.on_packet(header, rx, now, &vars) {
             Received::Sample { select: true } => self.select(now),
             Received::Denied { demobilize } => {
@@ -676,6 +679,7 @@ mod tests {
         let dgram = Datagram {
             bytes,
             source: from.parse().unwrap(),
+            local: None,
             age: Duration::ZERO,
         };
         let mut replies = Vec::new();
