@@ -16,7 +16,8 @@ use crate::discipline::loopfilter::LoopConfig;
 use crate::discipline::system::{Contender, SystemProcess, SystemVars, TosParams};
 use crate::refclock::local::LocalClock;
 use crate::restrict::{
-    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, Grant, NewSymmetric,
+    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Grant,
+    NewSymmetric,
 };
 use crate::server;
 use crate::time::{NtpDuration, Ppm};
@@ -386,9 +387,6 @@ impl<C: Clock> Engine<C> {
             },
         };
         let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
-        let auth = packet.map_or(AuthStatus::None, |p| {
-            self.settings.keys.check_packet(dgram.bytes, &p.trailer)
-        });
         let arrival = Arrival {
             src: dgram.source,
             local: dgram.local.map(|a| a.ip()),
@@ -401,20 +399,7 @@ impl<C: Clock> Engine<C> {
             .check(self.clock.mono(), &arrival, has_mac);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
-                let signer = self.settings.keys.control_signer(dgram.bytes).cloned();
-                let access = QueryAccess {
-                    nomodify: rights.nomodify,
-                    notrap: rights.notrap,
-                    authenticated: signer.as_ref().map(|k| k.id) == self.settings.control_key
-                        && signer.is_some(),
-                };
-                match signer {
-                    // Classic signs the response to an authentic request with its key.
-                    Some(key) => self.control(dgram, access, &mut |d: &[u8]| {
-                        send(&crate::auth::mac::sign_control(&key, d))
-                    }),
-                    None => self.control(dgram, access, send),
-                }
+                self.control_request(dgram, rights, send);
                 return;
             }
             (Access::Kiss { code, reply_mode }, Some(p)) => {
@@ -425,29 +410,59 @@ impl<C: Clock> Engine<C> {
                     ReplyMac::None,
                 )
             }
-            (Access::Proceed(grant), Some(p)) => match self.dispatch(&grant, &p, auth, dgram) {
-                Some(reply) => reply,
-                None => return,
-            },
+            (Access::Proceed(grant), Some(p)) => {
+                // The MAC is checked only for packets restrict lets through.
+                let auth = self.settings.keys.check_packet(dgram.bytes, &p.trailer);
+                match self.dispatch(&grant, &p, auth, dgram) {
+                    Some(reply) => reply,
+                    None => return,
+                }
+            }
             _ => {
                 self.counters.dropped += 1;
                 return;
             }
         };
-        let (header, mac) = reply;
+        self.send_reply(reply, send);
+    }
+
+    /// Encodes a reply header with its MAC (the common unsigned case never allocates).
+    fn send_reply(&self, (header, mac): (Header, ReplyMac), send: &mut dyn FnMut(&[u8])) {
         let mut out = [0u8; HEADER_LEN];
         let len = header.encode(&mut out);
+        if mac == ReplyMac::None {
+            return send(&out[..len]);
+        }
         let mut bytes = out[..len].to_vec();
         match mac {
-            ReplyMac::None => {}
-            ReplyMac::Key(key) => {
-                if self.settings.keys.sign(key, &mut bytes).is_none() {
-                    return;
-                }
-            }
+            ReplyMac::Key(key) if self.settings.keys.sign(key, &mut bytes).is_none() => return,
             ReplyMac::CryptoNak => crate::auth::mac::append_crypto_nak(&mut bytes),
+            _ => {}
         }
         send(&bytes);
+    }
+
+    /// A mode 6 request: writes need a MAC by the controlkey; the answer to a request
+    /// with a valid MAC by any trusted key is signed with that key, as classic does.
+    fn control_request(
+        &mut self,
+        dgram: &Datagram,
+        rights: ControlRights,
+        send: &mut dyn FnMut(&[u8]),
+    ) {
+        let signer = self.settings.keys.control_signer(dgram.bytes).cloned();
+        let access = QueryAccess {
+            nomodify: rights.nomodify,
+            notrap: rights.notrap,
+            authenticated: signer.is_some()
+                && signer.as_ref().map(|k| k.id) == self.settings.control_key,
+        };
+        match signer {
+            Some(key) => self.control(dgram, access, &mut |d: &[u8]| {
+                send(&crate::auth::mac::sign_control(&key, d))
+            }),
+            None => self.control(dgram, access, send),
+        }
     }
 
     /// Allowed packets by mode: clients are served, replies and symmetric packets go to
