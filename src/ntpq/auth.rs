@@ -181,26 +181,22 @@ fn ask_keyid(io: &mut Io<'_>) -> Option<u32> {
 }
 
 /// Before a signed request: asks for the key ID and password if they are missing.
-/// Returns the key, or None after classic's message (the request is then not sent).
-pub fn ready(auth: &mut RequestAuth, io: &mut Io<'_>) -> io::Result<Option<Key>> {
+/// Returns the key, or classic's complaint (the request is then not sent).
+pub fn ready(auth: &mut RequestAuth, io: &mut Io<'_>) -> Result<Key, &'static str> {
     if auth.key_id == 0 {
         match ask_keyid(io) {
             Some(id) if (1..=MAX_KEY_ID).contains(&id) => auth.key_id = id,
-            _ => {
-                writeln!(io.err, "Invalid key identifier")?;
-                return Ok(None);
-            }
+            _ => return Err("Invalid key identifier"),
         }
     }
     if auth.secret.is_none() {
         let p = io.ask(&password_prompt(auth.key_type), true);
         if p.is_empty() {
-            writeln!(io.err, "Invalid password")?;
-            return Ok(None);
+            return Err("Invalid password");
         }
         auth.secret = Some(secret_of(&p));
     }
-    Ok(auth.key())
+    auth.key().ok_or("Invalid key identifier")
 }
 
 #[cfg(test)]
@@ -284,14 +280,15 @@ mod tests {
             err: &mut err,
             prompter: Some(&mut s),
         };
-        assert_eq!(ready(&mut b, &mut io).unwrap().unwrap().id, 9);
+        assert_eq!(ready(&mut b, &mut io).unwrap().id, 9);
         let mut c = RequestAuth::default();
         let mut io = Io {
             out: &mut out,
             err: &mut err,
             prompter: None,
         };
-        assert!(ready(&mut c, &mut io).unwrap().is_none());
-        assert_eq!(String::from_utf8(err).unwrap(), "Invalid key identifier\n");
+        assert_eq!(ready(&mut c, &mut io).err(), Some("Invalid key identifier"));
+        c.key_id = 4;
+        assert_eq!(ready(&mut c, &mut io).err(), Some("Invalid password"));
     }
 }

@@ -295,8 +295,7 @@ impl<'a> Ntpq<'a> {
             QueryError::Incomplete => writeln!(o.err, "***Response from server was incomplete"),
             QueryError::TooMuch => writeln!(o.err, "***Buffer size exceeded for returned data"),
             QueryError::Io(err) => writeln!(o.err, "{}: read: {}", self.argv0, io_text(&err)),
-            // The reason (no key) was printed when the request was abandoned.
-            QueryError::NotSent => Ok(()),
+            QueryError::NotSent(why) => writeln!(o.err, "{why}"),
         }
     }
 
@@ -307,14 +306,14 @@ impl<'a> Ntpq<'a> {
         data: &[u8],
     ) -> Result<super::session::Response, Failure> {
         let key = if self.session.auth.needed(op) {
-            let mut err = std::io::stderr();
+            let (mut out, mut err) = (std::io::sink(), std::io::sink());
             let mut io = auth::Io {
-                out: &mut std::io::sink(),
+                out: &mut out,
                 err: &mut err,
                 prompter: prompter(&mut self.prompter),
             };
-            let key = auth::ready(&mut self.session.auth, &mut io)?;
-            Some(key.ok_or(Failure::Query(QueryError::NotSent, assoc))?)
+            let key = auth::ready(&mut self.session.auth, &mut io);
+            Some(key.map_err(|why| Failure::Query(QueryError::NotSent(why), assoc))?)
         } else {
             None
         };

@@ -28,8 +28,9 @@ pub enum QueryError {
     Incomplete,
     TooMuch,
     Io(io::Error),
-    /// A request that must be signed was not sent: no key ID or password (already said).
-    NotSent,
+    /// A request that must be signed was not sent: no key ID or password (classic's
+    /// message).
+    NotSent(&'static str),
 }
 
 /// A reassembled response.
