@@ -394,7 +394,7 @@ fn ntpq_writevar_needs_the_controlkey() {
         server.run(&lab.tmp, &argv, CLIENT_TIMEOUT)
     };
     let none = ntpq(&["writevar 0"]);
-    assert_eq!(none.stderr, "Invalid key identifier\n", "{none:?}");
+    assert_eq!(none.stderr, "Keyid: Invalid key identifier\n", "{none:?}");
     let other = ntpq(&[
         "keyid 2",
         "keytype sha1",

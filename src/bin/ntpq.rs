@@ -75,18 +75,24 @@ fn reverse(addr: IpAddr) -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
-/// Classic's `getkeyid`/`getpass`: prompts on stderr, reads the controlling terminal
-/// (with echo off for passwords). Without a terminal there is nothing to ask.
+/// Classic's `getkeyid`/`getpass`: the prompt goes to stderr, the answer comes from the
+/// controlling terminal (echo off for passwords). Unlike classic we read the terminal
+/// only when stdin is one, so a scripted `ntpq -c writevar ... </dev/null` fails at once
+/// ("Invalid key identifier", as classic does at end of input) instead of waiting there.
 struct Tty;
 
 impl Prompter for Tty {
     fn ask(&mut self, prompt: &str, secret: bool) -> Option<String> {
+        eprint!("{prompt}");
+        // SAFETY: isatty only inspects the descriptor.
+        if unsafe { libc::isatty(0) } != 1 {
+            return None;
+        }
         let tty = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open("/dev/tty")
             .ok()?;
-        eprint!("{prompt}");
         let fd = tty.as_raw_fd();
         // SAFETY: tcgetattr fills a termios for a valid descriptor; zeroed is a valid
         // initial value for the plain-data struct.
