@@ -15,6 +15,9 @@ const CORE: &[&str] = &[
     "src/refclock",
     "src/control",
     "src/assoc",
+    "src/auth/keys.rs",
+    "src/auth/mac.rs",
+    "src/auth/keyring.rs",
 ];
 
 const FORBIDDEN: &[&str] = &[
