@@ -6,6 +6,8 @@
 //! The filter never touches a clock: it returns [`ClockCommand`]s for the engine to apply
 //! through [`crate::clock::Clock`], which keeps it a pure function of its inputs.
 
+use super::combine::Share;
+use super::trend::{Fit, Trend};
 use crate::time::{NtpDuration, PollInterval, Ppm};
 use std::time::Duration;
 
@@ -24,8 +26,11 @@ const ALLAN_EXPONENT: i8 = 11;
 const MAX_FREQUENCY: f64 = 500e-6;
 /// What adjtime(2) slews per second, so the per-second adjustment never asks for more.
 const MAX_SLEW_PER_SECOND: f64 = 500e-6;
-/// Classic's poll exponent after a step (NTP_MINPOLL).
-const RESET_POLL: PollInterval = PollInterval(3);
+/// Offsets the trend needs in SYNC before its frequency replaces the PLL's.
+const MIN_FIT_POINTS: usize = 6;
+/// Classic's time constant before the first update (ntp_minpoll), raised at once to the
+/// system peer's minpoll.
+const INITIAL_POLL: PollInterval = PollInterval(3);
 
 /// The classic discipline states (EVNT_NSET ... EVNT_SYNC), shown as ntpq `state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,10 +152,24 @@ pub struct LoopFilter {
     wander: f64,
     /// Monotonic seconds of the last accepted update (clock_epoch).
     epoch: f64,
+    /// Monotonic seconds of the last step that went straight to SYNC (classic `last_step`,
+    /// start-up counting as one): a step sooner than two stepouts after it re-measures
+    /// the frequency.
+    last_step: f64,
     poll: PollInterval,
     poll_counter: i32,
     allow_panic: bool,
     precision: f64,
+    /// Recent offsets and the corrections made since, for the least-squares estimate.
+    trend: Trend,
+}
+
+/// One update's inputs, in seconds.
+struct Sample {
+    theta: f64,
+    now: f64,
+    /// Time since the last accepted update.
+    mu: f64,
 }
 
 impl LoopFilter {
@@ -177,25 +196,34 @@ impl LoopFilter {
             jitter: precision,
             wander: 0.0,
             epoch: now.as_secs_f64(),
-            poll: RESET_POLL,
+            last_step: now.as_secs_f64(),
+            poll: INITIAL_POLL,
             poll_counter: 0,
             allow_panic: config.allow_panic,
             precision,
+            trend: Trend::new(frequency, now.as_secs_f64()),
         };
         (filter, ClockCommand::SetFrequency(Ppm(frequency * 1e6)))
     }
 
-    /// Feeds the system offset at `now`; `min_poll`/`max_poll` are the system peer's.
+    /// Feeds the system offset at `now`, with the measurements it was combined from
+    /// (the clock filter hands on samples up to eight polls old, so each carries its
+    /// time); `min_poll`/`max_poll` are the system peer's.
     pub fn update(
         &mut self,
         offset: NtpDuration,
+        shares: &[Share],
         now: Duration,
         min_poll: PollInterval,
         max_poll: PollInterval,
     ) -> Update {
         let theta = offset.to_secs_f64();
         let now = now.as_secs_f64();
-        let mu = (now - self.epoch).max(0.0);
+        let sample = Sample {
+            theta,
+            now,
+            mu: (now - self.epoch).max(0.0),
+        };
         let panic = self.config.panic.to_secs_f64();
         if panic > 0.0 && theta.abs() > panic && !self.allow_panic {
             return self.done(
@@ -218,18 +246,22 @@ impl LoopFilter {
         }
         let old_frequency = self.frequency;
         let outcome = if big {
-            match self.big_offset(theta, mu, now) {
-                Some(outcome) => outcome,
-                None => return self.done(Outcome::Ignored, vec![]),
-            }
+            self.big_offset(&sample)
         } else {
             let diff = (theta - self.last_offset).abs().max(self.precision);
             self.jitter =
                 (self.jitter.powi(2) + (diff.powi(2) - self.jitter.powi(2)) / AVERAGING).sqrt();
-            match self.small_offset(theta, mu, now) {
-                Some(outcome) => outcome,
-                None => return self.done(Outcome::Ignored, vec![]),
+            if !self.config.kernel {
+                let shares: Vec<(f64, f64, f64)> = shares
+                    .iter()
+                    .map(|s| (s.time.as_secs_f64(), s.offset.to_secs_f64(), s.weight))
+                    .collect();
+                self.trend.add_shares(&shares, now);
             }
+            self.small_offset(&sample)
+        };
+        let Some(outcome) = outcome else {
+            return self.done(Outcome::Ignored, vec![]);
         };
         self.frequency = self.frequency.clamp(-MAX_FREQUENCY, MAX_FREQUENCY);
         let change = self.frequency - old_frequency;
@@ -245,6 +277,7 @@ impl LoopFilter {
             commands.push(ClockCommand::Slew(offset));
         }
         if self.frequency != old_frequency || outcome == Outcome::Stepped {
+            self.trend.set_frequency(self.frequency, now);
             commands.push(ClockCommand::SetFrequency(self.frequency()));
         }
         self.done(outcome, commands)
@@ -255,7 +288,7 @@ impl LoopFilter {
     }
 
     /// Above the step threshold: wait out the stepout, then step (None: ignore).
-    fn big_offset(&mut self, theta: f64, mu: f64, now: f64) -> Option<Outcome> {
+    fn big_offset(&mut self, s: &Sample) -> Option<Outcome> {
         let stepout = self.config.stepout.as_secs_f64();
         match self.state {
             ClockState::Sync => {
@@ -263,55 +296,91 @@ impl LoopFilter {
                 return None;
             }
             ClockState::Freq => {
-                if mu < stepout {
+                if s.mu < stepout {
                     return None;
                 }
-                self.frequency += (theta - self.residual) / mu.max(1.0);
+                // The offsets measured before the jump tell the frequency; this one
+                // does not belong on their line.
+                self.frequency = match self.fitted() {
+                    Some(fit) => fit.frequency,
+                    None => self.frequency + (s.theta - self.residual) / s.mu.max(1.0),
+                };
             }
-            ClockState::Spik if mu < stepout => return None,
+            ClockState::Spik if s.mu < stepout => return None,
             _ => {}
         }
-        let was_unset = self.state == ClockState::Nset;
         self.poll_counter = 0;
         self.jitter = self.precision;
-        self.poll = RESET_POLL;
-        self.reset(
-            if was_unset {
-                ClockState::Freq
-            } else {
-                ClockState::Sync
-            },
-            0.0,
-            now,
-        );
+        let next = if self.state == ClockState::Nset || s.now - self.last_step < 2.0 * stepout {
+            ClockState::Freq
+        } else {
+            self.last_step = s.now;
+            ClockState::Sync
+        };
+        self.reset(next, 0.0, s.now);
+        self.trend.clear(s.now);
         Some(Outcome::Stepped)
     }
 
-    /// Within the step threshold: PLL/FLL, or the start-up special cases (None: ignore).
-    fn small_offset(&mut self, theta: f64, mu: f64, now: f64) -> Option<Outcome> {
+    /// Within the step threshold: the start-up special cases, then the frequency and phase
+    /// from the offsets' trend, or classic's PLL/FLL while too few offsets are known or
+    /// the kernel owns the phase (None: ignore).
+    fn small_offset(&mut self, s: &Sample) -> Option<Outcome> {
         match self.state {
-            ClockState::Nset => self.reset(ClockState::Freq, theta, now),
-            ClockState::Fset => self.reset(ClockState::Sync, theta, now),
+            ClockState::Nset => self.reset(ClockState::Freq, s.theta, s.now),
+            ClockState::Fset => self.reset(ClockState::Sync, s.theta, s.now),
             ClockState::Freq => {
-                if mu < self.config.stepout.as_secs_f64() {
+                if s.mu < self.config.stepout.as_secs_f64() {
                     return None;
                 }
-                self.frequency += (theta - self.residual) / mu.max(1.0);
-                self.reset(ClockState::Sync, 0.0, now);
+                let phase = match self.fitted() {
+                    Some(fit) => {
+                        self.frequency = fit.frequency;
+                        self.trend.offset_now(&fit, s.now)
+                    }
+                    None => {
+                        self.frequency += (s.theta - self.residual) / s.mu.max(1.0);
+                        0.0
+                    }
+                };
+                self.reset(ClockState::Sync, phase, s.now);
             }
             ClockState::Sync | ClockState::Spik => {
                 self.allow_panic = false;
-                let poll = self.poll.seconds() as f64;
-                if self.poll.0 >= ALLAN_EXPONENT {
-                    self.frequency += (theta - self.residual) / poll.max(mu) * FLL_GAIN;
-                }
-                let span = mu.min(2f64.powi(i32::from(ALLAN_EXPONENT)));
-                let gain = 4.0 * PLL_GAIN * poll;
-                self.frequency += theta * span / (gain * gain);
-                self.reset(ClockState::Sync, theta, now);
+                let phase = match self.fitted().filter(|f| f.points >= MIN_FIT_POINTS) {
+                    Some(fit) => {
+                        self.frequency = fit.frequency;
+                        self.trend.offset_now(&fit, s.now)
+                    }
+                    None => {
+                        self.pll_fll(s);
+                        s.theta
+                    }
+                };
+                self.reset(ClockState::Sync, phase, s.now);
+                self.last_offset = s.theta;
             }
         }
         Some(Outcome::Slewed)
+    }
+
+    /// Classic's frequency update: the FLL above the Allan intercept, the PLL always.
+    fn pll_fll(&mut self, s: &Sample) {
+        let poll = self.poll.seconds() as f64;
+        if self.poll.0 >= ALLAN_EXPONENT {
+            self.frequency += (s.theta - self.residual) / poll.max(s.mu) * FLL_GAIN;
+        }
+        let span = s.mu.min(2f64.powi(i32::from(ALLAN_EXPONENT)));
+        let gain = 4.0 * PLL_GAIN * poll;
+        self.frequency += s.theta * span / (gain * gain);
+    }
+
+    /// The trend's fit, in the daemon discipline (where every correction is ours to book).
+    fn fitted(&self) -> Option<Fit> {
+        if self.config.kernel {
+            return None;
+        }
+        self.trend.fit()
     }
 
     fn reset(&mut self, state: ClockState, offset: f64, now: f64) {
@@ -325,7 +394,7 @@ impl LoopFilter {
     /// when they do not (classic's hysteresis counter).
     fn adjust_poll(&mut self, min_poll: PollInterval, max_poll: PollInterval) {
         let poll = i32::from(self.poll.0);
-        if self.residual.abs() < POLL_GATE * self.jitter {
+        if self.last_offset.abs() < POLL_GATE * self.jitter {
             self.poll_counter += poll;
             if self.poll_counter > POLL_LIMIT {
                 self.poll_counter = POLL_LIMIT;
@@ -357,6 +426,7 @@ impl LoopFilter {
         let slice = self.residual / (PLL_GAIN * self.poll.seconds() as f64);
         let slice = slice.clamp(-MAX_SLEW_PER_SECOND, MAX_SLEW_PER_SECOND);
         self.residual -= slice;
+        self.trend.slewed(slice);
         Some(ClockCommand::Slew(NtpDuration::from_secs_f64(slice)))
     }
 
@@ -414,10 +484,20 @@ mod tests {
     const MIN: PollInterval = PollInterval(6);
     const MAX: PollInterval = PollInterval(10);
 
+    /// An update with an offset measured just now.
+    fn update(f: &mut LoopFilter, offset: f64, at: u64) -> Update {
+        let share = Share {
+            offset: off(offset),
+            time: secs(at),
+            weight: 1.0,
+        };
+        f.update(off(offset), &[share], secs(at), MIN, MAX)
+    }
+
     #[test]
     fn startup_steps_large_offset_at_once() {
         let mut f = filter(LoopConfig::default(), None);
-        let u = f.update(off(3.0), secs(10), MIN, MAX);
+        let u = update(&mut f, 3.0, 10);
         assert_eq!(u.outcome, Outcome::Stepped);
         assert!(u.commands.contains(&ClockCommand::Step(off(3.0))));
         assert_eq!(f.state(), ClockState::Freq);
@@ -426,17 +506,12 @@ mod tests {
     #[test]
     fn startup_small_offset_slews_then_measures_frequency() {
         let mut f = filter(LoopConfig::default(), None);
-        assert_eq!(
-            f.update(off(0.05), secs(10), MIN, MAX).outcome,
-            Outcome::Slewed
-        );
+        assert_eq!(update(&mut f, 0.05, 10).outcome, Outcome::Slewed);
         assert_eq!(f.state(), ClockState::Freq);
-        assert_eq!(
-            f.update(off(0.01), secs(200), MIN, MAX).outcome,
-            Outcome::Ignored
-        );
-        // 910 s later the residual (never ticked) plus 9.1 ms means +10 PPM.
-        let u = f.update(off(0.0591), secs(920), MIN, MAX);
+        assert_eq!(update(&mut f, 0.0519, 200).outcome, Outcome::Ignored);
+        // The offset (never ticked away here) grows 1.9 ms in 190 s, 9.1 ms in 910 s:
+        // the clock runs 10 PPM slow.
+        let u = update(&mut f, 0.0591, 920);
         assert_eq!(u.outcome, Outcome::Slewed);
         assert!((f.frequency().0 - 10.0).abs() < 0.1, "{:?}", f.frequency());
         assert_eq!(f.state(), ClockState::Sync);
@@ -445,32 +520,20 @@ mod tests {
     #[test]
     fn sync_spike_is_ignored_until_stepout() {
         let mut f = filter(LoopConfig::default(), Some(Ppm(0.0)));
-        f.update(off(0.001), secs(10), MIN, MAX);
+        update(&mut f, 0.001, 10);
         assert_eq!(f.state(), ClockState::Sync);
-        assert_eq!(
-            f.update(off(0.5), secs(74), MIN, MAX).outcome,
-            Outcome::Ignored
-        );
+        assert_eq!(update(&mut f, 0.5, 74).outcome, Outcome::Ignored);
         assert_eq!(f.state(), ClockState::Spik);
-        assert_eq!(
-            f.update(off(0.5), secs(500), MIN, MAX).outcome,
-            Outcome::Ignored
-        );
-        assert_eq!(
-            f.update(off(0.5), secs(911), MIN, MAX).outcome,
-            Outcome::Stepped
-        );
+        assert_eq!(update(&mut f, 0.5, 500).outcome, Outcome::Ignored);
+        assert_eq!(update(&mut f, 0.5, 911).outcome, Outcome::Stepped);
     }
 
     #[test]
     fn spike_followed_by_good_offset_returns_to_sync() {
         let mut f = filter(LoopConfig::default(), Some(Ppm(0.0)));
-        f.update(off(0.001), secs(10), MIN, MAX);
-        f.update(off(0.5), secs(74), MIN, MAX);
-        assert_eq!(
-            f.update(off(0.001), secs(138), MIN, MAX).outcome,
-            Outcome::Slewed
-        );
+        update(&mut f, 0.001, 10);
+        update(&mut f, 0.5, 74);
+        assert_eq!(update(&mut f, 0.001, 138).outcome, Outcome::Slewed);
         assert_eq!(f.state(), ClockState::Sync);
     }
 
@@ -478,7 +541,7 @@ mod tests {
     fn panic_unless_g() {
         let mut f = filter(LoopConfig::default(), None);
         assert!(matches!(
-            f.update(off(2000.0), secs(5), MIN, MAX).outcome,
+            update(&mut f, 2000.0, 5).outcome,
             Outcome::Panic { .. }
         ));
         let g = LoopConfig {
@@ -486,16 +549,13 @@ mod tests {
             ..LoopConfig::default()
         };
         let mut f = filter(g, None);
-        assert_eq!(
-            f.update(off(2000.0), secs(5), MIN, MAX).outcome,
-            Outcome::Stepped
-        );
+        assert_eq!(update(&mut f, 2000.0, 5).outcome, Outcome::Stepped);
     }
 
     #[test]
     fn slew_only_never_steps_below_600_s() {
         let mut f = filter(LoopConfig::default().slew_only(), None);
-        let u = f.update(off(3.0), secs(5), MIN, MAX);
+        let u = update(&mut f, 3.0, 5);
         assert_eq!(u.outcome, Outcome::Slewed);
         assert!(!u
             .commands
@@ -512,12 +572,12 @@ mod tests {
             ..LoopConfig::default()
         };
         let mut f = filter(q, None);
-        let u = f.update(off(0.5), secs(5), MIN, MAX);
+        let u = update(&mut f, 0.5, 5);
         assert_eq!(u.outcome, Outcome::Exit);
         assert_eq!(u.commands, vec![ClockCommand::Step(off(0.5))]);
         let mut f = filter(q, None);
         assert_eq!(
-            f.update(off(0.05), secs(5), MIN, MAX).commands,
+            update(&mut f, 0.05, 5).commands,
             vec![ClockCommand::Slew(off(0.05))]
         );
     }
@@ -537,7 +597,7 @@ mod tests {
         let mut f = filter(LoopConfig::default(), Some(Ppm(0.0)));
         f.set_poll(MIN);
         for k in 0..40u64 {
-            f.update(off(1e-7), secs(10 + 64 * k), MIN, MAX);
+            update(&mut f, 1e-7, 10 + 64 * k);
         }
         assert!(f.poll() > MIN);
     }
