@@ -5,9 +5,19 @@
 //! (`tinker panic`, 1000 s) end the daemon unless `-g` allowed one big first correction.
 //! The filter never touches a clock: it returns [`ClockCommand`]s for the engine to apply
 //! through [`crate::clock::Clock`], which keeps it a pure function of its inputs.
+//!
+//! Where classic integrates the offsets into the frequency (a PLL whose slowest mode takes
+//! days at a 1024 s time constant, leaving milliseconds of offset for a fraction of a PPM
+//! of error), the frequency and the phase still to correct come from a least-squares line
+//! through the recent offsets ([`super::trend`]): the FREQ state's measurement, and every
+//! SYNC update once six offsets are known. What stays classic is everything visible: the
+//! states and their timing, the thresholds, the time constant and poll interval with
+//! their hysteresis, the amortisation of the phase a slice a second (`16 * 2^tc`), and
+//! the jitter and wander statistics (jitter from the offsets' surprise against the
+//! trend, so the start-up slew does not count as noise).
 
 use super::combine::Share;
-use super::trend::{Fit, Trend};
+use super::trend::Trend;
 use crate::time::{NtpDuration, PollInterval, Ppm};
 use std::time::Duration;
 
@@ -63,8 +73,8 @@ impl ClockState {
 /// What the engine must do to the clock.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ClockCommand {
-    /// Gradually correct by this much (adjtime-like in daemon mode; the kernel PLL's offset
-    /// input with `enable kernel`).
+    /// Gradually correct by this much (adjtime-like: a slice a second in the daemon
+    /// discipline, the whole offset once per update with `enable kernel`).
     Slew(NtpDuration),
     /// Jump by this much.
     Step(NtpDuration),
@@ -103,7 +113,8 @@ pub struct LoopConfig {
     pub allow_panic: bool,
     /// `-q`: set the clock once and exit.
     pub once: bool,
-    /// `enable kernel`: the kernel PLL amortises offsets; the daemon only feeds it.
+    /// `enable kernel`: the kernel amortises each update's offset; the daemon does not
+    /// slice it every second.
     pub kernel: bool,
 }
 
@@ -248,15 +259,19 @@ impl LoopFilter {
         let outcome = if big {
             self.big_offset(&sample)
         } else {
-            let diff = (theta - self.last_offset).abs().max(self.precision);
-            self.jitter =
-                (self.jitter.powi(2) + (diff.powi(2) - self.jitter.powi(2)) / AVERAGING).sqrt();
-            if !self.config.kernel {
-                let shares: Vec<(f64, f64, f64)> = shares
-                    .iter()
-                    .map(|s| (s.time.as_secs_f64(), s.offset.to_secs_f64(), s.weight))
-                    .collect();
-                self.trend.add_shares(&shares, now);
+            let shares: Vec<(f64, f64, f64)> = shares
+                .iter()
+                .map(|s| (s.time.as_secs_f64(), s.offset.to_secs_f64(), s.weight))
+                .collect();
+            let surprise = self.trend.add_shares(&shares, now);
+            // Jitter is what the offsets do unexpectedly: the surprise against the trend
+            // once it predicts, else (classic) the change from the last offset. The first
+            // offset has nothing to differ from.
+            let diff = surprise.unwrap_or(theta - self.last_offset).abs();
+            if !matches!(self.state, ClockState::Nset | ClockState::Fset) {
+                let diff = diff.max(self.precision);
+                self.jitter =
+                    (self.jitter.powi(2) + (diff.powi(2) - self.jitter.powi(2)) / AVERAGING).sqrt();
             }
             self.small_offset(&sample)
         };
@@ -274,7 +289,12 @@ impl LoopFilter {
         if outcome == Outcome::Stepped {
             commands.push(ClockCommand::Step(offset));
         } else if self.config.kernel {
-            commands.push(ClockCommand::Slew(offset));
+            // The clock amortises the whole offset at once; what is left is its business.
+            commands.push(ClockCommand::Slew(NtpDuration::from_secs_f64(
+                self.residual,
+            )));
+            self.trend.slew_started(self.residual, now);
+            self.residual = 0.0;
         }
         if self.frequency != old_frequency || outcome == Outcome::Stepped {
             self.trend.set_frequency(self.frequency, now);
@@ -301,7 +321,7 @@ impl LoopFilter {
                 }
                 // The offsets measured before the jump tell the frequency; this one
                 // does not belong on their line.
-                self.frequency = match self.fitted() {
+                self.frequency = match self.trend.fit() {
                     Some(fit) => fit.frequency,
                     None => self.frequency + (s.theta - self.residual) / s.mu.max(1.0),
                 };
@@ -323,8 +343,8 @@ impl LoopFilter {
     }
 
     /// Within the step threshold: the start-up special cases, then the frequency and phase
-    /// from the offsets' trend, or classic's PLL/FLL while too few offsets are known or
-    /// the kernel owns the phase (None: ignore).
+    /// from the offsets' trend, or classic's PLL/FLL while too few offsets are known
+    /// (None: ignore).
     fn small_offset(&mut self, s: &Sample) -> Option<Outcome> {
         match self.state {
             ClockState::Nset => self.reset(ClockState::Freq, s.theta, s.now),
@@ -333,7 +353,7 @@ impl LoopFilter {
                 if s.mu < self.config.stepout.as_secs_f64() {
                     return None;
                 }
-                let phase = match self.fitted() {
+                let phase = match self.trend.fit() {
                     Some(fit) => {
                         self.frequency = fit.frequency;
                         self.trend.offset_now(&fit, s.now)
@@ -347,7 +367,7 @@ impl LoopFilter {
             }
             ClockState::Sync | ClockState::Spik => {
                 self.allow_panic = false;
-                let phase = match self.fitted().filter(|f| f.points >= MIN_FIT_POINTS) {
+                let phase = match self.trend.fit().filter(|f| f.points >= MIN_FIT_POINTS) {
                     Some(fit) => {
                         self.frequency = fit.frequency;
                         self.trend.offset_now(&fit, s.now)
@@ -373,14 +393,6 @@ impl LoopFilter {
         let span = s.mu.min(2f64.powi(i32::from(ALLAN_EXPONENT)));
         let gain = 4.0 * PLL_GAIN * poll;
         self.frequency += s.theta * span / (gain * gain);
-    }
-
-    /// The trend's fit, in the daemon discipline (where every correction is ours to book).
-    fn fitted(&self) -> Option<Fit> {
-        if self.config.kernel {
-            return None;
-        }
-        self.trend.fit()
     }
 
     fn reset(&mut self, state: ClockState, offset: f64, now: f64) {
@@ -419,14 +431,14 @@ impl LoopFilter {
     /// The once-a-second phase adjustment of the daemon discipline (classic
     /// `adj_host_clock`): a slice of the residual offset, never more than adjtime slews in
     /// a second. `None` with `enable kernel` or `-q`, where the kernel does this.
-    pub fn tick(&mut self) -> Option<ClockCommand> {
+    pub fn tick(&mut self, now: Duration) -> Option<ClockCommand> {
         if self.config.kernel || self.config.once || self.residual == 0.0 {
             return None;
         }
         let slice = self.residual / (PLL_GAIN * self.poll.seconds() as f64);
         let slice = slice.clamp(-MAX_SLEW_PER_SECOND, MAX_SLEW_PER_SECOND);
         self.residual -= slice;
-        self.trend.slewed(slice);
+        self.trend.slewed(slice, now.as_secs_f64());
         Some(ClockCommand::Slew(NtpDuration::from_secs_f64(slice)))
     }
 
@@ -561,8 +573,33 @@ mod tests {
             .commands
             .iter()
             .any(|c| matches!(c, ClockCommand::Step(_))));
-        let slice = f.tick();
+        let slice = f.tick(secs(6));
         assert_eq!(slice, Some(ClockCommand::Slew(off(500e-6))));
+    }
+
+    #[test]
+    fn kernel_mode_hands_each_offset_over_whole() {
+        let kernel = LoopConfig {
+            kernel: true,
+            ..LoopConfig::default()
+        };
+        let mut f = filter(kernel, Some(Ppm(0.0)));
+        let u = update(&mut f, 0.002, 10);
+        assert_eq!(u.commands, vec![ClockCommand::Slew(off(0.002))]);
+        assert_eq!(f.tick(secs(11)), None);
+    }
+
+    #[test]
+    fn freq_state_fits_every_offset_not_just_two() {
+        let mut f = filter(LoopConfig::default(), None);
+        // A clock 2 PPM slow (never ticked here) measured with +-50 us of noise: the
+        // first and last offsets alone would say 1.896 PPM.
+        for k in 0..16u64 {
+            let noise = if k % 2 == 0 { 50e-6 } else { -50e-6 };
+            update(&mut f, 0.001 + 2e-6 * 64.0 * k as f64 + noise, 10 + 64 * k);
+        }
+        assert_eq!(f.state(), ClockState::Sync);
+        assert!((f.frequency().0 - 2.0).abs() < 0.05, "{:?}", f.frequency());
     }
 
     #[test]

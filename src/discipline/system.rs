@@ -301,8 +301,8 @@ impl SystemProcess {
 
     /// The once-a-second housekeeping: the daemon discipline's phase slice, and root
     /// dispersion growing at PHI while nothing refreshes it.
-    pub fn tick(&mut self) -> Option<ClockCommand> {
+    pub fn tick(&mut self, now: Duration) -> Option<ClockCommand> {
         self.vars.root_dispersion = self.vars.root_dispersion + NtpDuration::from_secs_f64(PHI);
-        self.discipline.tick()
+        self.discipline.tick(now)
     }
 }

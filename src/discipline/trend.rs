@@ -11,10 +11,27 @@
 
 use std::collections::VecDeque;
 
-/// Offsets kept for the fit: enough to average the noise, few enough to follow wander.
-const MAX_POINTS: usize = 16;
-/// Ledger entries kept: more updates than any sample the clock filter can still hold.
-const MAX_LEDGER: usize = 64;
+/// Offsets kept for the fit: enough to average the noise, few enough to follow the
+/// oscillator's wander (ten polls: under three hours at the longest).
+const MAX_POINTS: usize = 10;
+/// Seconds between bookings while slewing: the slew rate changes smoothly, so the ledger
+/// stays exact to a fraction of a microsecond when interpolated.
+const LEDGER_SPACING: f64 = 16.0;
+/// Ledger entries kept: longer than any sample the clock filter can still hold (eight
+/// polls of 1024 s) at one booking per spacing.
+const MAX_LEDGER: usize = 1024;
+/// adjtime(2)'s slew rate, which bounds what an interrupted one-shot slew achieved.
+const MAX_SLEW_RATE: f64 = 500e-6;
+
+/// One-shot slews remembered apart from the ledger: more updates than the clock filter
+/// holds samples for.
+const MAX_RAMPS: usize = 64;
+
+/// How far a one-shot slew (start, amount) had moved the clock by `t`.
+fn ramp_progress((start, amount): (f64, f64), t: f64) -> f64 {
+    let reach = MAX_SLEW_RATE * (t - start).max(0.0);
+    amount.clamp(-reach, reach)
+}
 
 /// A straight line through the free-running offsets.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,6 +62,9 @@ pub struct Trend {
     frequency: f64,
     /// Phase slewed since the last booking (seconds).
     slewed: f64,
+    /// Whole offsets handed over as one-shot slews (start, amount), oldest first. Each
+    /// moves the clock at adjtime's rate until done or replaced by the next.
+    ramps: VecDeque<(f64, f64)>,
     /// (sample time, free-running offset), oldest first.
     points: VecDeque<(f64, f64)>,
 }
@@ -56,6 +76,7 @@ impl Trend {
             ledger: VecDeque::from([(now, 0.0)]),
             frequency,
             slewed: 0.0,
+            ramps: VecDeque::new(),
             points: VecDeque::new(),
         }
     }
@@ -67,26 +88,36 @@ impl Trend {
 
     /// Total correction applied up to `now`.
     fn applied(&self, now: f64) -> f64 {
+        self.booked(now) + self.ramped(now)
+    }
+
+    /// What the ledger holds up to `now` (all but the one-shot slews).
+    fn booked(&self, now: f64) -> f64 {
         let (t, a) = self.ledger.back().copied().unwrap_or((now, 0.0));
         a + self.frequency * (now - t) + self.slewed
     }
 
+    /// How far the one-shot slews had moved the clock by `t`.
+    fn ramped(&self, t: f64) -> f64 {
+        self.ramps.iter().map(|&ramp| ramp_progress(ramp, t)).sum()
+    }
+
     /// Total correction applied up to `t` (< `now`), interpolated between bookings.
     fn applied_at(&self, t: f64, now: f64) -> f64 {
-        let mut later = (now, self.applied(now));
+        let mut later = (now, self.booked(now));
         for &(tb, ab) in self.ledger.iter().rev() {
             if tb <= t {
                 let span = later.0 - tb;
                 let part = if span > 0.0 { (t - tb) / span } else { 0.0 };
-                return ab + (later.1 - ab) * part.clamp(0.0, 1.0);
+                return ab + (later.1 - ab) * part.clamp(0.0, 1.0) + self.ramped(t);
             }
             later = (tb, ab);
         }
-        later.1
+        later.1 + self.ramped(t)
     }
 
     fn book(&mut self, now: f64) {
-        let total = self.applied(now);
+        let total = self.booked(now);
         self.ledger.push_back((now, total));
         if self.ledger.len() > MAX_LEDGER {
             self.ledger.pop_front();
@@ -94,9 +125,34 @@ impl Trend {
         self.slewed = 0.0;
     }
 
-    /// Records a phase slew just handed to the clock (positive: clock moved forward).
-    pub fn slewed(&mut self, amount: f64) {
+    /// Records the once-a-second slew slice handed to the clock at `now` (positive: clock
+    /// moved forward); it completes within the second.
+    pub fn slewed(&mut self, amount: f64, now: f64) {
         self.slewed += amount;
+        if self
+            .ledger
+            .back()
+            .is_none_or(|b| now - b.0 >= LEDGER_SPACING)
+        {
+            self.book(now);
+        }
+    }
+
+    /// Records a whole offset handed to the clock at `now` as one adjtime-like slew, which
+    /// cuts short what is left of the previous one.
+    pub fn slew_started(&mut self, amount: f64, now: f64) {
+        if let Some(last) = self.ramps.back_mut() {
+            last.1 = ramp_progress(*last, now);
+        }
+        self.ramps.push_back((now, amount));
+        if self.ramps.len() > MAX_RAMPS {
+            // Long finished: fold it into the ledger.
+            if let Some(old) = self.ramps.pop_front() {
+                for entry in &mut self.ledger {
+                    entry.1 += ramp_progress(old, entry.0);
+                }
+            }
+        }
     }
 
     /// Records a new frequency correction, in force from `now`.
@@ -107,13 +163,15 @@ impl Trend {
 
     /// Adds the offset `theta` measured at `t` (no later than `now`).
     pub fn add(&mut self, t: f64, theta: f64, now: f64) {
-        self.add_shares(&[(t, theta, 1.0)], now);
+        let _ = self.add_shares(&[(t, theta, 1.0)], now);
     }
 
     /// Adds one point for a weighted combination of (time, offset, weight) measurements:
     /// each is taken to the free-running frame at its own time before they are averaged,
-    /// which is exact however the clock was slewed between them.
-    pub fn add_shares(&mut self, shares: &[(f64, f64, f64)], now: f64) {
+    /// which is exact however the clock was slewed between them. Returns how far the
+    /// point lies from what the earlier ones predicted (the surprise in it), if they
+    /// predicted anything.
+    pub fn add_shares(&mut self, shares: &[(f64, f64, f64)], now: f64) -> Option<f64> {
         let (mut weights, mut t_sum, mut z_sum) = (0.0, 0.0, 0.0);
         for &(t, theta, weight) in shares {
             let t = t.min(now);
@@ -122,13 +180,16 @@ impl Trend {
             z_sum += weight * (theta + self.applied_at(t, now));
         }
         if weights <= 0.0 || !(t_sum.is_finite() && z_sum.is_finite()) {
-            return;
+            return None;
         }
+        let (t, z) = (t_sum / weights, z_sum / weights);
+        let surprise = self.fit().map(|fit| z - fit.at(t));
         self.book(now);
-        self.points.push_back((t_sum / weights, z_sum / weights));
+        self.points.push_back((t, z));
         if self.points.len() > MAX_POINTS {
             self.points.pop_front();
         }
+        surprise
     }
 
     /// Offsets held.
@@ -208,7 +269,7 @@ mod tests {
             for s in 0..10 {
                 applied += freq - 0.001;
                 history.push((now - 9.0 + f64::from(s), applied));
-                trend.slewed(-0.001);
+                trend.slewed(-0.001, now - 9.0 + f64::from(s));
             }
             last = now;
             // Each sample is a poll old when it arrives.
@@ -225,6 +286,17 @@ mod tests {
         let predicted = trend.offset_now(&fit, now);
         let truth = theta_at(now, &history, (now, 0.0));
         assert!((predicted - truth).abs() < 1e-6, "{predicted} {truth}");
+    }
+
+    #[test]
+    fn an_interrupted_one_shot_slew_counts_only_what_it_did() {
+        let mut t = Trend::new(0.0, 0.0);
+        t.slew_started(0.1, 0.0);
+        // adjtime's 500 PPM: 25 ms done after 50 s, 50 ms when replaced at 100 s.
+        assert!((t.applied_at(50.0, 100.0) - 0.025).abs() < 1e-12);
+        t.slew_started(-0.001, 100.0);
+        assert!((t.applied(1000.0) - 0.049).abs() < 1e-12);
+        assert!((t.applied_at(50.0, 1000.0) - 0.025).abs() < 1e-12);
     }
 
     #[test]

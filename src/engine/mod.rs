@@ -220,7 +220,7 @@ impl<C: Clock> Engine<C> {
         let now = self.clock.mono();
         if now >= self.next_tick {
             self.next_tick = now + TICK;
-            if let Some(cmd) = self.system.tick() {
+            if let Some(cmd) = self.system.tick(now) {
                 self.apply(cmd);
             }
         }
