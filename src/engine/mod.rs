@@ -62,6 +62,8 @@ pub struct Settings {
 pub struct Datagram<'a> {
     pub bytes: &'a [u8],
     pub source: SocketAddr,
+    /// Our address it arrived on (the interface socket's), if known.
+    pub local: Option<SocketAddr>,
     /// How long ago the kernel received it.
     pub age: Duration,
 }
@@ -363,7 +365,7 @@ impl<C: Clock> Engine<C> {
         let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
         let arrival = Arrival {
             src: dgram.source,
-            local: None,
+            local: dgram.local.map(|a| a.ip()),
             mode,
             version,
         };
@@ -450,6 +452,7 @@ impl<C: Clock> Engine<C> {
         let Some(peer) = self.peers.get_mut(index) else {
             return;
         };
+        peer.local = dgram.local.or(peer.local);
         match peer.assoc.on_packet(header, rx, now, &vars) {
             Received::Sample { select: true } => self.select(now),
             Received::Denied { demobilize } => {
@@ -582,6 +585,7 @@ mod tests {
         let dgram = Datagram {
             bytes,
             source: from.parse().unwrap(),
+            local: None,
             age: Duration::ZERO,
         };
         let mut replies = Vec::new();
