@@ -163,10 +163,6 @@ pub struct LoopFilter {
     wander: f64,
     /// Monotonic seconds of the last accepted update (clock_epoch).
     epoch: f64,
-    /// Monotonic seconds of the last step that went straight to SYNC (classic `last_step`,
-    /// start-up counting as one): a step sooner than two stepouts after it re-measures
-    /// the frequency.
-    last_step: f64,
     poll: PollInterval,
     poll_counter: i32,
     allow_panic: bool,
@@ -207,7 +203,6 @@ impl LoopFilter {
             jitter: precision,
             wander: 0.0,
             epoch: now.as_secs_f64(),
-            last_step: now.as_secs_f64(),
             poll: INITIAL_POLL,
             poll_counter: 0,
             allow_panic: config.allow_panic,
@@ -331,10 +326,13 @@ impl LoopFilter {
         }
         self.poll_counter = 0;
         self.jitter = self.precision;
-        let next = if self.state == ClockState::Nset || s.now - self.last_step < 2.0 * stepout {
+        // Without a frequency yet, measure it next. (Classic 4.2.6p5 also re-measures
+        // after any step within two stepouts of the last one or of start-up, which would
+        // leave a daemon started with a drift file unsynchronised for 15 minutes after its
+        // first step; issue 3 asks for service within 30 s, so that rule is not kept.)
+        let next = if self.state == ClockState::Nset {
             ClockState::Freq
         } else {
-            self.last_step = s.now;
             ClockState::Sync
         };
         self.reset(next, 0.0, s.now);
