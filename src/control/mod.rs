@@ -174,7 +174,9 @@ fn answer(
             // writable yet, and classic refuses read-only ones with the same code.
             Err(cerr::PERMISSION.into())
         }
-        opcode::CONFIGURE | opcode::SAVECONFIG => Ok(Answer::text(0, config_reply(h.opcode, access)?)),
+        opcode::CONFIGURE | opcode::SAVECONFIG => {
+            Ok(Answer::text(0, config_reply(h.opcode, access)?))
+        }
         opcode::SETTRAP | opcode::UNSETTRAP if access.notrap => Err(cerr::PERMISSION.into()),
         opcode::REQ_NONCE => {
             let mut w = VarWriter::new();
@@ -257,14 +259,19 @@ fn read_vars(data: &[u8], assoc: u16, ctx: &Context<'_>, sys: &SystemVars) -> Re
     if assoc == 0 {
         let mut sys = sys.clone();
         sys.clock = ctx.now;
-        let table: Vec<&str> = vars::SYS_TABLE.iter().chain(&stats::STATS_TABLE).copied().collect();
+        let table: Vec<&str> = vars::SYS_TABLE
+            .iter()
+            .chain(&stats::STATS_TABLE)
+            .copied()
+            .collect();
         let mut extra = None;
         for name in select(data, &table, &vars::SYS_DEFAULT)? {
             if vars::SYS_TABLE.contains(&name) {
                 vars::put_sys(&mut w, name, &sys);
                 continue;
             }
-            let (stats, peer) = extra.get_or_insert_with(|| (ctx.state.stats(), ctx.state.peer(sys.peer)));
+            let (stats, peer) =
+                extra.get_or_insert_with(|| (ctx.state.stats(), ctx.state.peer(sys.peer)));
             stats::put_stat(&mut w, name, stats, peer.as_ref());
         }
         return Ok(Answer::text(sys.status.word(), w));

@@ -123,7 +123,10 @@ fn hex16(v: Option<&[u8]>) -> u16 {
 
 /// The index of an `addr.N`/`last.N` name.
 fn index(name: &[u8], prefix: &[u8]) -> Option<usize> {
-    let n: usize = std::str::from_utf8(name.strip_prefix(prefix)?).ok()?.parse().ok()?;
+    let n: usize = std::str::from_utf8(name.strip_prefix(prefix)?)
+        .ok()?
+        .parse()
+        .ok()?;
     (n < MAX_PRIORS).then_some(n)
 }
 

@@ -252,13 +252,22 @@ mod tests {
         };
         assert_eq!(
             text(
-                &["mru_enabled", "mru_mem", "mru_maxmem", "ss_uptime", "ss_received"],
+                &[
+                    "mru_enabled",
+                    "mru_mem",
+                    "mru_maxmem",
+                    "ss_uptime",
+                    "ss_received"
+                ],
                 &s
             ),
             "mru_enabled=0x1, mru_mem=1, mru_maxmem=70, ss_uptime=3600,\r\nss_received=42\r\n"
         );
         assert_eq!(
-            text(&["peeradr", "peermode", "kstflags", "koffset", "authdelay"], &s),
+            text(
+                &["peeradr", "peermode", "kstflags", "koffset", "authdelay"],
+                &s
+            ),
             "peeradr=0.0.0.0:0, peermode=0, kstflags, koffset=0, authdelay=0.000\r\n"
         );
     }

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::display::{self, PeerStyle, Resolver, StatusKind};
+use super::monitor;
 use super::session::{QueryError, Session, Transport};
 use crate::wire::control::opcode;
 use crate::wire::varlist::parse_varlist;
@@ -235,6 +236,16 @@ pub struct Ntpq<'a> {
     pub quit: bool,
     /// Program name for `ntpq: read: Connection refused`.
     pub argv0: String,
+    /// With several hosts on the command line, the width of the `server (local)` column
+    /// classic prepends to the peer table (the longest host name).
+    pub hosts_width: Option<usize>,
+    /// Reads a file for `config-from-file` (the shell passes the file system in).
+    pub read_file: fn(&str) -> std::io::Result<String>,
+}
+
+/// The default [`Ntpq::read_file`]: no file system.
+fn no_files(_: &str) -> std::io::Result<String> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// Where output goes (stdout, stderr).
@@ -261,6 +272,8 @@ impl<'a> Ntpq<'a> {
             assocs: Vec::new(),
             quit: false,
             argv0: "ntpq".into(),
+            hosts_width: None,
+            read_file: no_files,
         }
     }
 
@@ -274,7 +287,13 @@ impl<'a> Ntpq<'a> {
             Ok(n) => n,
             Err(kind) => return writeln!(o.err, "***Command `{word}' {kind}"),
         };
-        match self.dispatch(name, args, o) {
+        let rest = line.trim_start()[word.len()..].trim();
+        let done = match name {
+            ":config" => self.config(rest, o),
+            _ if monitor::is_monitor(name) => self.monitor(name, args, o),
+            _ => self.dispatch(name, args, o),
+        };
+        match done {
             Ok(()) => Ok(()),
             Err(Failure::Io(e)) => Err(e),
             Err(Failure::Query(e, assoc)) => self.report(e, assoc, o),
@@ -294,7 +313,16 @@ impl<'a> Ntpq<'a> {
         }
     }
 
-    fn query(
+    /// How variables are shown now (`raw`/`cooked`, `hostnames`).
+    pub(super) fn view(&self) -> display::View<'a> {
+        display::View {
+            raw: self.raw,
+            names: self.names,
+            resolver: self.resolver,
+        }
+    }
+
+    pub(super) fn query(
         &mut self,
         op: u8,
         assoc: u16,
@@ -307,8 +335,10 @@ impl<'a> Ntpq<'a> {
 
     fn dispatch(&mut self, name: &str, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
         match name {
-            "peers" | "lpeers" => self.peers(PeerStyle::Refid, o),
-            "opeers" | "lopeers" => self.peers(PeerStyle::Local, o),
+            "peers" | "lpeers" => self.peers(PeerStyle::Refid, name == "lpeers", o),
+            "opeers" | "lopeers" => self.peers(PeerStyle::Local, name == "lopeers", o),
+            "config-from-file" => self.config_from_file(args.first().copied(), o),
+            "saveconfig" => self.saveconfig(args.first().copied(), o),
             "associations" | "lassociations" => {
                 self.read_assocs()?;
                 self.print_assocs(name == "associations", o)
@@ -380,20 +410,48 @@ impl<'a> Ntpq<'a> {
         Ok(())
     }
 
-    fn peers(&mut self, style: PeerStyle, o: &mut Out<'_>) -> Result<(), Failure> {
+    /// The peer table; `all` shows associations that are neither configured nor reached.
+    fn peers(&mut self, style: PeerStyle, all: bool, o: &mut Out<'_>) -> Result<(), Failure> {
         self.read_assocs()?;
         if self.assocs.is_empty() {
             writeln!(o.out, "No association ID's returned")?;
             return Ok(());
         }
         let mut text = display::peers_header(style);
+        if let Some(w) = self.hosts_width {
+            let label = if style == PeerStyle::Refid {
+                "server (local)"
+            } else {
+                "server"
+            };
+            let (head, rule) = text.split_once('\n').unwrap_or_default();
+            text = format!("{label:<w$.w$} {head}\n{}{rule}", "=".repeat(w + 1));
+        }
         for (id, st) in self.assocs.clone() {
+            if !all && st & (display::PST_CONFIG | display::PST_REACH) == 0 {
+                continue;
+            }
             let r = self.query(opcode::READVAR, id, &[])?;
             let vars = parse_varlist(&r.data);
+            if let Some(w) = self.hosts_width {
+                text += &format!("{:<w$} ", self.server_column(&vars, style));
+            }
             let now = (self.now)();
             text += &display::peer_row(st, &vars, style, now, self.resolver, self.names);
         }
         Ok(write!(o.out, "{text}")?)
+    }
+
+    /// Classic's first column with several hosts: the association's local address (by
+    /// name when names are shown) in `peers`, the host as typed in `opeers`.
+    fn server_column(&self, vars: &[crate::wire::varlist::Var], style: PeerStyle) -> String {
+        let dst = vars.iter().find(|v| v.name == "dstadr");
+        match dst.and_then(|v| v.value.parse().ok()) {
+            Some(addr) if style == PeerStyle::Refid => {
+                display::host_text(addr, self.resolver, self.names)
+            }
+            _ => self.host.clone(),
+        }
     }
 
     fn readvar(
@@ -410,12 +468,14 @@ impl<'a> Ntpq<'a> {
             _ => StatusKind::Peer,
         };
         let vars = parse_varlist(&r.data);
-        let view = display::View {
-            raw: self.raw,
-            names: self.names,
-            resolver: self.resolver,
-        };
-        let text = display::readvar(r.assoc_id, r.status, kind, &vars, list.is_empty(), view);
+        let text = display::readvar(
+            r.assoc_id,
+            r.status,
+            kind,
+            &vars,
+            list.is_empty(),
+            self.view(),
+        );
         Ok(write!(o.out, "{text}")?)
     }
 
@@ -487,7 +547,7 @@ impl<'a> Ntpq<'a> {
 }
 
 /// Why a command stopped.
-enum Failure {
+pub(super) enum Failure {
     Query(QueryError, u16),
     Io(std::io::Error),
 }
@@ -517,16 +577,28 @@ fn assoc_and_list(args: &[&str]) -> (u16, String) {
     }
 }
 
-/// A command by exact name or unique prefix.
-fn find_command(word: &str) -> Result<&'static str, &'static str> {
-    if let Some(c) = COMMANDS.iter().find(|c| c.0 == word) {
+/// A command by exact name or unique prefix in `table`.
+fn find_in(
+    table: &[(&'static str, &'static str, &'static str)],
+    word: &str,
+) -> Result<&'static str, &'static str> {
+    if let Some(c) = table.iter().find(|c| c.0 == word) {
         return Ok(c.0);
     }
-    let mut matches = COMMANDS.iter().filter(|c| c.0.starts_with(word));
+    let mut matches = table.iter().filter(|c| c.0.starts_with(word));
     match (matches.next(), matches.next()) {
         (Some(c), None) => Ok(c.0),
         (Some(_), Some(_)) => Err("ambiguous"),
         _ => Err("unknown"),
+    }
+}
+
+/// A command by exact name or unique prefix. The 4.2.8 additions are looked at only for
+/// words no 4.2.6p5 command takes, so every classic abbreviation keeps its meaning.
+fn find_command(word: &str) -> Result<&'static str, &'static str> {
+    match find_in(&COMMANDS, word) {
+        Err("unknown") => find_in(&monitor::COMMANDS, word),
+        found => found,
     }
 }
 
@@ -536,6 +608,7 @@ fn help(args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
             Ok(name) => {
                 let c = COMMANDS
                     .iter()
+                    .chain(&monitor::COMMANDS)
                     .find(|c| c.0 == name)
                     .map_or(("", "", ""), |c| *c);
                 writeln!(o.out, "function: {}", c.2)?;
@@ -573,8 +646,12 @@ mod tests {
     fn prefixes_resolve_like_classic() {
         assert_eq!(find_command("pe"), Ok("peers"));
         assert_eq!(find_command("rv"), Ok("rv"));
-        assert_eq!(find_command("mrulist"), Err("unknown"));
         assert_eq!(find_command("c"), Err("ambiguous"));
+        // 4.2.8 additions never shadow a classic abbreviation.
+        assert_eq!(find_command("au"), Ok("authenticate"));
+        assert_eq!(find_command("mru"), Ok("mrulist"));
+        assert_eq!(find_command("sysi"), Ok("sysinfo"));
+        assert_eq!(find_command("sy"), Err("ambiguous"));
     }
 
     #[test]

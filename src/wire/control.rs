@@ -206,7 +206,7 @@ impl<'a> ControlPacket<'a> {
         if count > MAX_DATA || HEADER_LEN + count > bytes.len() {
             return Err(ControlError::BadCount(header.count));
         }
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(ControlError::BadTrailer(bytes.len() - HEADER_LEN - count));
         }
         let end = HEADER_LEN + count;
@@ -497,7 +497,10 @@ mod tests {
         let p = ControlPacket::decode_request(&pkt).unwrap();
         assert_eq!((p.data, p.mac), (&b"stratum"[..], None));
         pkt.push(0);
-        assert!(ControlPacket::decode_request(&pkt).is_err(), "not a multiple of 4");
+        assert!(
+            ControlPacket::decode_request(&pkt).is_err(),
+            "not a multiple of 4"
+        );
         let mut authed = pkt[..20].to_vec();
         authed.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9]);
         authed.extend_from_slice(&[0xab; 16]);
