@@ -9,3 +9,4 @@ mod monitor;
 mod mrulist;
 pub mod session;
 mod stats;
+mod table;
