@@ -1,5 +1,5 @@
-//! ntpq's command interpreter: each command (found through `table`) runs its
-//! command's queries through a [`Session`], and output through [`display`].
+//! ntpq's command interpreter: each command (looked up in `table`) runs its queries
+//! through a [`Session`] and prints through [`display`].
 
 use std::io::Write;
 use std::time::Duration;
