@@ -18,6 +18,5 @@ pub mod ntpq;
 pub mod refclock;
 pub mod restrict;
 pub mod server;
-pub mod system;
 pub mod time;
 pub mod wire;

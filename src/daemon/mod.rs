@@ -7,6 +7,7 @@ pub mod event_loop;
 pub mod listen;
 pub mod logging;
 pub mod process;
+pub mod resolver;
 pub mod run;
 pub mod settings;
 pub mod signals;
