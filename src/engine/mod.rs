@@ -95,6 +95,9 @@ pub enum Action {
     },
 }
 
+/// The NTP version `ss_thisver` counts; the others count as `ss_oldver`.
+const CURRENT_VERSION: u8 = 4;
+
 /// Packet counters (the basis of ntpq's sysstats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -103,6 +106,29 @@ pub struct Counters {
     pub dropped: u64,
     pub served: u64,
     pub kissed: u64,
+    /// Monotonic time the engine started (for `ss_uptime`).
+    pub started: Duration,
+    /// Packets of NTP version 4, and of older versions.
+    pub this_version: u64,
+    pub old_version: u64,
+    /// Dropped by `restrict`, and over the `limited` rate (KoD or not).
+    pub restricted: u64,
+    pub rate_limited: u64,
+    /// Packets handed to an association.
+    pub to_associations: u64,
+}
+
+impl Counters {
+    /// Counts a packet `restrict` or the rate limiter turned away.
+    fn denied(&mut self, access: &Access) {
+        match access {
+            Access::Drop(crate::restrict::Denied::RateLimited) | Access::Kiss { .. } => {
+                self.rate_limited += 1
+            }
+            Access::Drop(_) => self.restricted += 1,
+            _ => {}
+        }
+    }
 }
 
 /// The daemon core.
@@ -150,7 +176,10 @@ impl<C: Clock> Engine<C> {
             settings,
             system,
             peers: PeerTable::new(first_peer_id),
-            counters: Counters::default(),
+            counters: Counters {
+                started: now,
+                ..Counters::default()
+            },
             next_tick: now + TICK,
             next_local_poll: now,
             next_drift_write: now + DRIFT_WRITE_INTERVAL,
@@ -395,6 +424,11 @@ impl<C: Clock> Engine<C> {
     pub fn handle_datagram(&mut self, dgram: &Datagram, send: &mut dyn FnMut(&[u8])) {
         self.counters.received += 1;
         let (mode, version) = peek_mode(dgram.bytes);
+        if version == CURRENT_VERSION {
+            self.counters.this_version += 1;
+        } else {
+            self.counters.old_version += 1;
+        }
         let packet = match mode {
             Mode::Control | Mode::Private => None,
             _ => match Packet::decode(dgram.bytes) {
@@ -416,6 +450,7 @@ impl<C: Clock> Engine<C> {
             .settings
             .access
             .check(self.clock.mono(), &arrival, has_mac);
+        self.counters.denied(&access);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
                 let access = QueryAccess {
@@ -496,6 +531,7 @@ impl<C: Clock> Engine<C> {
             return;
         };
         peer.local = dgram.local.or(peer.local);
+        self.counters.to_associations += 1;
         match peer.assoc.on_packet(header, rx, now, &vars) {
             Received::Sample { select: true } => self.select(now),
             Received::Denied { demobilize } => {
