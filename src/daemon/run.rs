@@ -167,6 +167,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         tos: settings::tos(config),
         sources,
         own_addresses,
+        orphan: settings::orphan(config),
     };
     let loop_shell = event_loop::Shell {
         listeners: &listeners,

@@ -3,5 +3,10 @@
 //! interprets command lines; `src/bin/ntpq.rs` adds the UDP socket and the terminal.
 
 pub mod commands;
+mod config;
 pub mod display;
+mod monitor;
+mod mrulist;
 pub mod session;
+mod stats;
+mod table;
