@@ -18,6 +18,7 @@ pub mod ntpdate;
 pub mod ntpq;
 pub mod refclock;
 pub mod restrict;
+pub mod rtc;
 pub mod server;
 pub mod stats;
 pub mod sysconfig;

@@ -4,8 +4,10 @@
 pub mod args;
 pub mod driftio;
 pub mod event_loop;
+pub mod host;
 pub mod listen;
 pub mod logging;
+pub mod privdrop;
 pub mod process;
 pub mod run;
 pub mod settings;

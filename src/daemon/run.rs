@@ -3,6 +3,7 @@
 
 use super::args::{self, Command, Options};
 use super::event_loop::{self, Listener};
+use super::host::Host;
 use super::listen;
 use super::process::{self, PidFile};
 use super::settings::{self, ShellSettings};
@@ -49,7 +50,12 @@ pub fn main(args: Vec<String>) -> i32 {
     }
     let (config, diagnostics) = config::load_file(&config_path);
     let shell = settings::shell(&config, &opts);
-    logging::init(opts.no_fork, shell.log_file.as_deref(), opts.debug_level);
+    logging::init(
+        opts.no_fork,
+        shell.log_file.as_deref(),
+        opts.debug_level,
+        opts.syslog_socket.as_deref(),
+    );
     log::info!("{VERSION}");
     for d in &diagnostics {
         if d.is_error() {
@@ -72,7 +78,6 @@ pub fn main(args: Vec<String>) -> i32 {
 /// Options accepted for compatibility whose work arrives with later issues.
 fn log_unsupported_options(opts: &Options) {
     let pending = [
-        (opts.user.is_some(), "-u (privilege drop)"),
         (opts.quit, "-q (set the time and quit)"),
         (opts.keyfile.is_some(), "-k (keys file)"),
         (!opts.trusted_keys.is_empty(), "-t (trusted keys)"),
@@ -153,6 +158,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         process::daemonize()?;
     }
     let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
+    let mut host = Host::settle(opts)?;
     let seed = process::random_seed();
     let engine_settings = Settings {
         assoc_base: (seed[0] as u16) % 60_000 + 1,
@@ -173,6 +179,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
                 &listeners,
                 &signals,
                 shell,
+                &mut host,
             )
         }
         None => serve(
@@ -180,6 +187,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
             &listeners,
             &signals,
             shell,
+            &mut host,
         ),
     }
 }
@@ -189,6 +197,7 @@ fn serve<C: Clock>(
     listeners: &[Listener],
     signals: &Signals,
     shell: &ShellSettings,
+    host: &mut Host,
 ) -> io::Result<i32> {
     log::info!(
         "proto: precision = {:.3} usec",
@@ -201,5 +210,6 @@ fn serve<C: Clock>(
             log::warn!("cannot write drift file {}: {err}", path.display());
         }
     }
+    host.at_stop(engine.clock());
     Ok(0)
 }
