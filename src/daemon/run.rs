@@ -152,13 +152,18 @@ fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
 }
 
 fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
+    let detached = if opts.no_fork {
+        None
+    } else {
+        Some(process::daemonize()?)
+    };
     let (listeners, own_addresses) = bind_all(shell)?;
     let signals = Signals::new()?;
-    if !opts.no_fork {
-        process::daemonize()?;
-    }
     let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
     let mut host = Host::settle(opts)?;
+    if let Some(d) = detached {
+        d.ready();
+    }
     let seed = process::random_seed();
     let engine_settings = Settings {
         assoc_base: (seed[0] as u16) % 60_000 + 1,
