@@ -16,6 +16,7 @@ pub mod leap;
 pub mod net;
 pub mod ntpdate;
 pub mod ntpq;
+pub mod privdrop;
 pub mod refclock;
 pub mod restrict;
 pub mod rtc;

@@ -3,8 +3,8 @@
 //! the RTC from the clock in use.
 
 use super::args::Options;
-use super::privdrop;
 use crate::clock::Clock;
+use crate::privdrop;
 use crate::rtc::Rtc;
 use std::io;
 

@@ -7,7 +7,6 @@ pub mod event_loop;
 pub mod host;
 pub mod listen;
 pub mod logging;
-pub mod privdrop;
 pub mod process;
 pub mod run;
 pub mod settings;

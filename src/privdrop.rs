@@ -1,6 +1,7 @@
-//! `-u user[:group]`: once port 123 is bound, the pid file written and the RTC opened,
-//! ntpd becomes that user and keeps exactly one capability, CAP_SYS_TIME, so it can still
-//! steer the clock (and set the RTC at stop) but nothing else a root process could.
+//! ntpd's `-u user[:group]` and ntpdate's `-U user`: once port 123 is bound (and for ntpd
+//! the pid file written) and the RTC opened, the program becomes that user and keeps
+//! exactly one capability, CAP_SYS_TIME, so it can still steer the clock (and set the RTC)
+//! but nothing else a root process could.
 //!
 //! Sequence: PR_SET_KEEPCAPS so setuid keeps the permitted set, setgroups to the one group,
 //! setgid, setuid, then capset to the kept set (effective = permitted, nothing inheritable),
@@ -65,7 +66,7 @@ fn lookup_user(user: &str) -> Result<(u32, Option<u32>), String> {
     }
     let uid: u32 = user
         .parse()
-        .map_err(|_| format!("Cannot find user ID {user}"))?;
+        .map_err(|_| format!("Cannot find user `{user}'"))?;
     // SAFETY: as above.
     let pw = unsafe { libc::getpwuid(uid) };
     // SAFETY: pw is non-null and valid until the next getpw* call.
@@ -83,7 +84,7 @@ fn lookup_group(group: &str) -> Result<u32, String> {
     }
     group
         .parse()
-        .map_err(|_| format!("Cannot find group ID {group}"))
+        .map_err(|_| format!("Cannot find group `{group}'"))
 }
 
 #[repr(C)]
