@@ -23,6 +23,5 @@ pub mod rtc;
 pub mod server;
 pub mod stats;
 pub mod sysconfig;
-pub mod system;
 pub mod time;
 pub mod wire;

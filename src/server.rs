@@ -2,7 +2,7 @@
 //! server reply (mode 4) built from the system variables; a symmetric active packet from an
 //! unknown peer is answered the same way (mode 2).
 
-use crate::system::SystemVars;
+use crate::discipline::system::SystemVars;
 use crate::time::{NtpShort, NtpTimestamp};
 use crate::wire::ntp::{Header, Mode};
 
@@ -17,12 +17,12 @@ pub fn reply(request: &Header, sys: &SystemVars, rx: NtpTimestamp, tx: NtpTimest
         leap: sys.leap,
         version: request.version,
         mode,
-        stratum: sys.stratum,
+        stratum: sys.wire_stratum(),
         poll: request.poll,
         precision: sys.precision,
         root_delay: NtpShort::from_duration(sys.root_delay),
         root_dispersion: sys.root_dispersion_at(tx),
-        reference_id: sys.reference_id,
+        reference_id: sys.refid,
         reference_time: sys.reference_time,
         origin_time: request.transmit_time,
         receive_time: rx,
@@ -48,10 +48,10 @@ mod tests {
         SystemVars {
             leap: Leap::NoWarning,
             stratum: 11,
-            reference_id: RefId([127, 127, 1, 0]),
+            refid: RefId([127, 127, 1, 0]),
             reference_time: NtpTimestamp::from_bits(0xeeab_8600_0000_0000),
             root_dispersion: NtpDuration::from_secs_f64(0.01),
-            ..SystemVars::unsynchronized(-23)
+            ..SystemVars::initial(-23)
         }
     }
 
@@ -92,10 +92,10 @@ mod tests {
     fn unsynchronised_server_says_so() {
         let r = reply(
             &request(),
-            &SystemVars::unsynchronized(-20),
+            &SystemVars::initial(-20),
             NtpTimestamp::ZERO,
             NtpTimestamp::ZERO,
         );
-        assert_eq!((r.leap, r.stratum), (Leap::Unsync, 16));
+        assert_eq!((r.leap, r.stratum), (Leap::Unsync, 0));
     }
 }

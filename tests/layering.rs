@@ -12,7 +12,6 @@ const CORE: &[&str] = &[
     "src/discipline",
     "src/engine",
     "src/server.rs",
-    "src/system.rs",
     "src/refclock",
     "src/control",
     "src/assoc",

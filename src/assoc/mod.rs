@@ -7,9 +7,12 @@
 pub mod flash;
 mod poll;
 mod receive;
+mod round;
 
 pub use flash::Flash;
+pub use poll::PollOutput;
 pub use receive::Received;
+pub use round::select_round;
 
 use crate::discipline::filter::ClockFilter;
 use crate::discipline::sample::PHI;

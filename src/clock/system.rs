@@ -143,12 +143,14 @@ impl<K: Kernel> Clock for SystemClock<K> {
     }
 
     fn slew(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
-        // The kernel PLL accepts at most ±0.5 s; larger offsets are clamped as ntpd does.
-        let nanos = offset.to_nanos().clamp(-500_000_000, 500_000_000);
+        // adjtime(2) semantics (the kernel's single-shot offset, in microseconds, slewed
+        // at 500 PPM and replacing what is left of the previous one): the daemon's own
+        // PLL hands over a slice every second, as classic's `adj_host_clock` does.
+        let micros = ((offset.to_nanos() + offset.to_nanos().signum() * 500) / 1000)
+            .clamp(-500_000_000, 500_000_000);
         self.adjust(|tx| {
-            tx.modes = libc::ADJ_OFFSET | libc::ADJ_NANO | libc::ADJ_STATUS;
-            tx.status = libc::STA_PLL | libc::STA_NANO;
-            tx.offset = nanos;
+            tx.modes = libc::ADJ_OFFSET_SINGLESHOT;
+            tx.offset = micros;
         })
         .map(drop)
     }
@@ -168,7 +170,8 @@ impl<K: Kernel> Clock for SystemClock<K> {
     }
 
     fn set_status(&mut self, status: ClockStatus) -> Result<(), ClockError> {
-        let mut bits = libc::STA_PLL | libc::STA_NANO;
+        // STA_PLL stays clear: the daemon disciplines the clock itself.
+        let mut bits = libc::STA_NANO;
         if !status.synchronized {
             bits |= libc::STA_UNSYNC;
         }
@@ -246,17 +249,14 @@ mod tests {
     }
 
     #[test]
-    fn slew_uses_kernel_pll_in_nanoseconds() {
+    fn slew_is_adjtime_single_shot_in_microseconds() {
         let mut c = clock();
         c.slew(NtpDuration::from_secs_f64(0.002)).unwrap();
         let tx = c.kernel().adjusted[0];
-        assert_eq!(
-            tx.modes,
-            libc::ADJ_OFFSET | libc::ADJ_NANO | libc::ADJ_STATUS
-        );
-        assert!((tx.offset - 2_000_000).abs() < 10);
-        c.slew(NtpDuration::from_secs(3)).unwrap();
-        assert_eq!(c.kernel().adjusted[1].offset, 500_000_000);
+        assert_eq!(tx.modes, libc::ADJ_OFFSET_SINGLESHOT);
+        assert_eq!(tx.offset, 2_000);
+        c.slew(NtpDuration::from_secs_f64(-0.0000015)).unwrap();
+        assert_eq!(c.kernel().adjusted[1].offset, -2);
     }
 
     #[test]

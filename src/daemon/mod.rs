@@ -8,6 +8,7 @@ pub mod host;
 pub mod listen;
 pub mod logging;
 pub mod process;
+pub mod resolver;
 pub mod run;
 pub mod settings;
 pub mod signals;

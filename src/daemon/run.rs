@@ -2,7 +2,7 @@
 //! and run the loop on the system clock or a virtual one.
 
 use super::args::{self, Command, Options};
-use super::event_loop::{self, Listener};
+use super::event_loop::{self, Listener, Stop};
 use super::host::Host;
 use super::listen;
 use super::process::{self, PidFile};
@@ -78,7 +78,6 @@ pub fn main(args: Vec<String>) -> i32 {
 /// Options accepted for compatibility whose work arrives with later issues.
 fn log_unsupported_options(opts: &Options) {
     let pending = [
-        (opts.quit, "-q (set the time and quit)"),
         (opts.keyfile.is_some(), "-k (keys file)"),
         (!opts.trusted_keys.is_empty(), "-t (trusted keys)"),
         (opts.statsdir.is_some(), "-s (statistics directory)"),
@@ -165,14 +164,27 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         d.ready();
     }
     let seed = process::random_seed();
+    let (sources, names) = settings::sources(config, opts);
     let engine_settings = Settings {
         assoc_base: (seed[0] as u16) % 60_000 + 1,
         nonce: NonceKey::new(seed),
         local_clocks: settings::local_clocks(config),
         access: settings::access(config, &own_addresses),
         steer_clock: config.system.ntp,
+        authenticate: config.system.auth,
         initial_frequency: shell.drift_path.as_deref().and_then(driftio::read),
         drift_file: shell.drift_path.is_some(),
+        loop_config: settings::loop_config(config, opts),
+        tos: settings::tos(config),
+        sources,
+        own_addresses,
+    };
+    let loop_shell = event_loop::Shell {
+        listeners: &listeners,
+        signals: &signals,
+        drift_path: shell.drift_path.as_ref(),
+        names,
+        max_clock: settings::max_clock(config),
     };
     let system = SystemClock::new();
     match opts.virtual_clock {
@@ -181,16 +193,14 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
             let clock = VirtualClock::new(StdMono::new(), system.now(), spec);
             serve(
                 Engine::new(clock, engine_settings),
-                &listeners,
-                &signals,
+                loop_shell,
                 shell,
                 &mut host,
             )
         }
         None => serve(
             Engine::new(system, engine_settings),
-            &listeners,
-            &signals,
+            loop_shell,
             shell,
             &mut host,
         ),
@@ -199,8 +209,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
 
 fn serve<C: Clock>(
     mut engine: Engine<C>,
-    listeners: &[Listener],
-    signals: &Signals,
+    loop_shell: event_loop::Shell<'_>,
     shell: &ShellSettings,
     host: &mut Host,
 ) -> io::Result<i32> {
@@ -208,13 +217,18 @@ fn serve<C: Clock>(
         "proto: precision = {:.3} usec",
         2f64.powi(i32::from(engine.system().precision)) * 1e6
     );
-    let sig = event_loop::run(&mut engine, listeners, signals, shell.drift_path.as_ref())?;
-    log::info!("ntpd exiting on signal {sig}");
+    let status = match event_loop::run(&mut engine, loop_shell)? {
+        Stop::Signal(sig) => {
+            log::info!("ntpd exiting on signal {sig}");
+            0
+        }
+        Stop::Exit(status) => status,
+    };
     if let (Some(freq), Some(path)) = (engine.final_drift(), &shell.drift_path) {
         if let Err(err) = driftio::write(path, freq) {
             log::warn!("cannot write drift file {}: {err}", path.display());
         }
     }
     host.at_stop(engine.clock());
-    Ok(0)
+    Ok(status)
 }

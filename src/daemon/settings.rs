@@ -3,23 +3,29 @@
 
 use super::args::Options;
 use super::listen::ListenPolicy;
+use crate::assoc::{AssocConfig, AssocMode};
 use crate::config::{
     AssocKind, Config, Family as ConfFamily, InterfaceAction, InterfaceMatch, RestrictTarget,
     Target,
 };
+use crate::discipline::loopfilter::LoopConfig;
+use crate::discipline::system::TosParams;
+use crate::engine::peers::{refid_of, PeerSpec};
 use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
     AccessControl, Family, Monitor, RateLimits, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
 };
+use crate::time::PollInterval;
 use crate::wire::ntp::RefId;
 use std::collections::BTreeSet;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+const NTP_PORT: u16 = 123;
 use std::path::PathBuf;
 
 /// Directives the daemon reads but does not act on yet; `--check` warns about them too.
 pub const NOT_ACTED_ON: &[&str] = &[
-    "peer",
-    "pool",
     "broadcast",
     "broadcastclient",
     "multicastclient",
@@ -34,8 +40,6 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "statistics",
     "statsdir",
     "filegen",
-    "tinker",
-    "tos",
     "leapfile",
     "setvar",
     "logconfig",
@@ -50,8 +54,7 @@ pub struct ShellSettings {
     pub listen: ListenPolicy,
 }
 
-/// Logs, once each, the directives present in `config` that are not acted on yet, and the
-/// `server` lines naming network sources (the discipline issue brings them to life).
+/// Logs, once each, the directives present in `config` that are not acted on yet.
 pub fn log_unsupported(config: &Config) {
     let mut said = BTreeSet::new();
     for (location, keyword) in &config.directives {
@@ -59,16 +62,8 @@ pub fn log_unsupported(config: &Config) {
             log::warn!("{location}: '{keyword}' not supported yet");
         }
     }
-    for assoc in &config.associations {
-        if assoc.kind == AssocKind::Server
-            && !matches!(assoc.target, Target::RefClock { .. })
-            && said.insert("server")
-        {
-            log::warn!(
-                "{}: network 'server' associations not supported yet",
-                assoc.location
-            );
-        }
+    if config.tos.orphan.is_some() {
+        log::warn!("'tos orphan' not supported yet");
     }
 }
 
@@ -195,4 +190,106 @@ pub fn shell(config: &Config, opts: &Options) -> ShellSettings {
         log_file: opts.logfile.clone().or_else(|| config.log_file.clone()),
         listen,
     }
+}
+
+/// A host name still to resolve into association(s): classic resolves names off the main
+/// loop (its ntp_intres child) so absent DNS never stalls time service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NameRequest {
+    pub name: String,
+    pub family: Option<ConfFamily>,
+    /// `pool`: every address becomes an association (up to `tos maxclock`).
+    pub pool: bool,
+    pub template: AssocConfig,
+    pub location: String,
+}
+
+/// The network associations of ntp.conf: address literals now, names for the resolver.
+pub fn sources(config: &Config, opts: &Options) -> (Vec<PeerSpec>, Vec<NameRequest>) {
+    let mut now = Vec::new();
+    let mut later = Vec::new();
+    for a in &config.associations {
+        let kind = match a.kind {
+            AssocKind::Server | AssocKind::Pool => AssocMode::Client,
+            AssocKind::Peer => AssocMode::SymmetricActive,
+            AssocKind::Broadcast | AssocKind::ManycastClient => {
+                log::warn!("{}: '{}' not supported yet", a.location, a.kind.keyword());
+                continue;
+            }
+        };
+        let template = AssocConfig {
+            id: 0,
+            mode: kind,
+            version: a.version.unwrap_or(4),
+            min_poll: a.minpoll.unwrap_or(PollInterval::DEFAULT_MIN),
+            max_poll: a.maxpoll.unwrap_or(PollInterval::DEFAULT_MAX),
+            iburst: a.iburst || opts.quit,
+            burst: a.burst,
+            prefer: a.prefer,
+            noselect: a.noselect,
+            truechimer: a.true_,
+            configured: a.kind != AssocKind::Pool,
+            addr_refid: RefId::INIT,
+        };
+        match &a.target {
+            Target::RefClock { .. } => {}
+            Target::Ip(ip) => now.push(spec(*ip, template)),
+            Target::Host(name) => later.push(NameRequest {
+                name: name.clone(),
+                family: a.family,
+                pool: a.kind == AssocKind::Pool,
+                template,
+                location: a.location.to_string(),
+            }),
+        }
+    }
+    (now, later)
+}
+
+/// The association for `ip` made from a line's settings.
+pub fn spec(ip: IpAddr, template: AssocConfig) -> PeerSpec {
+    PeerSpec {
+        addr: SocketAddr::new(ip, NTP_PORT),
+        config: AssocConfig {
+            addr_refid: refid_of(ip),
+            ..template
+        },
+    }
+}
+
+/// The discipline's thresholds: `tinker` lines, then -g, -x and -q as classic applies them.
+pub fn loop_config(config: &Config, opts: &Options) -> LoopConfig {
+    let t = &config.tinker;
+    let mut lc = LoopConfig::default();
+    lc.step = t.step.unwrap_or(lc.step);
+    lc.panic = t.panic.unwrap_or(lc.panic);
+    if let Some(stepout) = t.stepout {
+        lc.stepout = Duration::from_secs_f64(stepout.to_secs_f64().max(0.0));
+    }
+    lc.kernel = config.system.kernel;
+    lc.allow_panic = opts.panic_gate;
+    lc.once = opts.quit;
+    if opts.slew_only {
+        lc = lc.slew_only();
+    }
+    lc
+}
+
+/// `tos` knobs over classic's defaults.
+pub fn tos(config: &Config) -> TosParams {
+    let t = &config.tos;
+    let mut p = TosParams::default();
+    let count = |v: Option<u32>, d: usize| v.map_or(d, |n| n as usize);
+    p.min_sane = count(t.minsane, p.min_sane);
+    p.min_clock = count(t.minclock, p.min_clock);
+    p.max_dist = t.maxdist.unwrap_or(p.max_dist);
+    p.min_dist = t.mindist.unwrap_or(p.min_dist);
+    p.floor = t.floor.unwrap_or(p.floor);
+    p.ceiling = t.ceiling.unwrap_or(p.ceiling);
+    p
+}
+
+/// `tos maxclock`: how many associations a pool may mobilise (classic default 10).
+pub fn max_clock(config: &Config) -> usize {
+    config.tos.maxclock.map_or(10, |n| n as usize)
 }

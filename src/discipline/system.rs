@@ -9,7 +9,7 @@ use super::combine::choose;
 use super::loopfilter::{ClockCommand, LoopConfig, LoopFilter, Outcome};
 use super::sample::PHI;
 use super::select::{intersect, Candidate, SelectStatus};
-use crate::time::{NtpDuration, NtpTimestamp, PollInterval, Ppm};
+use crate::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
 use crate::wire::ntp::{Leap, RefId};
 use std::time::Duration;
 
@@ -88,6 +88,16 @@ impl SystemVars {
         self.leap != Leap::Unsync
     }
 
+    /// Root dispersion as of `now`: the value at the last update, grown by PHI since
+    /// (RFC 5905 A.5.5.2), in the wire's 16.16 format.
+    pub fn root_dispersion_at(&self, now: NtpTimestamp) -> NtpShort {
+        if self.reference_time.is_zero() {
+            return NtpShort::from_duration(self.root_dispersion);
+        }
+        let age = (now - self.reference_time).abs().to_secs_f64();
+        NtpShort::from_duration(self.root_dispersion + NtpDuration::from_secs_f64(age * PHI))
+    }
+
     /// The stratum as sent on the wire (16 becomes 0).
     pub fn wire_stratum(&self) -> u8 {
         if self.stratum >= STRATUM_UNSPEC {
@@ -146,7 +156,7 @@ pub struct SystemProcess {
     pub tos: TosParams,
     pub discipline: LoopFilter,
     /// Epoch of the sample last handed to the loop filter (classic `sys_clocktime`).
-    last_used: Duration,
+    last_used: Option<Duration>,
 }
 
 impl SystemProcess {
@@ -163,7 +173,7 @@ impl SystemProcess {
             vars: SystemVars::initial(precision),
             tos,
             discipline,
-            last_used: now,
+            last_used: None,
         };
         (process, command)
     }
@@ -223,8 +233,8 @@ impl SystemProcess {
             .clamp(peer.details.min_poll, peer.details.max_poll);
         self.discipline.set_poll(poll);
         self.vars.poll = poll;
-        if peer.details.epoch > self.last_used {
-            self.last_used = peer.details.epoch;
+        if self.last_used.is_none_or(|used| peer.details.epoch > used) {
+            self.last_used = Some(peer.details.epoch);
             self.clock_update(peer, combined.offset, combined.leap, now, &mut update);
         }
         update.poll = self.vars.poll;

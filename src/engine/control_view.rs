@@ -1,14 +1,16 @@
 //! The engine as mode 6 sees it: snapshots of the system and association variables in the
 //! shapes `crate::control` formats, and the monitor as an MRU source.
 
+use super::peers::Peer;
 use super::Engine;
+use crate::assoc::AssocMode;
 use crate::clock::Clock;
 use crate::control::{
     self, ClockVars, ControlState, MruEntry, MruSource, PeerStatus, PeerVars, SystemStatus,
 };
 use crate::refclock::local::{LocalClock, DISPERSION_SECS};
 use crate::restrict::{Monitor, RestrictFlag, RestrictFlags};
-use crate::time::{NtpDuration, NtpTimestamp, Ppm};
+use crate::time::{NtpDuration, NtpTimestamp};
 use crate::wire::ntp::Leap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -22,6 +24,8 @@ const EVENT_FREQ_SET: u8 = 2;
 const EVENT_CLOCK_SYNC: u8 = 5;
 /// Classic peer event "sys_peer" and the select code of the system peer.
 const PEER_EVENT_SYS_PEER: u8 = 0xa;
+const PEER_EVENT_MOBILIZE: u8 = 1;
+const PEER_EVENT_REACHABLE: u8 = 4;
 const SELECT_SYS_PEER: u8 = 6;
 /// An empty clock filter stage's dispersion (MAXDISPERSE, 16 s).
 const EMPTY_STAGE_SECS: f64 = 16.0;
@@ -46,27 +50,30 @@ fn leap_bits(leap: Leap) -> u8 {
     leap.to_bits()
 }
 
+/// Classic's host mode / peer mode numbers of an association.
+fn modes(mode: AssocMode) -> (u8, u8) {
+    match mode {
+        AssocMode::Client => (MODE_CLIENT, MODE_SERVER),
+        AssocMode::SymmetricActive => (1, 2),
+        AssocMode::SymmetricPassive => (2, 1),
+    }
+}
+
 impl<C: Clock> View<'_, C> {
     fn local(&self, assoc_id: u16) -> Option<&LocalClock> {
-        let index = assoc_id.checked_sub(self.engine.assoc_base)?;
+        let index = assoc_id.checked_sub(self.engine.settings.assoc_base.max(1))?;
         self.engine.settings.local_clocks.get(usize::from(index))
     }
 
     fn system_peer(&self) -> Option<u16> {
-        let sys = &self.engine.sys;
-        if !sys.is_synchronized() {
+        let sys = &self.engine.system.vars;
+        if !sys.synchronized() {
             return None;
         }
-        let locals = &self.engine.settings.local_clocks;
-        let best = locals
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, l)| l.fudge.stratum)?
-            .0;
-        Some(self.engine.assoc_base + best as u16)
+        sys.peer.and_then(|id| u16::try_from(id).ok())
     }
 
-    fn peer_status(&self, assoc_id: u16, local: &LocalClock) -> PeerStatus {
+    fn local_status(&self, assoc_id: u16, local: &LocalClock) -> PeerStatus {
         let sys_peer = self.system_peer() == Some(assoc_id);
         PeerStatus {
             configured: true,
@@ -74,6 +81,27 @@ impl<C: Clock> View<'_, C> {
             select: if sys_peer { SELECT_SYS_PEER } else { 0 },
             event_count: if sys_peer { 3 } else { 1 },
             last_event: if sys_peer { PEER_EVENT_SYS_PEER } else { 1 },
+            ..PeerStatus::default()
+        }
+    }
+
+    fn peer_status(&self, peer: &Peer) -> PeerStatus {
+        let a = &peer.assoc;
+        let select = a.status() as u8;
+        let reachable = a.reach() != 0;
+        let last_event = if select == SELECT_SYS_PEER {
+            PEER_EVENT_SYS_PEER
+        } else if reachable {
+            PEER_EVENT_REACHABLE
+        } else {
+            PEER_EVENT_MOBILIZE
+        };
+        PeerStatus {
+            configured: a.config().configured,
+            reachable,
+            select,
+            event_count: 1 + u8::from(reachable) + u8::from(select == SELECT_SYS_PEER),
+            last_event,
             ..PeerStatus::default()
         }
     }
@@ -97,76 +125,19 @@ impl<C: Clock> View<'_, C> {
             });
         (offsets, disps, dispersion)
     }
-}
 
-impl<C: Clock> ControlState for View<'_, C> {
-    fn system(&self) -> control::SystemVars {
-        let sys = &self.engine.sys;
-        let synced = sys.is_synchronized();
-        let freq_event = if self.engine.settings.initial_frequency.is_some() {
-            EVENT_FREQ_SET
-        } else {
-            EVENT_FREQ_NOT_SET
-        };
-        let local_peer = synced && !self.engine.settings.local_clocks.is_empty();
-        control::SystemVars {
-            status: SystemStatus {
-                leap: leap_bits(sys.leap),
-                source: if local_peer {
-                    SOURCE_LOCAL
-                } else if synced {
-                    SOURCE_NTP
-                } else {
-                    0
-                },
-                event_count: if synced { 2 } else { 1 },
-                last_event: if synced { EVENT_CLOCK_SYNC } else { freq_event },
-            },
-            version: VERSION.to_string(),
-            processor: std::env::consts::ARCH.to_string(),
-            system: "Linux".to_string(),
-            leap: leap_bits(sys.leap),
-            stratum: sys.stratum,
-            precision: sys.precision,
-            root_delay: sys.root_delay,
-            root_dispersion: sys.root_dispersion_at(self.now).to_duration(),
-            refid: sys.reference_id,
-            reftime: sys.reference_time,
-            clock: self.now,
-            peer: self.system_peer().unwrap_or(0),
-            tc: 6,
-            mintc: 3,
-            offset: sys.offset,
-            frequency: sys.frequency,
-            sys_jitter: sys.jitter,
-            clk_jitter: NtpDuration::ZERO,
-            clk_wander: Ppm::ZERO,
-        }
-    }
-
-    fn associations(&self) -> Vec<(u16, PeerStatus)> {
-        let base = self.engine.assoc_base;
-        (0..self.engine.settings.local_clocks.len())
-            .filter_map(|i| {
-                let id = base + i as u16;
-                self.local(id).map(|l| (id, self.peer_status(id, l)))
-            })
-            .collect()
-    }
-
-    fn peer(&self, assoc_id: u16) -> Option<PeerVars> {
-        let local = self.local(assoc_id)?;
+    fn local_vars(&self, assoc_id: u16, local: &LocalClock) -> PeerVars {
         let (filtoffset, filtdisp, dispersion) = self.filter(local);
         let sample = local.last_sample;
-        Some(PeerVars {
+        PeerVars {
             assoc_id,
-            status: self.peer_status(assoc_id, local),
+            status: self.local_status(assoc_id, local),
             srcadr: SocketAddr::new(IpAddr::V4(local.address()), 123),
             dstadr: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 123)),
             is_refclock: true,
             leap: 0,
             stratum: local.fudge.stratum,
-            precision: self.engine.sys.precision,
+            precision: self.engine.system.vars.precision,
             root_delay: NtpDuration::ZERO,
             root_dispersion: NtpDuration::from_secs_f64(DISPERSION_SECS),
             refid: local.fudge.refid,
@@ -189,7 +160,120 @@ impl<C: Clock> ControlState for View<'_, C> {
             filtdelay: [NtpDuration::ZERO; 8],
             filtoffset,
             filtdisp,
-        })
+        }
+    }
+
+    fn network_vars(&self, peer: &Peer) -> PeerVars {
+        let a = &peer.assoc;
+        let h = a.peer_header();
+        let f = a.filter();
+        let stages = f.stages_newest_first();
+        let (hmode, pmode) = modes(a.config().mode);
+        PeerVars {
+            assoc_id: peer.assoc_id,
+            status: self.peer_status(peer),
+            srcadr: peer.addr,
+            dstadr: None,
+            is_refclock: false,
+            leap: leap_bits(h.leap),
+            stratum: h.stratum,
+            precision: h.precision,
+            root_delay: h.root_delay.to_duration(),
+            root_dispersion: h.root_dispersion.to_duration(),
+            refid: h.refid,
+            reftime: h.reference_time,
+            rec: a.last_received(),
+            reach: a.reach(),
+            unreach: a.unreach(),
+            hmode,
+            pmode,
+            hpoll: a.hpoll().0,
+            ppoll: a.ppoll().0,
+            headway: 0,
+            flash: a.flash().0,
+            keyid: 0,
+            offset: f.offset(),
+            delay: f.delay(),
+            dispersion: f.dispersion(),
+            jitter: f.jitter(),
+            xleave: Some(NtpDuration::ZERO),
+            filtdelay: stages.map(|s| s.0),
+            filtoffset: stages.map(|s| s.1),
+            filtdisp: stages.map(|s| s.2),
+        }
+    }
+}
+
+impl<C: Clock> ControlState for View<'_, C> {
+    fn system(&self) -> control::SystemVars {
+        let sys = &self.engine.system.vars;
+        let loop_filter = &self.engine.system.discipline;
+        let synced = sys.synchronized();
+        let freq_event = if self.engine.settings.initial_frequency.is_some() {
+            EVENT_FREQ_SET
+        } else {
+            EVENT_FREQ_NOT_SET
+        };
+        let local_peer = self
+            .system_peer()
+            .is_some_and(|id| self.local(id).is_some());
+        control::SystemVars {
+            status: SystemStatus {
+                leap: leap_bits(sys.leap),
+                source: if local_peer {
+                    SOURCE_LOCAL
+                } else if synced {
+                    SOURCE_NTP
+                } else {
+                    0
+                },
+                event_count: if synced { 2 } else { 1 },
+                last_event: if synced { EVENT_CLOCK_SYNC } else { freq_event },
+            },
+            version: VERSION.to_string(),
+            processor: std::env::consts::ARCH.to_string(),
+            system: "Linux".to_string(),
+            leap: leap_bits(sys.leap),
+            stratum: sys.stratum,
+            precision: sys.precision,
+            root_delay: sys.root_delay,
+            root_dispersion: sys.root_dispersion_at(self.now).to_duration(),
+            refid: sys.refid,
+            reftime: sys.reference_time,
+            clock: self.now,
+            peer: self.system_peer().unwrap_or(0),
+            tc: loop_filter.poll().0,
+            mintc: 3,
+            offset: loop_filter.offset(),
+            frequency: loop_filter.frequency(),
+            sys_jitter: sys.jitter,
+            clk_jitter: loop_filter.jitter(),
+            clk_wander: loop_filter.wander(),
+        }
+    }
+
+    fn associations(&self) -> Vec<(u16, PeerStatus)> {
+        let base = self.engine.settings.assoc_base.max(1);
+        let locals = (0..self.engine.settings.local_clocks.len()).filter_map(|i| {
+            let id = base + i as u16;
+            self.local(id).map(|l| (id, self.local_status(id, l)))
+        });
+        let network = self
+            .engine
+            .peers
+            .iter()
+            .map(|p| (p.assoc_id, self.peer_status(p)));
+        locals.chain(network).collect()
+    }
+
+    fn peer(&self, assoc_id: u16) -> Option<PeerVars> {
+        if let Some(local) = self.local(assoc_id) {
+            return Some(self.local_vars(assoc_id, local));
+        }
+        self.engine
+            .peers
+            .by_id(assoc_id)
+            .map(|p| self.network_vars(p))
     }
 
     fn clock(&self, assoc_id: u16) -> Option<ClockVars> {

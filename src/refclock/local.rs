@@ -2,10 +2,13 @@
 //! always agrees with the system clock, offset by `fudge time1`. Classic defaults: stratum 5,
 //! refid LOCL, precision -7, dispersion 10 ms, polled every 64 s.
 
-use crate::discipline::sample::Sample;
+use crate::discipline::sample::{Sample, PHI};
+use crate::discipline::select::Candidate;
+use crate::discipline::system::{Contender, PeerDetails};
 use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
-use crate::wire::ntp::RefId;
+use crate::wire::ntp::{Leap, RefId};
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 /// Classic refclock_local.c's stratum when no `fudge ... stratum` is given.
 pub const DEFAULT_STRATUM: u8 = 5;
@@ -40,6 +43,9 @@ pub struct LocalClock {
     pub fudge: LocalFudge,
     pub reach: u8,
     pub last_sample: Option<Sample>,
+    /// Monotonic time of the last sample (classic `peer->epoch`), so the system process
+    /// knows each poll brings a new sample.
+    pub epoch: Duration,
 }
 
 impl LocalClock {
@@ -49,6 +55,7 @@ impl LocalClock {
             fudge,
             reach: 0,
             last_sample: None,
+            epoch: Duration::ZERO,
         }
     }
 
@@ -64,8 +71,9 @@ impl LocalClock {
     }
 
     /// Takes a sample at `now`: the local clock is always right but for `time1`.
-    pub fn sample(&mut self, now: NtpTimestamp) -> Sample {
+    pub fn sample(&mut self, now: NtpTimestamp, mono: Duration) -> Sample {
         self.reach = (self.reach << 1) | 1;
+        self.epoch = mono;
         let sample = Sample {
             offset: self.fudge.time1,
             delay: NtpDuration::ZERO,
@@ -74,6 +82,42 @@ impl LocalClock {
         };
         self.last_sample = Some(sample);
         sample
+    }
+
+    /// The driver as the system process sees it, once it has a sample: a reference clock
+    /// that selection keeps aside as a fallback (classic LOCAL(0) without `prefer`).
+    pub fn contender(&self, id: u32, prefer: bool, now: Duration) -> Option<Contender> {
+        let sample = self.last_sample?;
+        let age = now.saturating_sub(self.epoch).as_secs_f64();
+        let dispersion = sample.dispersion + NtpDuration::from_log2(PRECISION);
+        // The driver reads the system clock itself: no jitter beyond a reading's.
+        let reading_jitter = NtpDuration::from_log2(-20);
+        Some(Contender {
+            candidate: Candidate {
+                id,
+                offset: sample.offset,
+                root_distance: dispersion + NtpDuration::from_secs_f64(PHI * age),
+                jitter: reading_jitter,
+                stratum: self.fudge.stratum,
+                leap: Leap::NoWarning,
+                prefer,
+                truechimer: false,
+                local_clock: true,
+            },
+            details: PeerDetails {
+                addr_refid: RefId::from_ipv4(self.address()),
+                refid: self.fudge.refid,
+                root_delay: NtpDuration::ZERO,
+                root_dispersion: NtpDuration::ZERO,
+                delay: NtpDuration::ZERO,
+                dispersion,
+                epoch: self.epoch,
+                received: sample.time,
+                min_poll: self.poll(),
+                max_poll: self.poll(),
+                is_refclock: true,
+            },
+        })
     }
 }
 
@@ -91,9 +135,9 @@ mod tests {
             },
         );
         assert_eq!(local.address(), Ipv4Addr::new(127, 127, 1, 0));
-        local.sample(NtpTimestamp::ZERO);
-        local.sample(NtpTimestamp::ZERO);
-        local.sample(NtpTimestamp::ZERO);
+        local.sample(NtpTimestamp::ZERO, Duration::ZERO);
+        local.sample(NtpTimestamp::ZERO, Duration::ZERO);
+        local.sample(NtpTimestamp::ZERO, Duration::ZERO);
         assert_eq!(local.reach, 0o7);
     }
 
@@ -103,7 +147,7 @@ mod tests {
             time1: NtpDuration::from_secs_f64(0.5),
             ..LocalFudge::default()
         };
-        let s = LocalClock::new(0, fudge).sample(NtpTimestamp::ZERO);
+        let s = LocalClock::new(0, fudge).sample(NtpTimestamp::ZERO, Duration::ZERO);
         assert_eq!(s.offset, NtpDuration::from_secs_f64(0.5));
         assert_eq!(s.dispersion, NtpDuration::from_secs_f64(0.01));
     }

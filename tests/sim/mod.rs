@@ -3,12 +3,13 @@
 //! offsets and network delays, and the real association, system and loop-filter code.
 #![allow(dead_code)]
 
-use ntp6::assoc::{AssocConfig, Association, Received};
+use ntp6::assoc::{select_round, AssocConfig, Association, Received};
 use ntp6::clock::{Clock, ManualMono, MonoSource, VirtualClock, VirtualClockSpec};
 use ntp6::discipline::loopfilter::{ClockCommand, LoopConfig, Outcome};
-use ntp6::discipline::select::{Candidate, SelectStatus};
-use ntp6::discipline::system::{Contender, PeerDetails, SystemProcess, TosParams};
-use ntp6::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
+use ntp6::discipline::select::SelectStatus;
+use ntp6::discipline::system::{SystemProcess, TosParams};
+use ntp6::refclock::local::{LocalClock, LocalFudge};
+use ntp6::time::{NtpDuration, NtpShort, NtpTimestamp, Ppm};
 use ntp6::wire::ntp::{Header, Leap, Mode, RefId};
 use std::time::Duration;
 
@@ -107,7 +108,7 @@ pub struct Sim {
     pub system: SystemProcess,
     pub assocs: Vec<Association>,
     pub servers: Vec<Server>,
-    local_clock: Option<u8>,
+    local: Option<LocalClock>,
     in_flight: Vec<InFlight>,
     next_tick: Duration,
     rng: Rng,
@@ -156,7 +157,15 @@ impl Sim {
             system,
             assocs,
             servers: setup.servers,
-            local_clock: setup.local_clock,
+            local: setup.local_clock.map(|stratum| {
+                LocalClock::new(
+                    0,
+                    LocalFudge {
+                        stratum,
+                        ..LocalFudge::default()
+                    },
+                )
+            }),
             in_flight: Vec::new(),
             next_tick: Duration::from_secs(1),
             rng: Rng::new(setup.seed),
@@ -306,67 +315,24 @@ impl Sim {
         if let Some(cmd) = self.system.tick() {
             apply(&mut self.clock, cmd);
         }
-        if t.as_secs().is_multiple_of(64) && self.local_clock.is_some() {
-            self.select(t);
+        if t.as_secs().is_multiple_of(64) {
+            if let Some(local) = &mut self.local {
+                local.sample(self.clock.now(), t);
+                self.select(t);
+            }
         }
         self.trace.push((t, self.true_offset()));
     }
 
-    fn local_contender(&self, stratum: u8, t: Duration) -> Contender {
-        let epoch = Duration::from_secs(t.as_secs() / 64 * 64);
-        Contender {
-            candidate: Candidate {
-                id: LOCAL_ID,
-                offset: NtpDuration::ZERO,
-                root_distance: NtpDuration::from_secs_f64(0.011),
-                jitter: NtpDuration::from_secs_f64(1e-6),
-                stratum,
-                leap: Leap::NoWarning,
-                prefer: false,
-                truechimer: false,
-                local_clock: true,
-            },
-            details: PeerDetails {
-                addr_refid: RefId([127, 127, 1, 0]),
-                refid: RefId::LOCL,
-                root_delay: NtpDuration::ZERO,
-                root_dispersion: NtpDuration::ZERO,
-                delay: NtpDuration::ZERO,
-                dispersion: NtpDuration::from_secs_f64(0.01),
-                epoch,
-                received: self.clock.now(),
-                min_poll: PollInterval(6),
-                max_poll: PollInterval(6),
-                is_refclock: true,
-            },
-        }
-    }
-
-    /// Classic `clock_select` and `clock_update`, as the engine will run them.
+    /// Classic `clock_select` and `clock_update`, exactly as the daemon runs them.
     pub fn select(&mut self, t: Duration) {
-        let vars = self.system.vars;
-        let tos = self.system.tos;
-        let mut contenders: Vec<Contender> = Vec::new();
-        for a in &mut self.assocs {
-            if let Some(c) = a.evaluate(t, &vars, &tos, &[]) {
-                contenders.push(a.contender(c));
-            }
-        }
-        if let Some(stratum) = self.local_clock {
-            contenders.push(self.local_contender(stratum, t));
-        }
-        let update = self.system.run(&contenders, t);
-        for a in &mut self.assocs {
-            let status = update
-                .status
-                .iter()
-                .find(|(id, _)| *id == a.id())
-                .map_or(SelectStatus::Reject, |s| s.1);
-            a.set_status(status);
-            if Some(a.id()) == self.system.vars.peer {
-                a.set_poll(update.poll, t);
-            }
-        }
+        let extra: Vec<_> = self
+            .local
+            .iter()
+            .filter_map(|l| l.contender(LOCAL_ID, false, t))
+            .collect();
+        let mut assocs: Vec<&mut Association> = self.assocs.iter_mut().collect();
+        let update = select_round(&mut self.system, &mut assocs, &extra, &[], t);
         self.statuses = update.status.clone();
         for cmd in &update.commands {
             if let ClockCommand::Step(d) = cmd {
@@ -375,11 +341,6 @@ impl Sim {
             apply(&mut self.clock, *cmd);
         }
         match update.outcome {
-            Some(Outcome::Stepped) => {
-                for a in &mut self.assocs {
-                    a.clear(RefId::from_ascii("STEP"), t);
-                }
-            }
             Some(Outcome::Panic { .. }) => self.panicked = Some(t),
             Some(Outcome::Exit) => self.exited = true,
             _ => {}

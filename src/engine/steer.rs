@@ -1,0 +1,91 @@
+//! Carrying out what the discipline decided: clock commands through the [`Clock`] trait
+//! (only with `enable ntp`), classic's log lines for steps and panics, the -q exit, and the
+//! kernel status word. A kernel refusal (no CAP_SYS_TIME) is said once; serving goes on.
+
+use super::{Action, Engine};
+use crate::clock::{Clock, ClockError, ClockStatus};
+use crate::discipline::loopfilter::{ClockCommand, Outcome};
+use crate::discipline::system::SystemUpdate;
+use crate::time::NtpDuration;
+
+impl<C: Clock> Engine<C> {
+    /// Applies one clock command, unless `disable ntp` forbids steering.
+    pub(super) fn apply(&mut self, cmd: ClockCommand) {
+        if !self.settings.steer_clock {
+            return;
+        }
+        let result = match cmd {
+            ClockCommand::Step(d) => self.clock.step(d),
+            ClockCommand::Slew(d) => self.clock.slew(d),
+            ClockCommand::SetFrequency(f) => self.clock.set_frequency(f),
+        };
+        self.note_clock_result(result);
+    }
+
+    /// The commands of a selection round, then what its outcome means for the daemon.
+    pub(super) fn carry_out(&mut self, update: &SystemUpdate) {
+        for cmd in &update.commands {
+            self.apply(*cmd);
+        }
+        let correction = update.commands.iter().find_map(|c| match c {
+            ClockCommand::Step(d) => Some((true, *d)),
+            ClockCommand::Slew(d) => Some((false, *d)),
+            ClockCommand::SetFrequency(_) => None,
+        });
+        match update.outcome {
+            Some(Outcome::Stepped) => {
+                let step = correction.map_or(NtpDuration::ZERO, |c| c.1);
+                log::info!("time reset {:+.6} s", step.to_secs_f64());
+            }
+            Some(Outcome::Panic { offset, limit }) => {
+                log::error!(
+                    "time correction of {:.0} seconds exceeds sanity limit ({:.0}); set clock manually to the correct UTC time.",
+                    offset.to_secs_f64().abs(),
+                    limit.to_secs_f64()
+                );
+                self.actions.push(Action::Exit {
+                    status: 1,
+                    message: None,
+                });
+            }
+            Some(Outcome::Exit) => {
+                let (stepped, d) = correction.unwrap_or((false, NtpDuration::ZERO));
+                let how = if stepped { "set" } else { "slew" };
+                let message = format!("ntpd: time {how} {:+.6}s", d.to_secs_f64());
+                log::info!("{message}");
+                self.actions.push(Action::Exit {
+                    status: 0,
+                    message: Some(message),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Tells the kernel whether we are synchronised (when allowed to steer the clock), so
+    /// it keeps its error estimates, its leap flag and the RTC (11-minute mode) in step.
+    pub(super) fn report_status(&mut self) {
+        if !self.settings.steer_clock {
+            return;
+        }
+        let sys = &self.system.vars;
+        let status = ClockStatus {
+            leap: sys.leap,
+            synchronized: sys.synchronized(),
+            estimated_error: sys.jitter,
+            maximum_error: sys.root_delay + sys.root_dispersion,
+        };
+        let result = self.clock.set_status(status);
+        self.note_clock_result(result);
+    }
+
+    /// Logs a refused clock operation once; the daemon goes on serving time either way.
+    fn note_clock_result(&mut self, result: Result<(), ClockError>) {
+        if let Err(err) = result {
+            if !self.clock_refused {
+                log::warn!("kernel refused a clock adjustment: {err}; continuing without steering the clock");
+                self.clock_refused = true;
+            }
+        }
+    }
+}
