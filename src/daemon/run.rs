@@ -8,7 +8,8 @@ use super::listen;
 use super::process::{self, PidFile};
 use super::settings::{self, ShellSettings};
 use super::signals::Signals;
-use super::{driftio, logging};
+use super::statsfiles::StatsFiles;
+use super::{driftio, leapfile, logging};
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
 use crate::config::{self, Config};
 use crate::control::NonceKey;
@@ -80,7 +81,6 @@ fn log_unsupported_options(opts: &Options) {
     let pending = [
         (opts.keyfile.is_some(), "-k (keys file)"),
         (!opts.trusted_keys.is_empty(), "-t (trusted keys)"),
-        (opts.statsdir.is_some(), "-s (statistics directory)"),
         (opts.saveconfigquit.is_some(), "--saveconfigquit"),
     ];
     for (given, what) in pending {
@@ -165,6 +165,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
     }
     let seed = process::random_seed();
     let (sources, names) = settings::sources(config, opts);
+    let stats = StatsFiles::from_config(config, opts.statsdir.as_deref());
     let engine_settings = Settings {
         assoc_base: (seed[0] as u16) % 60_000 + 1,
         nonce: NonceKey::new(seed),
@@ -178,6 +179,8 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         tos: settings::tos(config),
         sources,
         own_addresses,
+        stats: stats.any_enabled(),
+        leap_table: config.leap_file.as_deref().and_then(leapfile::load),
     };
     let loop_shell = event_loop::Shell {
         listeners: &listeners,
@@ -185,6 +188,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         drift_path: shell.drift_path.as_ref(),
         names,
         max_clock: settings::max_clock(config),
+        stats,
     };
     let system = SystemClock::new();
     match opts.virtual_clock {

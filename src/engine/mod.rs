@@ -6,6 +6,7 @@
 
 pub mod control_view;
 pub mod peers;
+mod records;
 mod steer;
 
 use crate::assoc::{select_round, AssocMode, Received};
@@ -13,13 +14,15 @@ use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::discipline::loopfilter::LoopConfig;
 use crate::discipline::system::{Contender, SystemProcess, SystemVars, TosParams};
+use crate::leap::LeapTable;
 use crate::refclock::local::LocalClock;
 use crate::restrict::{
     kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, Grant, NewSymmetric,
 };
 use crate::server;
+use crate::stats::Record;
 use crate::time::{NtpDuration, Ppm};
-use crate::wire::ntp::{peek_mode, Header, Mode, Packet, RefId, HEADER_LEN};
+use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
 use control_view::{MruView, View};
 use peers::{refid_of, PeerSpec, PeerTable};
 use std::net::{IpAddr, SocketAddr};
@@ -55,6 +58,10 @@ pub struct Settings {
     pub sources: Vec<PeerSpec>,
     /// Our own addresses: a source synchronised to one of them is a timing loop.
     pub own_addresses: Vec<IpAddr>,
+    /// Statistics files are enabled: emit [`Action::Stats`] records.
+    pub stats: bool,
+    /// The `leapfile` list, when one was loaded.
+    pub leap_table: Option<LeapTable>,
 }
 
 /// One received datagram, as the shell hands it over.
@@ -77,6 +84,8 @@ pub enum Action {
         status: i32,
         message: Option<String>,
     },
+    /// Append this statistics record (loopstats, peerstats) to its file.
+    Stats(Record),
 }
 
 /// Packet counters (the basis of ntpq's sysstats).
@@ -106,6 +115,10 @@ pub struct Engine<C: Clock> {
     actions: Vec<Action>,
     /// -q: associations still in their first burst; when none is left unset, give up.
     quit_waiting: usize,
+    /// The leap the kernel was last armed with.
+    kernel_leap: Leap,
+    /// The expiry of the leap file has been logged.
+    leap_expired: bool,
 }
 
 impl<C: Clock> Engine<C> {
@@ -141,6 +154,8 @@ impl<C: Clock> Engine<C> {
             own_refids,
             actions: Vec::new(),
             quit_waiting: 0,
+            kernel_leap: Leap::NoWarning,
+            leap_expired: false,
         };
         engine.apply(first);
         for spec in sources {
@@ -223,6 +238,7 @@ impl<C: Clock> Engine<C> {
             if let Some(cmd) = self.system.tick() {
                 self.apply(cmd);
             }
+            self.leap_tick();
         }
         if now >= self.next_local_poll && !self.settings.local_clocks.is_empty() {
             self.poll_local_clocks(now);
@@ -250,6 +266,10 @@ impl<C: Clock> Engine<C> {
         let clock_now = self.clock.now();
         for local in &mut self.settings.local_clocks {
             local.sample(clock_now, now);
+        }
+        let base = self.settings.assoc_base.max(1);
+        for i in 0..self.settings.local_clocks.len() {
+            self.record_peer(base.saturating_add(i as u16));
         }
         let poll = self.settings.local_clocks[0].poll().seconds();
         self.next_local_poll = now + Duration::from_secs(poll);
@@ -316,6 +336,7 @@ impl<C: Clock> Engine<C> {
         let mut assocs = self.peers.assocs_mut();
         let update = select_round(&mut self.system, &mut assocs, &extra, &self.own_refids, now);
         self.carry_out(&update);
+        self.after_update(&update);
         let after = (self.system.vars.peer, self.system.vars.synchronized());
         if after != before && after.1 {
             self.log_sync();
@@ -450,8 +471,14 @@ impl<C: Clock> Engine<C> {
         let Some(peer) = self.peers.get_mut(index) else {
             return;
         };
+        let assoc_id = peer.assoc_id;
         match peer.assoc.on_packet(header, rx, now, &vars) {
-            Received::Sample { select: true } => self.select(now),
+            Received::Sample { select } => {
+                self.record_peer(assoc_id);
+                if select {
+                    self.select(now);
+                }
+            }
             Received::Denied { demobilize } => {
                 log::warn!(
                     "{} sent kiss code {}; association stopped",
@@ -565,6 +592,8 @@ mod tests {
             tos: TosParams::default(),
             sources: Vec::new(),
             own_addresses: Vec::new(),
+            stats: false,
+            leap_table: None,
         };
         let mut e = Engine::new(clock, settings);
         e.handle_timer(&mut |_, _| {});
