@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{skip, TempDir};
+use common::{install_staged as install, skip, TempDir};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,27 +75,6 @@ fn every_man_page_renders_without_warnings() {
             "{page:?}"
         );
     }
-}
-
-/// Installs into a temporary root with scripts/install.sh and the test build's binaries.
-fn install(tmp: &TempDir) -> PathBuf {
-    let bindir = Path::new(env!("CARGO_BIN_EXE_ntpd"))
-        .parent()
-        .expect("bin dir");
-    let root = tmp.path().join("root");
-    let out = Command::new("bash")
-        .arg(repo().join("scripts/install.sh"))
-        .arg("--bindir")
-        .arg(bindir)
-        .env("DESTDIR", &root)
-        .output()
-        .expect("install.sh");
-    assert!(
-        out.status.success(),
-        "install.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    root
 }
 
 #[test]

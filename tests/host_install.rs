@@ -19,7 +19,7 @@ use common::{skip, Netns, TempDir};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,18 +64,7 @@ fn read_syslog(socket: UnixDatagram, lines: Arc<Mutex<Vec<String>>>, stop: Arc<A
 
 impl Stage {
     fn new(tmp: &TempDir) -> Stage {
-        let root = tmp.path().join("root");
-        let bindir = Path::new(env!("CARGO_BIN_EXE_ntpd"))
-            .parent()
-            .expect("bin dir");
-        let out = Command::new("bash")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install.sh"))
-            .arg("--bindir")
-            .arg(bindir)
-            .env("DESTDIR", &root)
-            .output()
-            .expect("install.sh");
-        assert!(out.status.success(), "{out:?}");
+        let root = common::install_staged(tmp);
         let r = root.to_string_lossy();
         let write = |path: &str, text: String| fs::write(root.join(path), text).unwrap();
         write(
