@@ -178,6 +178,7 @@ fn send_request(listeners: &[Listener], to: SocketAddr, bytes: &[u8]) {
 
 /// Reads every waiting datagram of one socket, answering each that deserves it.
 fn drain<C: Clock>(engine: &mut Engine<C>, listener: &Listener, buf: &mut [u8]) {
+    let local = listener.socket.local_addr().ok();
     loop {
         let received = match udp::recv(&listener.socket, buf) {
             Ok(r) => r,
@@ -203,6 +204,7 @@ fn drain<C: Clock>(engine: &mut Engine<C>, listener: &Listener, buf: &mut [u8]) 
         let dgram = Datagram {
             bytes: &buf[..received.len],
             source: received.source,
+            local,
             age: received.age,
         };
         engine.handle_datagram(&dgram, &mut |reply| {

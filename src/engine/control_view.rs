@@ -173,7 +173,7 @@ impl<C: Clock> View<'_, C> {
             assoc_id: peer.assoc_id,
             status: self.peer_status(peer),
             srcadr: peer.addr,
-            dstadr: None,
+            dstadr: peer.local,
             is_refclock: false,
             leap: leap_bits(h.leap),
             stratum: h.stratum,

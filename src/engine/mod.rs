@@ -69,6 +69,8 @@ pub struct Settings {
 pub struct Datagram<'a> {
     pub bytes: &'a [u8],
     pub source: SocketAddr,
+    /// Our address it arrived on (the interface socket's), if known.
+    pub local: Option<SocketAddr>,
     /// How long ago the kernel received it.
     pub age: Duration,
 }
@@ -384,7 +386,7 @@ impl<C: Clock> Engine<C> {
         let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
         let arrival = Arrival {
             src: dgram.source,
-            local: None,
+            local: dgram.local.map(|a| a.ip()),
             mode,
             version,
         };
@@ -471,6 +473,7 @@ impl<C: Clock> Engine<C> {
         let Some(peer) = self.peers.get_mut(index) else {
             return;
         };
+        peer.local = dgram.local.or(peer.local);
         let assoc_id = peer.assoc_id;
         match peer.assoc.on_packet(header, rx, now, &vars) {
             Received::Sample { select } => {
@@ -611,6 +614,7 @@ mod tests {
         let dgram = Datagram {
             bytes,
             source: from.parse().unwrap(),
+            local: None,
             age: Duration::ZERO,
         };
         let mut replies = Vec::new();

@@ -49,6 +49,8 @@ pub fn refid_of(addr: IpAddr) -> RefId {
 pub struct Peer {
     pub assoc_id: u16,
     pub addr: SocketAddr,
+    /// Our address its packets arrive on (ntpq `dstadr`), once one has.
+    pub local: Option<SocketAddr>,
     pub assoc: Association,
 }
 
@@ -82,6 +84,7 @@ impl PeerTable {
         self.peers.push(Peer {
             assoc_id,
             addr: spec.addr,
+            local: None,
             assoc: Association::new(config, now),
         });
         Some(assoc_id)
