@@ -15,6 +15,9 @@ const CORE: &[&str] = &[
     "src/refclock",
     "src/control",
     "src/assoc",
+    "src/leap",
+    "src/stats",
+    "src/sysconfig.rs",
 ];
 
 const FORBIDDEN: &[&str] = &[

@@ -38,12 +38,7 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "trustedkey",
     "requestkey",
     "controlkey",
-    "statistics",
-    "statsdir",
-    "filegen",
-    "leapfile",
     "setvar",
-    "logconfig",
     "discard",
 ];
 

@@ -6,6 +6,7 @@
 
 pub mod control_view;
 pub mod peers;
+mod records;
 mod steer;
 
 use crate::assoc::{select_round, AssocMode, Received};
@@ -13,13 +14,15 @@ use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::discipline::loopfilter::LoopConfig;
 use crate::discipline::system::{Contender, SystemProcess, SystemVars, TosParams};
+use crate::leap::LeapTable;
 use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
     kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, Grant, NewSymmetric,
 };
 use crate::server;
+use crate::stats::Record;
 use crate::time::{NtpDuration, PollInterval, Ppm};
-use crate::wire::ntp::{peek_mode, Header, Mode, Packet, RefId, HEADER_LEN};
+use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
 use control_view::{MruView, View};
 use peers::{refid_of, PeerSpec, PeerTable};
 use std::net::{IpAddr, SocketAddr};
@@ -57,6 +60,10 @@ pub struct Settings {
     pub own_addresses: Vec<IpAddr>,
     /// `tos orphan N [orphanwait W]`: with no source left after W, serve at stratum N.
     pub orphan: Option<Orphan>,
+    /// Statistics files are enabled: emit [`Action::Stats`] records.
+    pub stats: bool,
+    /// The `leapfile` list, when one was loaded.
+    pub leap_table: Option<LeapTable>,
 }
 
 /// Orphan mode (classic `tos orphan`): an isolated network keeps a common time by letting
@@ -93,6 +100,8 @@ pub enum Action {
         status: i32,
         message: Option<String>,
     },
+    /// Append this statistics record (loopstats, peerstats) to its file.
+    Stats(Record),
 }
 
 /// The NTP version `ss_thisver` counts; the others count as `ss_oldver`.
@@ -149,6 +158,10 @@ pub struct Engine<C: Clock> {
     /// -q: associations still in their first burst; when none is left unset, give up.
     quit_waiting: usize,
     started: Duration,
+    /// The leap the kernel was last armed with.
+    kernel_leap: Leap,
+    /// The expiry of the leap file has been logged.
+    leap_expired: bool,
 }
 
 impl<C: Clock> Engine<C> {
@@ -188,6 +201,8 @@ impl<C: Clock> Engine<C> {
             actions: Vec::new(),
             quit_waiting: 0,
             started: now,
+            kernel_leap: Leap::NoWarning,
+            leap_expired: false,
         };
         engine.apply(first);
         for spec in sources {
@@ -270,6 +285,7 @@ impl<C: Clock> Engine<C> {
             if let Some(cmd) = self.system.tick(now) {
                 self.apply(cmd);
             }
+            self.leap_tick();
         }
         if now >= self.next_local_poll && self.has_fallback() {
             self.poll_local_clocks(now);
@@ -303,6 +319,10 @@ impl<C: Clock> Engine<C> {
         let clock_now = self.clock.now();
         for local in &mut self.settings.local_clocks {
             local.sample(clock_now, now);
+        }
+        let base = self.settings.assoc_base.max(1);
+        for i in 0..self.settings.local_clocks.len() {
+            self.record_peer(base.saturating_add(i as u16));
         }
         self.next_local_poll = now + Duration::from_secs(PollInterval::DEFAULT_MIN.seconds());
         self.select(now);
@@ -386,6 +406,7 @@ impl<C: Clock> Engine<C> {
         let mut assocs = self.peers.assocs_mut();
         let update = select_round(&mut self.system, &mut assocs, &extra, &self.own_refids, now);
         self.carry_out(&update);
+        self.after_update(&update);
         let after = (self.system.vars.peer, self.system.vars.synchronized());
         if after != before && after.1 {
             self.log_sync();
@@ -532,8 +553,14 @@ impl<C: Clock> Engine<C> {
         };
         peer.local = dgram.local.or(peer.local);
         self.counters.to_associations += 1;
+        let assoc_id = peer.assoc_id;
         match peer.assoc.on_packet(header, rx, now, &vars) {
-            Received::Sample { select: true } => self.select(now),
+            Received::Sample { select } => {
+                self.record_peer(assoc_id);
+                if select {
+                    self.select(now);
+                }
+            }
             Received::Denied { demobilize } => {
                 log::warn!(
                     "{} sent kiss code {}; association stopped",
@@ -648,6 +675,8 @@ mod tests {
             sources: Vec::new(),
             own_addresses: Vec::new(),
             orphan: None,
+            stats: false,
+            leap_table: None,
         };
         let mut e = Engine::new(clock, settings);
         e.handle_timer(&mut |_, _| {});
