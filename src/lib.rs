@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod assoc;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod control;

@@ -73,12 +73,33 @@ fn no_servers_is_a_failure() {
     }
 }
 
+/// `-a KEY -k FILE` fails early, with classic's messages, when the file cannot be read or
+/// lacks the key.
 #[test]
-fn authentication_is_refused_until_supported() {
-    let out = ntpdate(&["-q", "-a", "1", "127.0.0.1"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_log_line(
-        text(&out.stderr).trim_end(),
-        "authentication (-a/-k) is not supported yet, exiting",
-    );
+fn authentication_needs_the_key_file_and_key() {
+    let dir = std::env::temp_dir().join(format!("ntpdate-cli-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let keys = dir.join("keys");
+    std::fs::write(&keys, "1 M secret\n").expect("keys file");
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(&keys, private).expect("chmod 600");
+    let keys = keys.to_str().expect("utf-8 path");
+    let missing = dir.join("missing");
+    let missing = missing.to_str().expect("utf-8 path");
+    let cases = [
+        (
+            ["-q", "-a", "1", "-k", missing, "127.0.0.1"],
+            format!("no key file <{missing}>, exiting"),
+        ),
+        (
+            ["-q", "-a", "9", "-k", keys, "127.0.0.1"],
+            "authentication key 9 unknown".to_string(),
+        ),
+    ];
+    for (args, message) in cases {
+        let out = ntpdate(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_log_line(text(&out.stderr).trim_end(), &message);
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
 }

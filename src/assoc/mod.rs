@@ -69,6 +69,8 @@ pub struct AssocConfig {
     pub configured: bool,
     /// The refid that names this peer when it is our system peer (its IPv4 address).
     pub addr_refid: RefId,
+    /// `key N`: requests carry a MAC by key N and only replies signed with it are used.
+    pub key: Option<u32>,
 }
 
 impl AssocConfig {
@@ -87,6 +89,7 @@ impl AssocConfig {
             truechimer: false,
             configured: true,
             addr_refid,
+            key: None,
         }
     }
 }
@@ -108,6 +111,8 @@ pub struct Association {
     hpoll: PollInterval,
     ppoll: PollInterval,
     flash: Flash,
+    /// The last packet carried a valid MAC by a trusted key (classic FLAG_AUTHENTIC).
+    authentic: bool,
     status: SelectStatus,
     next_poll: Duration,
     last_poll: Duration,
@@ -131,6 +136,7 @@ impl Association {
             hpoll: config.min_poll,
             ppoll: config.max_poll,
             flash: Flash::default(),
+            authentic: false,
             status: SelectStatus::Reject,
             next_poll: now,
             last_poll: now,
@@ -293,6 +299,24 @@ impl Association {
     /// Whether a DENY/RSTR kiss put the association in "jail" (it never sends again).
     pub fn denied(&self) -> bool {
         self.flash.has(Flash::DENIED)
+    }
+
+    /// Whether the last packet was authentic (ntpq's `auth` column: ok / bad).
+    pub fn authentic(&self) -> bool {
+        self.authentic
+    }
+
+    /// Records the MAC check of a packet about to be processed.
+    pub fn set_authentic(&mut self, authentic: bool) {
+        self.authentic = authentic;
+    }
+
+    /// A packet that failed the digest test (classic TEST5, "bad auth"), or a request we
+    /// could not sign: shown in `flash`, otherwise ignored, so the peer never becomes
+    /// reachable with a wrong key.
+    pub fn auth_failed(&mut self) {
+        self.authentic = false;
+        self.flash = Flash((self.flash.0 & Flash::DENIED) | Flash::AUTH);
     }
 }
 

@@ -6,10 +6,12 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ntp6::ntpq::auth::Prompter;
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::{Numeric, Resolver};
 use ntp6::ntpq::session::Transport;
 use ntp6::time::NtpTimestamp;
+use std::os::fd::AsRawFd;
 
 struct Udp(UdpSocket);
 
@@ -71,6 +73,47 @@ fn reverse(addr: IpAddr) -> Option<String> {
     // SAFETY: getnameinfo NUL-terminates host on success.
     let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
     Some(name.to_string_lossy().into_owned())
+}
+
+/// Classic's `getkeyid`/`getpass`: the prompt goes to stderr, the answer comes from the
+/// controlling terminal (echo off for passwords). Unlike classic we read the terminal
+/// only when stdin is one, so a scripted `ntpq -c writevar ... </dev/null` fails at once
+/// ("Invalid key identifier", as classic does at end of input) instead of waiting there.
+struct Tty;
+
+impl Prompter for Tty {
+    fn ask(&mut self, prompt: &str, secret: bool) -> Option<String> {
+        eprint!("{prompt}");
+        // SAFETY: isatty only inspects the descriptor.
+        if unsafe { libc::isatty(0) } != 1 {
+            return None;
+        }
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .ok()?;
+        let fd = tty.as_raw_fd();
+        // SAFETY: tcgetattr fills a termios for a valid descriptor; zeroed is a valid
+        // initial value for the plain-data struct.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        let echo_off = secret && unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
+        if echo_off {
+            let mut quiet = saved;
+            quiet.c_lflag &= !libc::ECHO;
+            // SAFETY: valid descriptor and termios.
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+        }
+        let mut line = String::new();
+        let read = io::BufReader::new(&tty).read_line(&mut line);
+        if echo_off {
+            // SAFETY: restores the settings read above.
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+            eprintln!();
+        }
+        read.ok()?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    }
 }
 
 fn now_ntp() -> u64 {
@@ -198,6 +241,8 @@ fn main() {
         q.argv0 = argv0.clone();
         q.hosts_width = width;
         q.read_file = |path| std::fs::read_to_string(path);
+        let mut tty = Tty;
+        q.prompter = Some(&mut tty);
         let mut out = Out {
             out: &mut stdout,
             err: &mut stderr,

@@ -11,6 +11,7 @@ mod ordlist;
 mod state;
 mod stats;
 mod vars;
+mod write;
 
 pub use mru::{MruEntry, MruSource, NonceKey, MAX_MRU_FRAGS};
 pub use ordlist::InterfaceStats;
@@ -169,11 +170,13 @@ fn answer(
         opcode::READSTAT if h.assoc_id == 0 => Ok(read_status(ctx, sys)),
         opcode::READSTAT | opcode::READVAR => Ok(read_vars(req.data, h.assoc_id, ctx, sys)?),
         opcode::READCLOCK => Ok(read_clock(req.data, h.assoc_id, ctx, sys)?),
-        opcode::WRITEVAR | opcode::WRITECLOCK => {
-            // Refused for `nomodify` and unauthenticated requests; no variable is
-            // writable yet, and classic refuses read-only ones with the same code.
-            Err(cerr::PERMISSION.into())
-        }
+        opcode::WRITEVAR => Ok(write::write_vars(
+            req.data,
+            h.assoc_id,
+            access,
+            sys.status.word(),
+        )?),
+        opcode::WRITECLOCK => Err(cerr::PERMISSION.into()),
         opcode::CONFIGURE | opcode::SAVECONFIG => {
             Ok(Answer::text(0, config_reply(h.opcode, access)?))
         }

@@ -78,11 +78,7 @@ pub fn main(args: Vec<String>) -> i32 {
 
 /// Options accepted for compatibility whose work arrives with later issues.
 fn log_unsupported_options(opts: &Options) {
-    let pending = [
-        (opts.keyfile.is_some(), "-k (keys file)"),
-        (!opts.trusted_keys.is_empty(), "-t (trusted keys)"),
-        (opts.saveconfigquit.is_some(), "--saveconfigquit"),
-    ];
+    let pending = [(opts.saveconfigquit.is_some(), "--saveconfigquit")];
     for (given, what) in pending {
         if given {
             log::warn!("option {what} not supported yet; ignored");
@@ -182,6 +178,8 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         orphan: settings::orphan(config),
         stats: stats.any_enabled(),
         leap_table: config.leap_file.as_deref().and_then(leapfile::load),
+        keys: keys(opts, config),
+        control_key: config.control_key,
     };
     let loop_shell = event_loop::Shell {
         listeners: &listeners,
@@ -210,6 +208,21 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
             &mut host,
         ),
     }
+}
+
+/// The keys file and trusted keys: -k and -t as classic, added to ntp.conf's.
+fn keys(opts: &Options, config: &Config) -> crate::auth::KeyRing {
+    let path = opts.keyfile.as_deref().or(config.keys_file.as_deref());
+    let trusted: Vec<u32> = config
+        .trusted_keys
+        .iter()
+        .chain(&opts.trusted_keys)
+        .copied()
+        .collect();
+    if let Some(id) = config.request_key {
+        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is never answered");
+    }
+    crate::auth::load::key_ring(path, &trusted, config.control_key)
 }
 
 fn serve<C: Clock>(

@@ -34,10 +34,6 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "manycastclient",
     "broadcastdelay",
     "crypto",
-    "keys",
-    "trustedkey",
-    "requestkey",
-    "controlkey",
     "setvar",
     "discard",
 ];
@@ -223,6 +219,7 @@ pub fn sources(config: &Config, opts: &Options) -> (Vec<PeerSpec>, Vec<NameReque
             truechimer: a.true_,
             configured: a.kind != AssocKind::Pool,
             addr_refid: RefId::INIT,
+            key: a.key,
         };
         match &a.target {
             Target::RefClock { .. } => {}

@@ -99,6 +99,8 @@ impl<C: Clock> View<'_, C> {
         };
         PeerStatus {
             configured: a.config().configured,
+            auth_enabled: a.config().key.is_some(),
+            authentic: a.authentic(),
             reachable,
             select,
             event_count: 1 + u8::from(reachable) + u8::from(select == SELECT_SYS_PEER),
@@ -192,7 +194,7 @@ impl<C: Clock> View<'_, C> {
             ppoll: a.ppoll().0,
             headway: 0,
             flash: a.flash().0,
-            keyid: 0,
+            keyid: a.config().key.unwrap_or(0),
             offset: f.offset(),
             delay: f.delay(),
             dispersion: f.dispersion(),

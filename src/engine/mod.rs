@@ -10,6 +10,7 @@ mod records;
 mod steer;
 
 use crate::assoc::{select_round, AssocMode, Received};
+use crate::auth::KeyRing;
 use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::discipline::loopfilter::LoopConfig;
@@ -17,7 +18,8 @@ use crate::discipline::system::{Contender, SystemProcess, SystemVars, TosParams}
 use crate::leap::LeapTable;
 use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
-    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, Grant, NewSymmetric,
+    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Grant,
+    NewSymmetric,
 };
 use crate::server;
 use crate::stats::Record;
@@ -64,6 +66,18 @@ pub struct Settings {
     pub stats: bool,
     /// The `leapfile` list, when one was loaded.
     pub leap_table: Option<LeapTable>,
+    /// The keys file with `trustedkey` applied.
+    pub keys: KeyRing,
+    /// `controlkey`: mode 6 writes need a MAC by this (trusted) key.
+    pub control_key: Option<u32>,
+}
+
+/// What follows a reply header: nothing, a MAC by the request's key, or a crypto-NAK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplyMac {
+    None,
+    Key(u32),
+    CryptoNak,
 }
 
 /// Orphan mode (classic `tos orphan`): an isolated network keeps a common time by letting
@@ -357,7 +371,17 @@ impl<C: Clock> Engine<C> {
         if let Some(request) = out.send {
             let mut buf = [0u8; HEADER_LEN];
             let len = request.encode(&mut buf);
-            send(peer.addr, &buf[..len]);
+            let mut bytes = buf[..len].to_vec();
+            match peer.assoc.config().key {
+                None => send(peer.addr, &bytes),
+                Some(key) if self.settings.keys.sign(key, &mut bytes).is_some() => {
+                    send(peer.addr, &bytes)
+                }
+                Some(key) => {
+                    log::warn!("{}: key {key} not in the keys file; not sent", peer.addr);
+                    peer.assoc.auth_failed();
+                }
+            }
         }
         if out.demobilize {
             let gone = self.peers.remove(index);
@@ -474,56 +498,118 @@ impl<C: Clock> Engine<C> {
         self.counters.denied(&access);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
-                let access = QueryAccess {
-                    nomodify: rights.nomodify,
-                    notrap: rights.notrap,
-                    authenticated: false,
-                };
-                self.control(dgram, access, send);
+                self.control_request(dgram, rights, send);
                 return;
             }
             (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
                 let floor = self.settings.access.monitor().limits().average_log2 as i8;
-                kiss_header(&p.header, reply_mode, code, floor)
+                (
+                    kiss_header(&p.header, reply_mode, code, floor),
+                    ReplyMac::None,
+                )
             }
-            (Access::Proceed(grant), Some(p)) => match self.dispatch(&grant, &p.header, dgram) {
-                Some(reply) => reply,
-                None => return,
-            },
+            (Access::Proceed(grant), Some(p)) => {
+                // The MAC is checked only for packets restrict lets through.
+                let auth = self.settings.keys.check_packet(dgram.bytes, &p.trailer);
+                match self.dispatch(&grant, &p, auth, dgram) {
+                    Some(reply) => reply,
+                    None => return,
+                }
+            }
             _ => {
                 self.counters.dropped += 1;
                 return;
             }
         };
+        self.send_reply(reply, send);
+    }
+
+    /// Encodes a reply header with its MAC (the common unsigned case never allocates).
+    fn send_reply(&self, (header, mac): (Header, ReplyMac), send: &mut dyn FnMut(&[u8])) {
         let mut out = [0u8; HEADER_LEN];
-        let len = reply.encode(&mut out);
-        send(&out[..len]);
+        let len = header.encode(&mut out);
+        if mac == ReplyMac::None {
+            return send(&out[..len]);
+        }
+        let mut bytes = out[..len].to_vec();
+        match mac {
+            ReplyMac::Key(key) if self.settings.keys.sign(key, &mut bytes).is_none() => return,
+            ReplyMac::CryptoNak => crate::auth::mac::append_crypto_nak(&mut bytes),
+            _ => {}
+        }
+        send(&bytes);
+    }
+
+    /// A mode 6 request: writes need a MAC by the controlkey; the answer to a request
+    /// with a valid MAC by any trusted key is signed with that key, as classic does.
+    fn control_request(
+        &mut self,
+        dgram: &Datagram,
+        rights: ControlRights,
+        send: &mut dyn FnMut(&[u8]),
+    ) {
+        let signer = self.settings.keys.control_signer(dgram.bytes).cloned();
+        let access = QueryAccess {
+            nomodify: rights.nomodify,
+            notrap: rights.notrap,
+            authenticated: signer.is_some()
+                && signer.as_ref().map(|k| k.id) == self.settings.control_key,
+        };
+        match signer {
+            Some(key) => self.control(dgram, access, &mut |d: &[u8]| {
+                send(&crate::auth::mac::sign_control(&key, d))
+            }),
+            None => self.control(dgram, access, send),
+        }
     }
 
     /// Allowed packets by mode: clients are served, replies and symmetric packets go to
-    /// their association (an unknown symmetric peer gets classic's stateless answer).
-    fn dispatch(&mut self, grant: &Grant, header: &Header, dgram: &Datagram) -> Option<Header> {
+    /// their association (an unknown symmetric peer gets classic's stateless answer). A
+    /// reply carries the request's key when the request was authentic, a crypto-NAK when
+    /// its MAC failed.
+    fn dispatch(
+        &mut self,
+        grant: &Grant,
+        packet: &Packet,
+        auth: AuthStatus,
+        dgram: &Datagram,
+    ) -> Option<(Header, ReplyMac)> {
+        let header = &packet.header;
         let known = self.peers.find(dgram.source);
+        let same_key = match auth {
+            AuthStatus::Ok => ReplyMac::Key(packet.trailer.key_id),
+            _ => ReplyMac::None,
+        };
         match (grant.mode, known) {
-            (Mode::Client, _) if grant.client_reply(AuthStatus::None) == ClientReply::Serve => {
-                return Some(self.serve(header, dgram.age));
-            }
+            (Mode::Client, _) => match grant.client_reply(auth) {
+                ClientReply::Serve => return Some((self.serve(header, dgram.age), same_key)),
+                ClientReply::ServeCryptoNak => {
+                    return Some((self.serve(header, dgram.age), ReplyMac::CryptoNak))
+                }
+                ClientReply::Drop => {}
+            },
             (Mode::Server | Mode::SymmetricActive | Mode::SymmetricPassive, Some(index)) => {
-                self.receive(index, header, dgram);
+                self.receive(index, grant, packet, auth, dgram);
                 return None;
             }
             (Mode::SymmetricActive, None) => {
-                match grant.new_symmetric(AuthStatus::None, self.settings.authenticate) {
+                match grant.new_symmetric(auth, self.settings.authenticate) {
                     NewSymmetric::Mobilize => {
-                        self.mobilize_passive(dgram.source, header);
+                        let key = (auth == AuthStatus::Ok).then_some(packet.trailer.key_id);
+                        self.mobilize_passive(dgram.source, header, key);
                         if let Some(index) = self.peers.find(dgram.source) {
-                            self.receive(index, header, dgram);
+                            self.receive(index, grant, packet, auth, dgram);
                         }
                         return None;
                     }
-                    NewSymmetric::ReplyOnly => return Some(self.serve(header, dgram.age)),
-                    NewSymmetric::CryptoNak | NewSymmetric::Drop => {}
+                    NewSymmetric::ReplyOnly => {
+                        return Some((self.serve(header, dgram.age), same_key))
+                    }
+                    NewSymmetric::CryptoNak => {
+                        return Some((self.serve(header, dgram.age), ReplyMac::CryptoNak))
+                    }
+                    NewSymmetric::Drop => {}
                 }
             }
             _ => {}
@@ -533,24 +619,45 @@ impl<C: Clock> Engine<C> {
     }
 
     /// A symmetric active peer we allow: a passive association answering it at its poll.
-    fn mobilize_passive(&mut self, addr: SocketAddr, header: &Header) {
+    fn mobilize_passive(&mut self, addr: SocketAddr, header: &Header, key: Option<u32>) {
         let mut spec = PeerSpec::server(addr);
         spec.config.mode = AssocMode::SymmetricPassive;
         spec.config.configured = false;
         spec.config.version = header.version;
+        spec.config.key = key;
         if let Some(id) = self.peers.mobilize(spec, self.clock.mono()) {
             log::info!("{} passive association {id} mobilized", addr.ip());
         }
     }
 
-    /// A packet for association `index`, timestamped when the kernel received it.
-    fn receive(&mut self, index: usize, header: &Header, dgram: &Datagram) {
+    /// A packet for association `index`, timestamped when the kernel received it. With
+    /// `key N` only a packet signed by trusted key N passes; without, a MAC present must
+    /// verify and `notrust` requires one. A failure lights TEST5 and ends here.
+    fn receive(
+        &mut self,
+        index: usize,
+        grant: &Grant,
+        packet: &Packet,
+        auth: AuthStatus,
+        dgram: &Datagram,
+    ) {
+        let header = &packet.header;
         let now = self.clock.mono();
         let rx = self.clock.now() + -age_of(dgram.age);
         let vars = self.system.vars;
         let Some(peer) = self.peers.get_mut(index) else {
             return;
         };
+        let passes = match peer.assoc.config().key {
+            Some(key) => auth == AuthStatus::Ok && packet.trailer.key_id == key,
+            None => grant.association_auth_ok(auth),
+        };
+        if !passes {
+            peer.assoc.auth_failed();
+            self.counters.dropped += 1;
+            return;
+        }
+        peer.assoc.set_authentic(auth == AuthStatus::Ok);
         peer.local = dgram.local.or(peer.local);
         self.counters.to_associations += 1;
         let assoc_id = peer.assoc_id;
@@ -677,6 +784,8 @@ mod tests {
             orphan: None,
             stats: false,
             leap_table: None,
+            keys: KeyRing::default(),
+            control_key: None,
         };
         let mut e = Engine::new(clock, settings);
         e.handle_timer(&mut |_, _| {});

@@ -99,7 +99,7 @@ pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String
     let _ = write!(
         out,
         "server {}, port {}\n\
-         stratum {}, precision {}, leap {}{}, trust 000\n\
+         stratum {}, precision {}, leap {}{}, trust {:03o}\n\
          refid [{}], delay {}, dispersion {}\n\
          transmitted {}, in filter {}\n\
          reference time:    {}\n\
@@ -116,6 +116,7 @@ pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String
         server.peer.precision,
         leap >> 1,
         leap & 1,
+        server.trust,
         refid,
         fixed(f.delay, 5),
         fixed(f.dispersion, 5),

@@ -4,8 +4,9 @@
 use super::format::log_time;
 use super::options::{self, Options};
 use super::outcome::{adjust_message, conclude, debug_dump, dropped_line, query_line};
-use super::session::{Session, SessionParams, Trace};
+use super::session::{Auth, Session, SessionParams, Trace};
 use super::sys::{self, Priority};
+use crate::auth;
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
 use crate::privdrop;
 use crate::rtc::Rtc;
@@ -15,6 +16,7 @@ use std::io::ErrorKind;
 use std::net::UdpSocket;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 
 /// Our version line (classic prints its own build string here with -d/-v).
 const VERSION: &str = concat!("ntpdate 4.2.6p5 (ntpd-rs6 ", env!("CARGO_PKG_VERSION"), ")");
@@ -90,16 +92,16 @@ pub fn main(args: &[String]) -> i32 {
 type Failure = Option<String>;
 
 fn run(opts: &Options, log: &Logger) -> Result<(), Failure> {
-    if opts.auth_key.is_some() {
-        return Err(Some(
-            "authentication (-a/-k) is not supported yet, exiting".to_string(),
-        ));
-    }
     let servers = resolve_all(opts, log)?;
     if servers.is_empty() {
         return Err(Some("no servers can be used, exiting".to_string()));
     }
     let privileged = opts.debug == 0 && !opts.query_only && !opts.unprivileged_port;
+    // Classic reads the keys after resolving the servers, before opening sockets.
+    let auth = opts
+        .auth_key
+        .map(|id| read_key(opts, id, log))
+        .transpose()?;
     let sockets = open_sockets(&servers, privileged)?;
     // SYNC_HWCLOCK: opened now, before -U drops root (never for a query-only run).
     let sets_clock = opts.debug == 0 && !opts.query_only;
@@ -124,6 +126,9 @@ fn run(opts: &Options, log: &Logger) -> Result<(), Failure> {
         timeout: opts.timeout,
     };
     let mut session = Session::new(&servers, params, clock.mono());
+    if let Some(auth) = auth {
+        session = session.with_auth(auth);
+    }
     drive(&mut session, sockets, clock.as_ref(), opts, log)?;
     let result = finish(&session, clock.as_mut(), opts, log);
     if let (Ok(()), Some(rtc)) = (&result, &mut rtc) {
@@ -140,6 +145,22 @@ fn run(opts: &Options, log: &Logger) -> Result<(), Failure> {
         );
     }
     result
+}
+
+/// `-a KEY -k FILE`: the key to sign with, with classic's two fatal messages.
+fn read_key(opts: &Options, id: u32, log: &Logger) -> Result<Auth, Failure> {
+    let file = &opts.key_file;
+    let loaded = auth::load::load(Path::new(file))
+        .map_err(|_| Some(format!("no key file <{file}>, exiting")))?;
+    for d in &loaded.diagnostics {
+        log.error(d);
+    }
+    let key = loaded.keys.into_iter().find(|k| k.id == id);
+    let key = key.ok_or_else(|| Some(format!("authentication key {id} unknown")))?;
+    Ok(Auth {
+        key,
+        delay: opts.auth_delay,
+    })
 }
 
 /// Resolves every name as classic's `addserver` does: a broken name server ends the run,

@@ -29,6 +29,8 @@ pub enum Dropped {
     LeapNotInSync,
     VeryBroken,
     TooLongWithoutSync,
+    /// With `-a`: a recent reply was not signed with our key.
+    Untrusted,
 }
 
 impl Dropped {
@@ -40,6 +42,7 @@ impl Dropped {
             Dropped::LeapNotInSync => "Leap not in sync",
             Dropped::VeryBroken => "server is very broken",
             Dropped::TooLongWithoutSync => "Server has gone too long without sync",
+            Dropped::Untrusted => "Server is untrusted",
         }
     }
 }
@@ -67,6 +70,9 @@ pub fn check(server: &ServerState, f: &Filtered) -> Result<(), Dropped> {
         .wrapping_sub(server.peer.reference_time.seconds());
     if age >= MAX_AGE_SECS {
         return Err(Dropped::TooLongWithoutSync);
+    }
+    if server.trust != 0 {
+        return Err(Dropped::Untrusted);
     }
     Ok(())
 }

@@ -10,9 +10,10 @@
 //! the last answer is in.
 
 use super::filter::{self, Filter, Sample};
+use crate::auth::{mac, Key};
 use crate::discipline::sample::Exchange;
 use crate::time::{NtpDuration, NtpShort, NtpTimestamp};
-use crate::wire::ntp::{Header, Leap, Mode, PeerHeader, RefId, HEADER_LEN};
+use crate::wire::ntp::{Header, Leap, Mode, Packet, PeerHeader, RefId, HEADER_LEN};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -37,12 +38,21 @@ pub enum Trace {
     RateLimited(SocketAddr),
 }
 
-/// A datagram to send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A datagram to send (48 octets, plus a MAC with `-a`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
     pub server: usize,
     pub to: SocketAddr,
-    pub bytes: [u8; HEADER_LEN],
+    pub bytes: Vec<u8>,
+}
+
+/// `-a KEY -e DELAY`: requests carry a MAC by `key`, their transmit time is advanced by
+/// `delay` (classic's allowance for the time signing takes), and only replies signed with
+/// the same key count as authentic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Auth {
+    pub key: Key,
+    pub delay: NtpDuration,
 }
 
 /// What we know about one server, as classic's `struct server`.
@@ -57,6 +67,9 @@ pub struct ServerState {
     pub last_request_time: NtpTimestamp,
     pub transmitted: u32,
     pub filter: Filter,
+    /// Classic's trust shift register: a 1 enters for every reply that failed
+    /// authentication (with `-a`); a server with any 1 among the last 8 is not used.
+    pub trust: u8,
     next_event: Option<Duration>,
 }
 
@@ -72,6 +85,7 @@ impl ServerState {
             last_request_time: NtpTimestamp::ZERO,
             transmitted: 0,
             filter: Filter::new(samples),
+            trust: 0,
             next_event: Some(start),
         }
     }
@@ -87,6 +101,7 @@ pub struct Session {
     params: SessionParams,
     servers: Vec<ServerState>,
     trace: Vec<Trace>,
+    auth: Option<Auth>,
 }
 
 impl Session {
@@ -98,7 +113,14 @@ impl Session {
                 .map(|a| ServerState::new(*a, params.samples, now))
                 .collect(),
             trace: Vec::new(),
+            auth: None,
         }
+    }
+
+    /// Signs requests and checks replies with `auth` (`-a`/`-k`/`-e`).
+    pub fn with_auth(mut self, auth: Auth) -> Session {
+        self.auth = Some(auth);
+        self
     }
 
     /// Requests are spaced two timeouts apart (classic's observed 2 s at the default 1 s).
@@ -124,13 +146,18 @@ impl Session {
                 server.next_event = None;
                 continue;
             }
-            server.last_request_time = clock_now;
+            let stamp = clock_now + self.auth.as_ref().map_or(NtpDuration::ZERO, |a| a.delay);
+            server.last_request_time = stamp;
             server.transmitted += 1;
             server.next_event = Some(now + spacing);
+            let mut bytes = request(params.version, stamp).to_vec();
+            if let Some(auth) = &self.auth {
+                mac::sign(&auth.key, &mut bytes);
+            }
             return Some(Transmit {
                 server: index,
                 to: server.addr,
-                bytes: request(params.version, clock_now),
+                bytes,
             });
         }
         None
@@ -151,6 +178,9 @@ impl Session {
         };
         if server.is_done() || reply.origin_time != server.last_request_time {
             return;
+        }
+        if let Some(auth) = &self.auth {
+            server.trust = (server.trust << 1) | u8::from(!authentic(bytes, &auth.key));
         }
         if reply.leap == Leap::Unsync && reply.stratum == 0 && reply.reference_id.0 == *b"RATE" {
             self.trace.push(Trace::RateLimited(from));
@@ -186,6 +216,18 @@ impl Session {
 
     pub fn servers(&self) -> &[ServerState] {
         &self.servers
+    }
+}
+
+/// A reply counts as authentic only with a MAC by our own key that verifies (classic
+/// ntpdate trusts nothing else, whatever the keys file holds).
+fn authentic(bytes: &[u8], key: &Key) -> bool {
+    let Ok(p) = Packet::decode(bytes) else {
+        return false;
+    };
+    match p.trailer.mac_offset {
+        Some(at) if p.trailer.key_id == key.id => mac::verify(key, &bytes[..at], &bytes[at + 4..]),
+        _ => false,
     }
 }
 
@@ -240,7 +282,7 @@ mod tests {
     }
 
     /// A synchronised stratum-2 server `ahead` seconds ahead, answering instantly.
-    fn reply_to(request: &[u8; HEADER_LEN], ahead: f64, leap: Leap) -> [u8; HEADER_LEN] {
+    fn reply_to(request: &[u8], ahead: f64, leap: Leap) -> [u8; HEADER_LEN] {
         let asked = Header::decode(request).unwrap();
         let server_now = asked.transmit_time + NtpDuration::from_secs_f64(ahead + 0.000_02);
         let reply = Header {
@@ -354,6 +396,58 @@ mod tests {
             offset 0.000000\n\
             round trip (without classic's allowance) 0.000000\n\n";
         assert_eq!(dump, expected);
+    }
+
+    fn md5_key() -> Key {
+        crate::auth::keys::parse("7 M secret\n").keys.remove(0)
+    }
+
+    /// `-a 7`: requests are signed and stamped `-e` later; a reply signed with the key is
+    /// used, an unsigned or wrongly signed one makes the server untrusted.
+    #[test]
+    fn authenticated_run_uses_only_signed_replies() {
+        let addr: SocketAddr = SERVER.parse().unwrap();
+        let delay = NtpDuration::from_secs_f64(0.25);
+        let auth = Auth {
+            key: md5_key(),
+            delay,
+        };
+        for (signing, usable) in [
+            (Some("7 M secret"), true),
+            (None, false),
+            (Some("7 M wrong"), false),
+        ] {
+            let mut s = Session::new(&[addr], params(1), Duration::ZERO).with_auth(auth.clone());
+            let tx = s.poll_transmit(Duration::ZERO, clock(0.0)).unwrap();
+            assert_eq!(tx.bytes.len(), 48 + 20);
+            assert_eq!(tx.bytes[48..52], [0, 0, 0, 7]);
+            assert!(mac::verify(&auth.key, &tx.bytes[..48], &tx.bytes[52..]));
+            assert_eq!(
+                Header::decode(&tx.bytes).unwrap().transmit_time,
+                clock(0.0) + delay
+            );
+            let mut reply = reply_to(&tx.bytes, 0.0, Leap::NoWarning).to_vec();
+            if let Some(keys) = signing {
+                mac::sign(&crate::auth::keys::parse(keys).keys[0], &mut reply);
+            }
+            // Received 0.25 s (the -e delay) + 1 ms after the request left.
+            s.handle_reply(&reply, addr, clock(0.251));
+            assert!(s.is_done());
+            let out = conclude(s.servers(), Adjust::Auto);
+            assert_eq!(
+                out.chosen.is_some(),
+                usable,
+                "{signing:?} {:?}",
+                out.dropped
+            );
+            if !usable {
+                assert_eq!(s.servers()[0].trust, 1);
+                assert_eq!(
+                    out.dropped,
+                    vec![(0, crate::ntpdate::select::Dropped::Untrusted)]
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use super::auth;
 use super::display::{self, PeerStyle, Resolver, StatusKind};
 use super::monitor;
 use super::session::{QueryError, Session, Transport};
@@ -34,6 +35,8 @@ pub struct Ntpq<'a> {
     pub quit: bool,
     /// Program name for `ntpq: read: Connection refused`.
     pub argv0: String,
+    /// Asks for a key ID or password when a signed request needs one (interactive use).
+    pub prompter: Option<&'a mut dyn auth::Prompter>,
     /// With several hosts on the command line, the width of the `server (local)` column
     /// classic prepends to the peer table (the longest host name).
     pub hosts_width: Option<usize>,
@@ -72,6 +75,7 @@ impl<'a> Ntpq<'a> {
             argv0: "ntpq".into(),
             hosts_width: None,
             read_file: no_files,
+            prompter: None,
         }
     }
 
@@ -108,6 +112,7 @@ impl<'a> Ntpq<'a> {
             QueryError::Incomplete => writeln!(o.err, "***Response from server was incomplete"),
             QueryError::TooMuch => writeln!(o.err, "***Buffer size exceeded for returned data"),
             QueryError::Io(err) => writeln!(o.err, "{}: read: {}", self.argv0, io_text(&err)),
+            QueryError::NotSent(why) => writeln!(o.err, "{why}"),
         }
     }
 
@@ -126,8 +131,20 @@ impl<'a> Ntpq<'a> {
         assoc: u16,
         data: &[u8],
     ) -> Result<super::session::Response, Failure> {
+        let key = if self.session.auth.needed(op) {
+            let (mut out, mut err) = (std::io::sink(), std::io::sink());
+            let mut io = auth::Io {
+                out: &mut out,
+                err: &mut err,
+                prompter: prompter(&mut self.prompter),
+            };
+            let key = auth::ready(&mut self.session.auth, &mut io);
+            Some(key.map_err(|why| Failure::Query(QueryError::NotSent(why), assoc))?)
+        } else {
+            None
+        };
         self.session
-            .query(self.transport, op, assoc, data)
+            .query_signed(self.transport, op, assoc, data, key.as_ref())
             .map_err(|e| Failure::Query(e, assoc))
     }
 
@@ -166,6 +183,14 @@ impl<'a> Ntpq<'a> {
                 Ok(writeln!(o.out, "Output set to {name}")?)
             }
             "hostnames" => self.hostnames(args, o),
+            "keyid" | "keytype" | "passwd" | "authenticate" => {
+                let mut io = auth::Io {
+                    out: &mut *o.out,
+                    err: &mut *o.err,
+                    prompter: prompter(&mut self.prompter),
+                };
+                Ok(auth::command(&mut self.session.auth, name, args, &mut io)?)
+            }
             "timeout" => self.timeout(args, o),
             "ntpversion" => self.ntpversion(args, o),
             "version" => Ok(writeln!(o.out, "{VERSION}")?),
@@ -354,6 +379,11 @@ impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
         Failure::Io(e)
     }
+}
+
+/// The prompter, reborrowed for one command.
+fn prompter<'p>(p: &'p mut Option<&mut dyn auth::Prompter>) -> Option<&'p mut dyn auth::Prompter> {
+    p.as_deref_mut().map(|p| p as &mut dyn auth::Prompter)
 }
 
 fn io_text(e: &std::io::Error) -> String {

@@ -2,6 +2,7 @@
 //! exchange over an injected transport, `display` formats exactly as classic, `commands`
 //! interprets command lines; `src/bin/ntpq.rs` adds the UDP socket and the terminal.
 
+pub mod auth;
 pub mod commands;
 mod config;
 pub mod display;

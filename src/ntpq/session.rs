@@ -5,6 +5,7 @@
 use std::io;
 use std::time::Duration;
 
+use crate::auth::{mac, Key};
 use crate::wire::control::{
     encode, ControlHeader, ControlPacket, Progress, Reassembler, ReassemblyError, HEADER_LEN,
     MAX_DATA,
@@ -27,6 +28,9 @@ pub enum QueryError {
     Incomplete,
     TooMuch,
     Io(io::Error),
+    /// A request that must be signed was not sent: no key ID or password (classic's
+    /// message).
+    NotSent(&'static str),
 }
 
 /// A reassembled response.
@@ -45,6 +49,8 @@ pub struct Session {
     pub version: u8,
     /// Per-attempt timeout.
     pub timeout: Duration,
+    /// `keyid`, `passwd`, `keytype`, `authenticate`.
+    pub auth: super::auth::RequestAuth,
 }
 
 impl Default for Session {
@@ -53,6 +59,7 @@ impl Default for Session {
             sequence: 0,
             version: 2,
             timeout: Duration::from_secs(5),
+            auth: super::auth::RequestAuth::default(),
         }
     }
 }
@@ -70,6 +77,18 @@ impl Session {
         assoc: u16,
         data: &[u8],
     ) -> Result<Response, QueryError> {
+        self.query_signed(t, op, assoc, data, None)
+    }
+
+    /// [`Session::query`], the request signed with `key` if given.
+    pub fn query_signed(
+        &mut self,
+        t: &mut dyn Transport,
+        op: u8,
+        assoc: u16,
+        data: &[u8],
+        key: Option<&Key>,
+    ) -> Result<Response, QueryError> {
         self.sequence = self.sequence.wrapping_add(1);
         let header = ControlHeader {
             version: self.version,
@@ -81,10 +100,14 @@ impl Session {
         let mut buf = [0u8; HEADER_LEN + MAX_DATA];
         let n = encode(&header, &data[..data.len().min(MAX_DATA)], &mut buf)
             .map_err(|_| QueryError::TooMuch)?;
+        let request = match key {
+            Some(k) => mac::sign_control(k, &buf[..n]),
+            None => buf[..n].to_vec(),
+        };
         let mut r = Reassembler::new(op, self.sequence);
         let mut received = false;
         for _attempt in 0..2 {
-            t.send(&buf[..n]).map_err(QueryError::Io)?;
+            t.send(&request).map_err(QueryError::Io)?;
             for _ in 0..MAX_DATAGRAMS_PER_ATTEMPT {
                 let Some(d) = t.recv(self.timeout).map_err(QueryError::Io)? else {
                     break;

@@ -1,0 +1,170 @@
+//! Amplification: octets out per octet in for a request of every mode from a source under
+//! each `restrict` flag, through the daemon core (a fresh engine per cell, so one cell's
+//! rate limiting never leaks into another).
+//!
+//! Promises checked: nothing but mode 6 ever answers with more than it received; a source
+//! without query rights (`noquery`, `ignore`) gets at most 1.0x for anything; mrulist
+//! without a nonce gets no list. The table in docs/amplification.md is this test's output:
+//! `AMPLIFICATION_TABLE=docs/amplification.table cargo test --test auth_amplification`.
+
+#[path = "../fuzz/src/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use ntp6::restrict::{Family, RestrictFlag, RestrictFlags, RestrictList};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+/// A request (name, octets).
+struct Request {
+    name: &'static str,
+    bytes: Vec<u8>,
+}
+
+fn ntp(first: u8) -> Vec<u8> {
+    let mut b = vec![0u8; 48];
+    b[0] = first;
+    b[40..48].copy_from_slice(&0xeeab_8600_0000_0001u64.to_be_bytes());
+    b
+}
+
+fn control(opcode: u8, assoc: u16, data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0x16, opcode, 0, 1, 0, 0];
+    b.extend_from_slice(&assoc.to_be_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    b.extend_from_slice(data);
+    b.resize(b.len().div_ceil(4) * 4, 0);
+    b
+}
+
+fn requests() -> Vec<Request> {
+    let mut signed = ntp(0x23);
+    harness::key_ring().sign(1, &mut signed).unwrap();
+    let r = |name, bytes| Request { name, bytes };
+    vec![
+        r("0 (v1 client)", ntp(0x08)),
+        r("0 (v4 reserved)", ntp(0x20)),
+        r("1 sym. active", ntp(0x21)),
+        r("2 sym. passive", ntp(0x22)),
+        r("3 client", ntp(0x23)),
+        r("3 client, MD5 MAC", signed),
+        r("4 server", ntp(0x24)),
+        r("5 broadcast", ntp(0x25)),
+        r("6 readstat", control(1, 0, b"")),
+        r("6 readvar", control(2, 0, b"")),
+        r(
+            "6 mrulist, no nonce",
+            control(10, 0, b"frags=32, limit=500"),
+        ),
+        r(
+            "6 mrulist, forged nonce",
+            control(10, 0, b"nonce=0123456789abcdef01234567, frags=32"),
+        ),
+        r("6 req_nonce", control(12, 0, b"")),
+        r("6 writevar", control(3, 0, b"leap=0")),
+        // ntpdc's monlist (the CVE-2013-5211 amplifier) as sent by attack tools.
+        r("7 monlist", vec![0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0]),
+    ]
+}
+
+const FLAGS: [(&str, &[RestrictFlag]); 9] = [
+    ("default", &[]),
+    ("noquery", &[RestrictFlag::NoQuery]),
+    ("nomodify", &[RestrictFlag::NoModify]),
+    ("notrap", &[RestrictFlag::NoTrap]),
+    ("limited kod", &[RestrictFlag::Limited, RestrictFlag::Kod]),
+    ("ignore", &[RestrictFlag::Ignore]),
+    ("noserve", &[RestrictFlag::NoServe]),
+    ("notrust", &[RestrictFlag::NoTrust]),
+    ("nopeer", &[RestrictFlag::NoPeer]),
+];
+
+/// Without query rights: mode 6 is not answered at all under these.
+fn denies_queries(flags: &[RestrictFlag]) -> bool {
+    flags
+        .iter()
+        .any(|f| matches!(f, RestrictFlag::NoQuery | RestrictFlag::Ignore))
+}
+
+fn source() -> SocketAddr {
+    "198.51.100.7:40000".parse().unwrap()
+}
+
+/// Sends one request as the first packet from the source, after a few others (so a
+/// rate limit has something to count); returns octets out.
+fn octets_out(flags: &[RestrictFlag], request: &[u8]) -> usize {
+    let mut list = RestrictList::new();
+    list.add_default(Family::V4, flags.iter().copied().collect::<RestrictFlags>());
+    let mut e = harness::engine(list);
+    let replies = harness::exchange(&mut e, source(), request);
+    replies.iter().map(Vec::len).sum()
+}
+
+/// Under `limited kod`, a burst: the worst of 20 back-to-back copies.
+fn worst_in_burst(flags: &[RestrictFlag], request: &[u8]) -> usize {
+    let mut list = RestrictList::new();
+    list.add_default(Family::V4, flags.iter().copied().collect::<RestrictFlags>());
+    let mut e = harness::engine(list);
+    (0..20)
+        .map(|_| {
+            harness::exchange(&mut e, source(), request)
+                .iter()
+                .map(Vec::len)
+                .sum()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn cell(out: usize, inp: usize) -> String {
+    if out == 0 {
+        "0".to_string()
+    } else {
+        format!("{:.2}", out as f64 / inp as f64)
+    }
+}
+
+#[test]
+fn amplification_table() {
+    let reqs = requests();
+    let mut table = String::from("| mode / request (octets in) |");
+    for (name, _) in FLAGS {
+        let _ = write!(table, " {name} |");
+    }
+    table.push_str("\n|---|");
+    table.push_str(&"---:|".repeat(FLAGS.len()));
+    table.push('\n');
+    for req in &reqs {
+        let inp = req.bytes.len();
+        let _ = write!(table, "| {} ({inp}) |", req.name);
+        for (_, flags) in FLAGS {
+            let out = octets_out(flags, &req.bytes).max(worst_in_burst(flags, &req.bytes));
+            let ratio = out as f64 / inp as f64;
+            if !req.name.starts_with('6') || denies_queries(flags) {
+                assert!(
+                    ratio <= 1.0,
+                    "{} under {flags:?}: {out} out for {inp}",
+                    req.name
+                );
+            }
+            if req.name.starts_with("6 mrulist") {
+                // An error or a nonce, never the list: at most a header and one short line.
+                assert!(
+                    out <= 12 + 48,
+                    "{}: {out} octets without a valid nonce",
+                    req.name
+                );
+            }
+            if req.name.starts_with('7') {
+                assert_eq!(out, 0, "mode 7 is never answered");
+            }
+            let _ = write!(table, " {} |", cell(out, inp));
+        }
+        table.push('\n');
+    }
+    println!("{table}");
+    if let Ok(path) = std::env::var("AMPLIFICATION_TABLE") {
+        std::fs::write(path, &table).expect("write table");
+    }
+}
