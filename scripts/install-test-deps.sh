@@ -32,6 +32,11 @@ declare -A want=(
     [iproute2]=/usr/sbin/ip
     [util-linux]=/usr/bin/setpriv
     [tcpdump]=/usr/bin/tcpdump
+    # Host integration tests (tests/host_*.rs): `systemd-analyze verify` on our units,
+    # `groff -ww -man` / `man -l` on our man pages.
+    [systemd]=/usr/bin/systemd-analyze
+    [groff-base]=/usr/bin/groff
+    [man-db]=/usr/bin/man
 )
 # chrony's shared-library dependencies (no conflict with ntpsec).
 chrony_libs=(libcap2 libedit2 libgnutls30 libnettle8 libseccomp2)
@@ -138,6 +143,15 @@ if ldd "$chronyd" | grep -q 'not found'; then
     exit 1
 fi
 "$chronyd" -v >/dev/null
+
+# The unprivileged user our ntpd drops to in tests/host_install.rs (`-u ntp:ntp`), as the
+# RHEL ntp package creates it. Reused when present.
+if ! getent passwd ntp >/dev/null; then
+    log "creating system user ntp"
+    getent group ntp >/dev/null || groupadd --system ntp
+    useradd --system --gid ntp --home-dir /var/lib/ntp --no-create-home \
+        --shell /usr/sbin/nologin --comment "NTP daemon" ntp
+fi
 
 /usr/bin/python3 -c 'import ntplib' 2>/dev/null || {
     log "/usr/bin/python3 cannot import ntplib"

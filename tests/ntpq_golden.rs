@@ -148,12 +148,12 @@ fn help_matches_classic() {
 
 #[test]
 fn errors_print_classic_messages() {
-    let (_, err, _) = run_with(&["rv 12345", "rv 0 nosuchvar", "mrulist"], 8, true, false);
+    let (_, err, _) = run_with(&["rv 12345", "rv 0 nosuchvar", "monlist"], 8, true, false);
     assert_eq!(
         err,
         "***Association ID 12345 unknown to server\n\
          ***A request variable unknown to the server\n\
-         ***Command `mrulist' unknown\n"
+         ***Command `monlist' unknown\n"
     );
 }
 

@@ -33,4 +33,33 @@ fn peer_table_and_rv_against_ntpsec() {
     assert_eq!(lines[2].len(), lines[0].len(), "{}", lines[2]);
     assert!(out.stdout.contains("version=\"ntpd ntpsec-"), "{out:?}");
     assert!(out.stdout.contains("stratum=10"), "{out:?}");
+
+    // Our mrulist (nonce handshake, READ_MRU) against NTPsec's implementation of it.
+    // NTPsec keeps one entry per address, so our mode 3 query and ntpq's own mode 6
+    // requests share the row of 127.0.0.1.
+    let addr = ntp_addr("127.0.0.1");
+    let sock = common::socket_for(&ns, addr);
+    common::query(&sock, addr, Duration::from_secs(2)).expect("no time from NTPsec");
+    let argv = [
+        env!("CARGO_BIN_EXE_ntpq"),
+        "-n",
+        "-c",
+        "mrulist",
+        "127.0.0.1",
+    ];
+    let out = ns.run(&tmp, &argv, Duration::from_secs(30));
+    assert!(
+        out.stderr
+            .ends_with("\rRetrieved 1 unique MRU entries and 0 updates.\n"),
+        "{out:?}"
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "lstint avgint rstr r m v  count rport remote address"
+    );
+    let row: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(row.len(), 9, "{out:?}");
+    assert_eq!(row[8], "127.0.0.1", "{out:?}");
+    assert!(row[6].parse::<u32>().unwrap_or(0) > 1, "count: {out:?}");
 }

@@ -1,4 +1,5 @@
-//! Steady state: convergence, frequency learning, holdover.
+//! Steady state: convergence, frequency learning, holdover. The bounds are issue 3's
+//! targets; the figures printed are what the discipline reaches (well inside them).
 mod sim;
 
 use sim::{hours, Server, Setup, Sim};
@@ -8,31 +9,75 @@ fn four_good() -> Vec<Server> {
     vec![Server::good(0.0005); 4]
 }
 
-#[test]
-fn converges_from_50ms_with_50ppm_drift() {
-    let mut sim = Sim::new(Setup::new(0.050, 50.0, four_good()));
+/// The last moment the clock was `limit` or more off (None: never).
+fn last_beyond(sim: &Sim, limit: f64) -> Option<Duration> {
+    sim.trace
+        .iter()
+        .rev()
+        .find(|(_, offset)| offset.abs() >= limit)
+        .map(|(t, _)| *t)
+}
+
+/// +50 PPM, four servers with 0.5 ms jitter on symmetric paths, 50 ms off at start.
+fn fifty_ppm(setup: impl FnOnce(&mut Setup)) -> Sim {
+    let mut s = Setup::new(0.050, 50.0, four_good());
+    setup(&mut s);
+    let mut sim = Sim::new(s);
     sim.run_for_hours(24.0);
-    let max_late = sim.max_abs_since(hours(6.0));
+    sim
+}
+
+fn assert_issue_targets(sim: &Sim, what: &str) {
+    let settled = last_beyond(sim, 0.001);
     let rms = sim.rms_since(hours(12.0));
     let freq_err = sim.frequency_error();
-    eprintln!("max|offset| after 6 h {max_late:.6} s, rms last 12 h {rms:.6} s, freq error {freq_err:.4} PPM");
+    eprintln!(
+        "{what}: last |offset| >= 1 ms at {settled:?}, max after 3 h {:.6} s, \
+         rms last 12 h {rms:.6} s, frequency error {freq_err:.4} PPM",
+        sim.max_abs_since(hours(3.0))
+    );
     assert!(sim.steps.is_empty(), "no step expected: {:?}", sim.steps);
-    // Issue targets: < 1 ms, < 0.1 PPM, RMS < 100 us. The classic filter and PLL reach
-    // about 4.5 ms, 0.13 PPM and 3.3 ms here (the gap is reported); these bounds guard
-    // against regressions from that.
-    assert!(max_late < 0.006, "offset {max_late}");
-    assert!(freq_err.abs() < 0.3, "frequency error {freq_err} PPM");
-    assert!(rms < 0.005, "rms {rms}");
+    // Within 1 ms after the start-up slew (50 ms plus 900 s of FREQ at 50 PPM, amortised
+    // at the classic rate) and for good: about 1.5 h in the daemon discipline.
+    assert!(settled.is_some_and(|t| t < hours(2.0)), "{settled:?}");
+    assert!(freq_err.abs() < 0.1, "frequency error {freq_err} PPM");
+    assert!(rms < 100e-6, "rms {rms}");
+}
+
+#[test]
+fn converges_from_50ms_with_50ppm_drift() {
+    assert_issue_targets(&fifty_ppm(|_| {}), "daemon discipline");
+}
+
+#[test]
+fn converges_with_enable_kernel() {
+    // Classic's default: each update's offset goes to the clock whole.
+    let sim = fifty_ppm(|s| s.loop_config.kernel = true);
+    assert_issue_targets(&sim, "enable kernel");
+    let settled = last_beyond(&sim, 0.001);
+    assert!(settled.is_some_and(|t| t < hours(0.5)), "{settled:?}");
 }
 
 #[test]
 fn converges_with_15ppm_and_three_servers() {
     let mut sim = Sim::new(Setup::new(0.0, 15.0, vec![Server::good(0.0005); 3]));
     sim.run_for_hours(6.0);
-    let (off, ferr) = (sim.true_offset(), sim.frequency_error());
-    eprintln!("15 PPM, 3 servers, 6 h: offset {off:.6} s, frequency error {ferr:.3} PPM");
-    assert!(off.abs() < 0.003, "{off}");
-    assert!(ferr.abs() < 1.0, "{ferr}");
+    let (max, ferr) = (sim.max_abs_since(hours(2.0)), sim.frequency_error());
+    eprintln!(
+        "15 PPM, 3 servers: max |offset| after 2 h {max:.6} s, frequency error {ferr:.4} PPM"
+    );
+    assert!(max < 0.0005, "{max}");
+    assert!(ferr.abs() < 0.1, "{ferr}");
+}
+
+#[test]
+fn follows_a_wandering_oscillator() {
+    // A random walk of 0.02 PPM per sqrt(hour) on top of +50 PPM.
+    let sim = fifty_ppm(|s| s.wander_ppm = 0.02);
+    let (max, rms) = (sim.max_abs_since(hours(3.0)), sim.rms_since(hours(12.0)));
+    eprintln!("wander: max |offset| after 3 h {max:.6} s, rms last 12 h {rms:.6} s");
+    assert!(max < 0.0005, "{max}");
+    assert!(rms < 0.0003, "{rms}");
 }
 
 #[test]
@@ -46,7 +91,11 @@ fn holdover_keeps_frequency_when_all_servers_are_lost() {
     sim.run_for_hours(1.0);
     let drift = (sim.true_offset() - before).abs();
     eprintln!("holdover drift over 1 h: {drift:.6} s");
-    assert!(drift < 0.003, "{drift}");
+    assert!(drift < 0.001, "{drift}");
+    sim.run_for_hours(5.0);
+    let drift = (sim.true_offset() - before).abs();
+    eprintln!("holdover drift over 6 h: {drift:.6} s");
+    assert!(drift < 0.001, "{drift}");
 }
 
 #[test]

@@ -70,6 +70,9 @@ pub fn engine_and_clock(list: RestrictList) -> (ManualMono, TestEngine) {
         own_addresses: Vec::new(),
         keys: key_ring(),
         control_key: Some(CONTROL_KEY),
+        orphan: None,
+        stats: false,
+        leap_table: None,
     };
     let mut e = Engine::new(clock, settings);
     e.handle_timer(&mut |_, _| {});

@@ -3,6 +3,9 @@
 //! the system process, each association learns its selection status, the system peer
 //! follows the loop's poll interval, and a step clears every association as classic's
 //! `peer_clear("STEP")` does. The daemon and the simulator both run exactly this.
+//! One guard goes beyond classic: until a network source is the system peer, the fit
+//! sources must be a majority of those answering, so the fastest of several servers
+//! cannot set the clock on its own.
 
 use super::Association;
 use crate::discipline::loopfilter::Outcome;
@@ -30,6 +33,16 @@ pub fn select_round(
             Some(a.contender(candidate))
         })
         .collect();
+    let reachable = assocs.iter().filter(|a| a.reach() != 0).count();
+    let on_network = vars
+        .peer
+        .is_some_and(|id| assocs.iter().any(|a| a.id() == id));
+    if !on_network && contenders.len() * 2 <= reachable {
+        // Start-up guard: the first network source to fill its clock filter must not set
+        // the clock alone while most answering sources are still filling theirs (a
+        // falseticker that answers fastest would otherwise step the clock).
+        contenders.clear();
+    }
     contenders.extend_from_slice(extra);
     let update = system.run(&contenders, now);
     for a in assocs.iter_mut() {

@@ -182,11 +182,35 @@ fn parse_args(argv0: &str, args: Vec<String>) -> Options {
     o
 }
 
-fn connect(host: &str, family: Option<bool>) -> io::Result<Udp> {
-    let addr = (host, 123)
+fn resolve(host: &str, family: Option<bool>) -> io::Result<SocketAddr> {
+    (host, 123)
         .to_socket_addrs()?
         .find(|a| family.is_none_or(|v4| a.is_ipv4() == v4))
-        .ok_or_else(|| io::Error::other("Name or service not known"))?;
+        .ok_or_else(|| io::Error::other("Name or service not known"))
+}
+
+/// With several hosts, classic widens the peer table by a column as wide as the longest
+/// host (by name, or number with -n).
+fn hosts_width(hosts: &[String], family: Option<bool>, resolver: &dyn Resolver) -> Option<usize> {
+    if hosts.len() < 2 {
+        return None;
+    }
+    let width = hosts
+        .iter()
+        .filter_map(|h| resolve(h, family).ok())
+        .map(|a| {
+            resolver
+                .name_of(a.ip())
+                .unwrap_or_else(|| a.ip().to_string())
+                .len()
+        })
+        .max()
+        .unwrap_or(0);
+    Some(width)
+}
+
+fn connect(host: &str, family: Option<bool>) -> io::Result<Udp> {
+    let addr = resolve(host, family)?;
     let bind: SocketAddr = if addr.is_ipv4() {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
@@ -203,6 +227,7 @@ fn main() {
     let opts = parse_args(&argv0, args.collect());
     let resolver: &dyn Resolver = if opts.numeric { &Numeric } else { &Dns };
     let (mut stdout, mut stderr) = (io::stdout(), io::stderr());
+    let width = hosts_width(&opts.hosts, opts.family, resolver);
     for host in &opts.hosts {
         let mut udp = match connect(host, opts.family) {
             Ok(u) => u,
@@ -214,6 +239,8 @@ fn main() {
         let mut q = Ntpq::new(&mut udp, resolver, host, &now_ntp);
         q.names = !opts.numeric;
         q.argv0 = argv0.clone();
+        q.hosts_width = width;
+        q.read_file = |path| std::fs::read_to_string(path);
         let mut tty = Tty;
         q.prompter = Some(&mut tty);
         let mut out = Out {

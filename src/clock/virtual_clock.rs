@@ -154,6 +154,13 @@ impl<M: MonoSource> VirtualClock<M> {
         self.status
     }
 
+    /// Changes the oscillator's own error from now on (a simulation's frequency wander);
+    /// unlike [`Clock::set_frequency`] this is not the discipline's to see or undo.
+    pub fn set_oscillator_drift(&mut self, drift: Ppm) {
+        self.reanchor();
+        self.drift = drift;
+    }
+
     fn elapsed(&self) -> f64 {
         self.mono
             .mono()
@@ -285,6 +292,17 @@ mod tests {
         c.set_frequency(Ppm(-50.0)).unwrap();
         advance(&mono, 10_000.0);
         assert!(secs_since_start(&c) - 10_000.0 < 1e-6);
+    }
+
+    #[test]
+    fn oscillator_drift_changes_apart_from_the_correction() {
+        let (mono, mut c) = clock(0.0, 50.0);
+        c.set_frequency(Ppm(-50.0)).unwrap();
+        advance(&mono, 1000.0);
+        c.set_oscillator_drift(Ppm(51.0));
+        advance(&mono, 1000.0);
+        assert!((secs_since_start(&c) - 2000.001).abs() < 1e-6);
+        assert_eq!(c.frequency(), Ok(Ppm(-50.0)));
     }
 
     #[test]

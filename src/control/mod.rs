@@ -7,12 +7,16 @@
 //! octets exactly where classic ntpd splits them.
 
 mod mru;
+mod ordlist;
 mod state;
+mod stats;
 mod vars;
 mod write;
 
 pub use mru::{MruEntry, MruSource, NonceKey, MAX_MRU_FRAGS};
+pub use ordlist::InterfaceStats;
 pub use state::{ClockVars, ControlState, PeerStatus, PeerVars, SystemStatus, SystemVars};
+pub use stats::{AuthStats, IoStats, MonitorStats, PacketStats, ServerStats};
 
 use std::net::SocketAddr;
 
@@ -64,10 +68,11 @@ pub fn handle(
     ctx: &Context<'_>,
     send: &mut dyn FnMut(&[u8]),
 ) -> Outcome {
-    let Ok(req) = ControlPacket::decode(request) else {
+    // Classic drops what is no request; a request whose length disagrees with its count
+    // gets BADFMT, a 12-octet error that never exceeds the (at least 12-octet) request.
+    let Ok(h) = ControlHeader::decode(request) else {
         return Outcome::Dropped;
     };
-    let h = req.header;
     if h.response || h.more || h.error || h.offset != 0 {
         return Outcome::Dropped;
     }
@@ -81,9 +86,13 @@ pub fn handle(
         assoc_id: h.assoc_id,
         ..ControlHeader::default()
     };
-    let answer = match answer(&req, access, ctx, &sys) {
+    let answer = match ControlPacket::decode_request(request)
+        .map_err(|_| Refusal::Error(cerr::BADFMT))
+        .and_then(|req| answer(&req, access, ctx, &sys))
+    {
         Ok(a) => a,
-        Err(code) => {
+        Err(Refusal::Silent) => return Outcome::Dropped,
+        Err(Refusal::Error(code)) => {
             let mut out = [0u8; HEADER_LEN];
             let eh = ControlHeader {
                 error: true,
@@ -127,20 +136,51 @@ impl Answer {
     }
 }
 
+/// Why a request gets no data.
+enum Refusal {
+    /// No answer at all.
+    Silent,
+    /// A 12-octet error response with this code.
+    Error(u8),
+}
+
+impl From<u8> for Refusal {
+    fn from(code: u8) -> Refusal {
+        Refusal::Error(code)
+    }
+}
+
+impl From<mru::MruRefusal> for Refusal {
+    fn from(r: mru::MruRefusal) -> Refusal {
+        match r {
+            mru::MruRefusal::Silent => Refusal::Silent,
+            mru::MruRefusal::Error(code) => Refusal::Error(code),
+        }
+    }
+}
+
 fn answer(
     req: &ControlPacket<'_>,
     access: QueryAccess,
     ctx: &Context<'_>,
     sys: &SystemVars,
-) -> Result<Answer, u8> {
+) -> Result<Answer, Refusal> {
     let h = req.header;
     match h.opcode {
         opcode::READSTAT if h.assoc_id == 0 => Ok(read_status(ctx, sys)),
-        opcode::READSTAT | opcode::READVAR => read_vars(req.data, h.assoc_id, ctx, sys),
-        opcode::READCLOCK => read_clock(req.data, h.assoc_id, ctx, sys),
-        opcode::WRITEVAR => write::write_vars(req.data, h.assoc_id, access, sys.status.word()),
-        opcode::WRITECLOCK | opcode::CONFIGURE | opcode::SAVECONFIG => Err(cerr::PERMISSION),
-        opcode::SETTRAP | opcode::UNSETTRAP if access.notrap => Err(cerr::PERMISSION),
+        opcode::READSTAT | opcode::READVAR => Ok(read_vars(req.data, h.assoc_id, ctx, sys)?),
+        opcode::READCLOCK => Ok(read_clock(req.data, h.assoc_id, ctx, sys)?),
+        opcode::WRITEVAR => Ok(write::write_vars(
+            req.data,
+            h.assoc_id,
+            access,
+            sys.status.word(),
+        )?),
+        opcode::WRITECLOCK => Err(cerr::PERMISSION.into()),
+        opcode::CONFIGURE | opcode::SAVECONFIG => {
+            Ok(Answer::text(0, config_reply(h.opcode, access)?))
+        }
+        opcode::SETTRAP | opcode::UNSETTRAP if access.notrap => Err(cerr::PERMISSION.into()),
         opcode::REQ_NONCE => {
             let mut w = VarWriter::new();
             w.item(&format!(
@@ -151,12 +191,33 @@ fn answer(
         }
         opcode::READ_MRU => {
             let source = ctx.mru.ok_or(cerr::BADOP)?;
-            mru::read_mru(req.data, ctx.nonce, ctx.client, ctx.now, source)
-                .map(|w| Answer::text(0, w))
-                .ok_or(cerr::BADVALUE)
+            let w = mru::read_mru(req.data, ctx.nonce, ctx.client, ctx.now, source)?;
+            Ok(Answer::text(0, w))
         }
-        _ => Err(cerr::BADOP),
+        opcode::READ_ORDLIST_A if !access.authenticated => Err(cerr::PERMISSION.into()),
+        opcode::READ_ORDLIST_A => {
+            let w = ordlist::read_ordlist(req.data, &ctx.state.interfaces())?;
+            Ok(Answer::text(0, w))
+        }
+        _ => Err(cerr::BADOP.into()),
     }
+}
+
+/// `:config` and `saveconfig`: like every classic build, only with the controlkey; then
+/// refused in words, as classic words it (this ntpd reads its configuration only at start).
+fn config_reply(op: u8, access: QueryAccess) -> Result<VarWriter, u8> {
+    if !access.authenticated {
+        return Err(cerr::PERMISSION);
+    }
+    let text = match (op, access.nomodify) {
+        (opcode::SAVECONFIG, true) => "saveconfig prohibited by restrict ... nomodify",
+        (opcode::SAVECONFIG, false) => "saveconfig prohibited, no saveconfigdir configured",
+        (_, true) => "runtime configuration prohibited by restrict ... nomodify",
+        (_, false) => "runtime configuration prohibited: ntpd reads ntp.conf only at start",
+    };
+    let mut w = VarWriter::new();
+    w.item(text);
+    Ok(w)
 }
 
 /// READSTAT for association 0: (ID, status) pairs, binary, under the system status.
@@ -201,8 +262,20 @@ fn read_vars(data: &[u8], assoc: u16, ctx: &Context<'_>, sys: &SystemVars) -> Re
     if assoc == 0 {
         let mut sys = sys.clone();
         sys.clock = ctx.now;
-        for name in select(data, &vars::SYS_TABLE, &vars::SYS_DEFAULT)? {
-            vars::put_sys(&mut w, name, &sys);
+        let table: Vec<&str> = vars::SYS_TABLE
+            .iter()
+            .chain(&stats::STATS_TABLE)
+            .copied()
+            .collect();
+        let mut extra = None;
+        for name in select(data, &table, &vars::SYS_DEFAULT)? {
+            if vars::SYS_TABLE.contains(&name) {
+                vars::put_sys(&mut w, name, &sys);
+                continue;
+            }
+            let (stats, peer) =
+                extra.get_or_insert_with(|| (ctx.state.stats(), ctx.state.peer(sys.peer)));
+            stats::put_stat(&mut w, name, stats, peer.as_ref());
         }
         return Ok(Answer::text(sys.status.word(), w));
     }

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use super::ordlist::InterfaceStats;
+use super::stats::ServerStats;
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use crate::wire::ntp::RefId;
 
@@ -154,4 +156,12 @@ pub trait ControlState {
     fn peer(&self, assoc_id: u16) -> Option<PeerVars>;
     /// Refclock variables of an association, `None` if it is no refclock.
     fn clock(&self, assoc_id: u16) -> Option<ClockVars>;
+    /// Counters behind the 4.2.8 statistics variables (`sysstats`, `monstats`, ...).
+    fn stats(&self) -> ServerStats {
+        ServerStats::default()
+    }
+    /// The local addresses for `ifstats` (the daemon shell knows its sockets).
+    fn interfaces(&self) -> Vec<InterfaceStats> {
+        Vec::new()
+    }
 }

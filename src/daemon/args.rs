@@ -1,8 +1,10 @@
 //! ntpd's command line: the classic 4.2.6p5 options (autoopts style: `-c FILE`, `-cFILE`,
 //! `--configfile=FILE`, `--configfile FILE`, bundled flags such as `-gnq`) plus our
-//! additions `--check` and `--virtual-clock OFFSET[,PPM]`.
+//! additions `--check`, `--virtual-clock OFFSET[,PPM]` and the host integration paths
+//! (`--sysconfig`, `--rtc-device`, `--adjtime`, `--syslog-socket`).
 
 use crate::clock::VirtualClockSpec;
+use crate::rtc::RtcOptions;
 use std::path::PathBuf;
 
 /// Everything the command line can say.
@@ -35,6 +37,10 @@ pub struct Options {
     pub saveconfigquit: Option<PathBuf>,
     pub check: bool,
     pub virtual_clock: Option<VirtualClockSpec>,
+    /// Where SYNC_HWCLOCK is read from and which RTC (stand-in) is written at stop.
+    pub rtc: RtcOptions,
+    /// Replaces /dev/log.
+    pub syslog_socket: Option<PathBuf>,
     /// Options accepted for compatibility that change nothing here, with their letters.
     pub ignored: Vec<String>,
 }
@@ -99,6 +105,10 @@ const SPECS: &[Spec] = &[
     spec(Some('?'), "help", false),
     spec(None, "check", false),
     spec(None, "virtual-clock", true),
+    spec(None, "sysconfig", true),
+    spec(None, "rtc-device", true),
+    spec(None, "adjtime", true),
+    spec(None, "syslog-socket", true),
 ];
 
 fn number<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, UsageError> {
@@ -137,6 +147,10 @@ fn apply(
         "saveconfigquit" => opts.saveconfigquit = Some(value.into()),
         "check" => opts.check = true,
         "virtual-clock" => opts.virtual_clock = Some(value.parse().map_err(UsageError)?),
+        "sysconfig" => opts.rtc.sysconfig.push(value.into()),
+        "rtc-device" => opts.rtc.device = Some(value.into()),
+        "adjtime" => opts.rtc.adjtime = Some(value.into()),
+        "syslog-socket" => opts.syslog_socket = Some(value.into()),
         "version" => return Ok(Some(Command::Version)),
         "help" => return Ok(Some(Command::Help)),
         other => opts.ignored.push(other.to_string()),
@@ -238,6 +252,10 @@ USAGE:  ntpd [ -<flag> [<val>] | --<name>[{=| }<val>] ]...
    -x no  slew           Slew up to 600 seconds
       no  check          Check the configuration file, print every problem and exit
       Str virtual-clock  Run on a virtual clock OFFSET[,PPM] ahead of true time
+      Str sysconfig      Read SYNC_HWCLOCK from this file (repeatable)
+      Str rtc-device     RTC device (or stand-in file) written at stop
+      Str adjtime        adjtime file saying whether the RTC keeps UTC or LOCAL
+      Str syslog-socket  Log to this syslog socket instead of /dev/log
       opt version        Output version information and exit
    -? no  help           Display extended usage information and exit
 
@@ -294,6 +312,23 @@ mod tests {
         assert!((spec.offset.to_secs_f64() + 0.5).abs() < 1e-9);
         let o = run(&["--virtual-clock", "2.5"]);
         assert!((o.virtual_clock.unwrap().offset.to_secs_f64() - 2.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn host_paths() {
+        let o = run(&[
+            "--sysconfig=/a",
+            "--sysconfig",
+            "/b",
+            "--rtc-device",
+            "/tmp/rtc",
+            "--adjtime=/tmp/adj",
+            "--syslog-socket=/tmp/log",
+        ]);
+        assert_eq!(o.rtc.sysconfig, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(o.rtc.device, Some(PathBuf::from("/tmp/rtc")));
+        assert_eq!(o.rtc.adjtime, Some(PathBuf::from("/tmp/adj")));
+        assert_eq!(o.syslog_socket, Some(PathBuf::from("/tmp/log")));
     }
 
     #[test]

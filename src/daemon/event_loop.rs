@@ -7,6 +7,7 @@ use super::driftio;
 use super::resolver::Resolver;
 use super::settings::{self, NameRequest};
 use super::signals::{Signal, Signals};
+use super::statsfiles::StatsFiles;
 use crate::clock::Clock;
 use crate::engine::{Action, Datagram, Engine};
 use crate::net::udp;
@@ -47,10 +48,12 @@ pub struct Shell<'a> {
     pub names: Vec<NameRequest>,
     /// `tos maxclock`: associations a pool may mobilise.
     pub max_clock: usize,
+    /// Where [`Action::Stats`] records and the hourly sysstats go.
+    pub stats: StatsFiles,
 }
 
 /// Runs until a signal or the engine stops it.
-pub fn run<C: Clock>(engine: &mut Engine<C>, shell: Shell<'_>) -> io::Result<Stop> {
+pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result<Stop> {
     let mut poll = Poll::new()?;
     for (i, l) in shell.listeners.iter().enumerate() {
         poll.registry().register(
@@ -105,6 +108,10 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: Shell<'_>) -> io::Result<Sto
         if engine.clock().mono() >= engine.next_deadline() {
             engine.handle_timer(&mut |to, bytes| send_request(shell.listeners, to, bytes));
         }
+        let clock = engine.clock();
+        shell
+            .stats
+            .hourly(engine.counters(), clock.now(), clock.mono());
         for action in engine.take_actions() {
             match action {
                 Action::WriteDrift(freq) => {
@@ -113,6 +120,10 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: Shell<'_>) -> io::Result<Sto
                             log::warn!("cannot write drift file {}: {err}", path.display());
                         }
                     }
+                }
+                Action::Stats(record) => {
+                    let clock = engine.clock();
+                    shell.stats.write(&record, clock.now(), clock.mono());
                 }
                 Action::Exit { status, message } => {
                     if let Some(message) = message {

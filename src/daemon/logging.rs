@@ -1,12 +1,14 @@
 //! Where the daemon's log goes: stderr in the foreground (-n), otherwise the `logfile` /
-//! `-l` file, otherwise syslog (facility daemon, ident "ntpd"), as classic ntpd does.
+//! `-l` file, otherwise syslog (facility daemon, ident "ntpd[PID]"), as classic ntpd does.
+//! `logconfig` is accepted; its event classes are not filtered on (everything is logged).
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// A logger writing classic-style lines (`21 Nov 02:44:01 ntpd[26935]: message`) to a file.
 struct FileLogger {
@@ -37,8 +39,13 @@ impl log::Log for FileLogger {
     fn flush(&self) {}
 }
 
-/// A logger that hands lines to syslog(3).
+/// A syslog client: RFC 3164 datagrams (`<29>Nov 21 02:44:01 ntpd[26935]: message`,
+/// facility daemon) to /dev/log or the socket `--syslog-socket` names. Written here rather
+/// than through syslog(3) so the socket can be a test's own, and so the PID in each line is
+/// the current one after the daemon has forked.
 struct SyslogLogger {
+    socket: UnixDatagram,
+    path: PathBuf,
     level: log::LevelFilter,
 }
 
@@ -51,34 +58,58 @@ impl log::Log for SyslogLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let priority = match record.level() {
-            log::Level::Error => libc::LOG_ERR,
-            log::Level::Warn => libc::LOG_WARNING,
-            log::Level::Info => libc::LOG_NOTICE,
-            log::Level::Debug | log::Level::Trace => libc::LOG_DEBUG,
-        };
-        let Ok(text) = CString::new(record.args().to_string().replace('\0', " ")) else {
-            return;
-        };
-        // SAFETY: the format is a static "%s" and text a valid C string.
-        unsafe { libc::syslog(priority, c"%s".as_ptr(), text.as_ptr()) };
+        let line = syslog_datagram(
+            record.level(),
+            &syslog_timestamp(),
+            std::process::id(),
+            &record.args().to_string(),
+        );
+        // Nowhere to report a lost log line; syslog(3) drops them silently too.
+        let _ = self.socket.send_to(line.as_bytes(), &self.path);
     }
 
     fn flush(&self) {}
 }
 
-/// `21 Nov 02:44:01`: day, month, time in local time, as classic's log lines begin.
-pub fn classic_timestamp() -> String {
+/// One syslog datagram: priority (facility daemon), time, `ntpd[PID]: `, the message.
+pub fn syslog_datagram(level: log::Level, timestamp: &str, pid: u32, message: &str) -> String {
+    let severity = match level {
+        log::Level::Error => libc::LOG_ERR,
+        log::Level::Warn => libc::LOG_WARNING,
+        log::Level::Info => libc::LOG_NOTICE,
+        log::Level::Debug | log::Level::Trace => libc::LOG_DEBUG,
+    };
+    let priority = libc::LOG_DAEMON | severity;
+    format!("<{priority}>{timestamp} ntpd[{pid}]: {message}")
+}
+
+fn local_tm() -> libc::tm {
     // SAFETY: time/localtime_r write into locals we own.
-    let tm = unsafe {
+    unsafe {
         let now = libc::time(std::ptr::null_mut());
         let mut tm: libc::tm = std::mem::zeroed();
         libc::localtime_r(&now, &mut tm);
         tm
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `Nov 21 02:44:01`: the syslog protocol's timestamp, local time.
+fn syslog_timestamp() -> String {
+    let tm = local_tm();
+    let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
+    format!(
+        "{month} {:2} {:02}:{:02}:{:02}",
+        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
+    )
+}
+
+/// `21 Nov 02:44:01`: day, month, time in local time, as classic's log lines begin.
+pub fn classic_timestamp() -> String {
+    let tm = local_tm();
     let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
     format!(
         "{:2} {month} {:02}:{:02}:{:02}",
@@ -94,8 +125,12 @@ fn level_for(debug: u8) -> log::LevelFilter {
     }
 }
 
-/// Sets up logging once at start. `RUST_LOG` overrides the level in the foreground.
-pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8) {
+/// Where syslog listens.
+pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+
+/// Sets up logging once at start. `RUST_LOG` overrides the level in the foreground;
+/// `syslog_socket` replaces /dev/log.
+pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: Option<&Path>) {
     let level = level_for(debug);
     if let Some(path) = logfile {
         match OpenOptions::new().create(true).append(true).open(path) {
@@ -128,15 +163,43 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8) {
             .init();
         return;
     }
-    // SAFETY: a static ident; LOG_PID adds [pid] as classic shows.
-    unsafe {
-        libc::openlog(
-            c"ntpd".as_ptr(),
-            libc::LOG_PID | libc::LOG_NDELAY,
-            libc::LOG_DAEMON,
-        )
+    let path = syslog_socket.unwrap_or(Path::new(DEFAULT_SYSLOG_SOCKET));
+    let socket = match UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("ntpd: cannot create a syslog socket: {err}");
+            return;
+        }
     };
-    if log::set_boxed_logger(Box::new(SyslogLogger { level })).is_ok() {
+    // A wedged syslog daemon must not stall the time service.
+    let _ = socket.set_write_timeout(Some(Duration::from_secs(1)));
+    let logger = SyslogLogger {
+        socket,
+        path: path.to_path_buf(),
+        level,
+    };
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syslog_datagrams_carry_facility_daemon_and_the_pid() {
+        let line = syslog_datagram(
+            log::Level::Info,
+            "Nov 21 02:44:01",
+            4242,
+            "ntpd exiting on signal 15",
+        );
+        assert_eq!(
+            line,
+            "<29>Nov 21 02:44:01 ntpd[4242]: ntpd exiting on signal 15"
+        );
+        assert!(syslog_datagram(log::Level::Error, "t", 1, "x").starts_with("<27>"));
+        assert!(syslog_datagram(log::Level::Warn, "t", 1, "x").starts_with("<28>"));
     }
 }

@@ -4,6 +4,8 @@
 pub mod args;
 pub mod driftio;
 pub mod event_loop;
+pub mod host;
+pub mod leapfile;
 pub mod listen;
 pub mod logging;
 pub mod process;
@@ -11,3 +13,4 @@ pub mod resolver;
 pub mod run;
 pub mod settings;
 pub mod signals;
+pub mod statsfiles;

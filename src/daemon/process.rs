@@ -3,16 +3,54 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// Forks into the background: the parent exits 0, the child starts a new session and
-/// points stdio at /dev/null. Must run before any thread exists (we never start any).
-pub fn daemonize() -> io::Result<()> {
-    // SAFETY: fork in a single-threaded process; the parent only calls _exit.
+/// The background daemon's promise to its parent: the parent waits, and exits 0 only when
+/// [`Detached::ready`] is called (sockets bound, pid file written, privileges dropped), or
+/// 1 if the daemon exits first. So `service ntpd start` and systemd's Type=forking see a
+/// failed start as a failure, and every log line comes from the daemon's own PID.
+#[derive(Debug)]
+pub struct Detached {
+    notify: Option<fs::File>,
+}
+
+impl Detached {
+    /// Start-up is complete: lets the waiting parent exit 0.
+    pub fn ready(mut self) {
+        if let Some(mut pipe) = self.notify.take() {
+            let _ = io::Write::write_all(&mut pipe, b"1");
+        }
+    }
+}
+
+/// Forks into the background: the parent waits for the child's word (see [`Detached`]),
+/// the child starts a new session and points stdio at /dev/null. Must run before any
+/// thread exists (we never start any).
+pub fn daemonize() -> io::Result<Detached> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are fresh and owned here.
+    let (reader, writer) = unsafe {
+        (
+            fs::File::from(OwnedFd::from_raw_fd(fds[0])),
+            fs::File::from(OwnedFd::from_raw_fd(fds[1])),
+        )
+    };
+    // SAFETY: fork in a single-threaded process.
     match unsafe { libc::fork() } {
         -1 => return Err(io::Error::last_os_error()),
-        0 => {}
-        _ => unsafe { libc::_exit(0) },
+        0 => drop(reader),
+        _ => {
+            drop(writer);
+            let mut word = [0u8; 1];
+            let ok = io::Read::read(&mut &reader, &mut word).is_ok_and(|n| n == 1);
+            // SAFETY: the parent only leaves.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
     }
     // SAFETY: plain syscalls on our own process and descriptors.
     unsafe {
@@ -30,7 +68,9 @@ pub fn daemonize() -> io::Result<()> {
         }
         libc::chdir(c"/".as_ptr());
     }
-    Ok(())
+    Ok(Detached {
+        notify: Some(writer),
+    })
 }
 
 /// A pid file that is removed when dropped (at a clean stop).

@@ -3,11 +3,13 @@
 
 use super::args::{self, Command, Options};
 use super::event_loop::{self, Listener, Stop};
+use super::host::Host;
 use super::listen;
 use super::process::{self, PidFile};
 use super::settings::{self, ShellSettings};
 use super::signals::Signals;
-use super::{driftio, logging};
+use super::statsfiles::StatsFiles;
+use super::{driftio, leapfile, logging};
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
 use crate::config::{self, Config};
 use crate::control::NonceKey;
@@ -49,7 +51,12 @@ pub fn main(args: Vec<String>) -> i32 {
     }
     let (config, diagnostics) = config::load_file(&config_path);
     let shell = settings::shell(&config, &opts);
-    logging::init(opts.no_fork, shell.log_file.as_deref(), opts.debug_level);
+    logging::init(
+        opts.no_fork,
+        shell.log_file.as_deref(),
+        opts.debug_level,
+        opts.syslog_socket.as_deref(),
+    );
     log::info!("{VERSION}");
     for d in &diagnostics {
         if d.is_error() {
@@ -71,11 +78,7 @@ pub fn main(args: Vec<String>) -> i32 {
 
 /// Options accepted for compatibility whose work arrives with later issues.
 fn log_unsupported_options(opts: &Options) {
-    let pending = [
-        (opts.user.is_some(), "-u (privilege drop)"),
-        (opts.statsdir.is_some(), "-s (statistics directory)"),
-        (opts.saveconfigquit.is_some(), "--saveconfigquit"),
-    ];
+    let pending = [(opts.saveconfigquit.is_some(), "--saveconfigquit")];
     for (given, what) in pending {
         if given {
             log::warn!("option {what} not supported yet; ignored");
@@ -144,14 +147,21 @@ fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
 }
 
 fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
+    let detached = if opts.no_fork {
+        None
+    } else {
+        Some(process::daemonize()?)
+    };
     let (listeners, own_addresses) = bind_all(shell)?;
     let signals = Signals::new()?;
-    if !opts.no_fork {
-        process::daemonize()?;
-    }
     let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
+    let mut host = Host::settle(opts)?;
+    if let Some(d) = detached {
+        d.ready();
+    }
     let seed = process::random_seed();
     let (sources, names) = settings::sources(config, opts);
+    let stats = StatsFiles::from_config(config, opts.statsdir.as_deref());
     let engine_settings = Settings {
         assoc_base: (seed[0] as u16) % 60_000 + 1,
         nonce: NonceKey::new(seed),
@@ -165,6 +175,9 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         tos: settings::tos(config),
         sources,
         own_addresses,
+        orphan: settings::orphan(config),
+        stats: stats.any_enabled(),
+        leap_table: config.leap_file.as_deref().and_then(leapfile::load),
         keys: keys(opts, config),
         control_key: config.control_key,
     };
@@ -174,15 +187,26 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         drift_path: shell.drift_path.as_ref(),
         names,
         max_clock: settings::max_clock(config),
+        stats,
     };
     let system = SystemClock::new();
     match opts.virtual_clock {
         Some(spec) => {
             log::info!("running on a virtual clock {spec} from true time; the system clock is never touched");
             let clock = VirtualClock::new(StdMono::new(), system.now(), spec);
-            serve(Engine::new(clock, engine_settings), loop_shell, shell)
+            serve(
+                Engine::new(clock, engine_settings),
+                loop_shell,
+                shell,
+                &mut host,
+            )
         }
-        None => serve(Engine::new(system, engine_settings), loop_shell, shell),
+        None => serve(
+            Engine::new(system, engine_settings),
+            loop_shell,
+            shell,
+            &mut host,
+        ),
     }
 }
 
@@ -205,6 +229,7 @@ fn serve<C: Clock>(
     mut engine: Engine<C>,
     loop_shell: event_loop::Shell<'_>,
     shell: &ShellSettings,
+    host: &mut Host,
 ) -> io::Result<i32> {
     log::info!(
         "proto: precision = {:.3} usec",
@@ -222,5 +247,6 @@ fn serve<C: Clock>(
             log::warn!("cannot write drift file {}: {err}", path.display());
         }
     }
+    host.at_stop(engine.clock());
     Ok(status)
 }

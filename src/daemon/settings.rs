@@ -11,6 +11,7 @@ use crate::config::{
 use crate::discipline::loopfilter::LoopConfig;
 use crate::discipline::system::TosParams;
 use crate::engine::peers::{refid_of, PeerSpec};
+use crate::engine::Orphan;
 use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
     AccessControl, Family, Monitor, RateLimits, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
@@ -33,12 +34,7 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "manycastclient",
     "broadcastdelay",
     "crypto",
-    "statistics",
-    "statsdir",
-    "filegen",
-    "leapfile",
     "setvar",
-    "logconfig",
     "discard",
 ];
 
@@ -57,9 +53,6 @@ pub fn log_unsupported(config: &Config) {
         if NOT_ACTED_ON.contains(keyword) && said.insert(*keyword) {
             log::warn!("{location}: '{keyword}' not supported yet");
         }
-    }
-    if config.tos.orphan.is_some() {
-        log::warn!("'tos orphan' not supported yet");
     }
 }
 
@@ -289,4 +282,13 @@ pub fn tos(config: &Config) -> TosParams {
 /// `tos maxclock`: how many associations a pool may mobilise (classic default 10).
 pub fn max_clock(config: &Config) -> usize {
     config.tos.maxclock.map_or(10, |n| n as usize)
+}
+
+/// `tos orphan N orphanwait W` (classic waits 300 s by default).
+pub fn orphan(config: &Config) -> Option<Orphan> {
+    let stratum = config.tos.orphan?;
+    let wait = config.tos.orphanwait.map_or(Duration::from_secs(300), |w| {
+        Duration::from_secs_f64(w.to_secs_f64().max(0.0))
+    });
+    Some(Orphan { stratum, wait })
 }

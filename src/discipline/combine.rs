@@ -2,14 +2,28 @@
 //! classic 4.2.6p5's mitigation rules. The system offset is the survivors' offsets
 //! weighted by the inverse of their root distances; the system peer is the prefer peer if
 //! it survived (its offset alone is then used), else the previous system peer if it is
-//! still at the best stratum (no clock hopping), else the best survivor.
+//! still at the best stratum (no clock hopping), else the best survivor. Each survivor's
+//! share (offset, weight and when it was measured) goes to the discipline too, which
+//! places every measurement at its own time: the peers' samples can differ in age by
+//! several polls, long enough for a drifting clock to move.
 
 use super::select::Candidate;
 use crate::time::NtpDuration;
 use crate::wire::ntp::Leap;
+use std::time::Duration;
+
+/// One survivor's part in the system offset.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Share {
+    pub offset: NtpDuration,
+    /// When the sample was taken (monotonic).
+    pub time: Duration,
+    /// 1 / root distance (1 for a prefer peer, whose offset alone counts).
+    pub weight: f64,
+}
 
 /// The mitigated system estimate.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Combined {
     /// Index (into the candidates) of the system peer.
     pub system_peer: usize,
@@ -19,15 +33,17 @@ pub struct Combined {
     pub jitter: NtpDuration,
     /// Leap bits of the survivors ORed, as classic's `leap_consensus`.
     pub leap: Leap,
+    /// The measurements the offset was formed from.
+    pub shares: Vec<Share>,
 }
 
 /// Weighted average of the survivors' offsets (weights 1 / root distance).
 pub fn combine_offsets(cands: &[Candidate], survivors: &[usize]) -> NtpDuration {
     let (mut weights, mut sum) = (0.0, 0.0);
     for &i in survivors {
-        let distance = cands[i].root_distance.to_secs_f64().max(1e-9);
-        weights += 1.0 / distance;
-        sum += cands[i].offset.to_secs_f64() / distance;
+        let weight = weight(&cands[i]);
+        weights += weight;
+        sum += cands[i].offset.to_secs_f64() * weight;
     }
     if weights > 0.0 {
         NtpDuration::from_secs_f64(sum / weights)
@@ -36,10 +52,16 @@ pub fn combine_offsets(cands: &[Candidate], survivors: &[usize]) -> NtpDuration 
     }
 }
 
+fn weight(c: &Candidate) -> f64 {
+    1.0 / c.root_distance.to_secs_f64().max(1e-9)
+}
+
 /// Picks the system peer among `survivors` (best first, non-empty) and forms the system
-/// offset and jitter. `previous` is the old system peer's id.
+/// offset and jitter. `previous` is the old system peer's id; `epochs` are the candidates'
+/// sample times.
 pub fn choose(
     cands: &[Candidate],
+    epochs: &[Duration],
     survivors: &[usize],
     previous: Option<u32>,
     select_jitter: NtpDuration,
@@ -55,6 +77,11 @@ pub fn choose(
             offset: cands[prefer].offset,
             jitter: cands[prefer].jitter,
             leap,
+            shares: vec![Share {
+                offset: cands[prefer].offset,
+                time: epochs[prefer],
+                weight: 1.0,
+            }],
         });
     }
     let system_peer = survivors
@@ -69,12 +96,22 @@ pub fn choose(
         offset: combine_offsets(cands, survivors),
         jitter: NtpDuration::from_secs_f64((peer_jitter * peer_jitter + sel * sel).sqrt()),
         leap,
+        shares: survivors
+            .iter()
+            .map(|&i| Share {
+                offset: cands[i].offset,
+                time: epochs[i],
+                weight: weight(&cands[i]),
+            })
+            .collect(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EPOCHS: [Duration; 2] = [Duration::from_secs(100), Duration::from_secs(160)];
 
     fn cand(id: u32, offset_ms: f64, dist_ms: f64, stratum: u8) -> Candidate {
         Candidate {
@@ -95,6 +132,10 @@ mod tests {
         let cands = [cand(1, 0.0, 10.0, 2), cand(2, 3.0, 20.0, 2)];
         let off = combine_offsets(&cands, &[0, 1]).to_secs_f64() * 1e3;
         assert!((off - 1.0).abs() < 1e-6, "{off}");
+        let c = choose(&cands, &EPOCHS, &[0, 1], None, NtpDuration::ZERO).unwrap();
+        let times: Vec<_> = c.shares.iter().map(|s| s.time).collect();
+        assert_eq!(times, EPOCHS);
+        assert!((c.shares[0].weight / c.shares[1].weight - 2.0).abs() < 1e-6);
     }
 
     #[test]
@@ -102,7 +143,7 @@ mod tests {
         let mut p = cand(2, 3.0, 20.0, 2);
         p.prefer = true;
         let cands = [cand(1, 0.0, 10.0, 2), p];
-        let c = choose(&cands, &[0, 1], None, NtpDuration::ZERO).unwrap();
+        let c = choose(&cands, &EPOCHS, &[0, 1], None, NtpDuration::ZERO).unwrap();
         assert_eq!(c.system_peer, 1);
         assert!((c.offset.to_secs_f64() - 0.003).abs() < 1e-9);
     }
@@ -110,10 +151,10 @@ mod tests {
     #[test]
     fn old_system_peer_kept_at_same_stratum() {
         let cands = [cand(1, 0.0, 10.0, 2), cand(2, 0.0, 20.0, 2)];
-        let c = choose(&cands, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
+        let c = choose(&cands, &EPOCHS, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
         assert_eq!(c.system_peer, 1);
         let lower = [cand(1, 0.0, 10.0, 1), cand(2, 0.0, 20.0, 2)];
-        let c = choose(&lower, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
+        let c = choose(&lower, &EPOCHS, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
         assert_eq!(c.system_peer, 0);
     }
 }

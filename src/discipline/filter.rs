@@ -1,8 +1,11 @@
 //! The clock filter of RFC 5905 section 10 (A.5.2 `clock_filter`), with classic 4.2.6p5's
-//! details: eight stages ordered by delay (by biased dispersion once older than the Allan
-//! intercept), dispersion aged at PHI per second, jitter as the RMS of offset differences
-//! from the best sample, and the popcorn spike suppressor (a best offset that moves more
-//! than three jitters within two poll intervals is not used).
+//! details: once the system is synchronised, eight stages ordered by delay (by delay plus
+//! dispersion once older than the Allan intercept); before that, the newest sample first,
+//! since a clock that has not been set drifts too fast for an older low-delay sample to
+//! be true. Dispersion ages at PHI per second, jitter is the RMS of offset differences
+//! from the best sample, and the popcorn spike suppressor drops a best offset that moves
+//! more than three jitters within two poll intervals while both it and the filter's
+//! dispersion are sane (so the first sample of an empty filter passes).
 
 use super::sample::{Sample, PHI};
 use crate::time::{NtpDuration, PollInterval};
@@ -131,10 +134,15 @@ impl ClockFilter {
         let newest = self.next;
         self.next = (self.next + 1) % STAGES;
         self.age(now, newest);
-        let mut ranked: Vec<(f64, usize)> =
-            (0..STAGES).map(|i| (self.distance(i, now), i)).collect();
-        // Stable sort keeps the classic order among equal distances.
-        ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Newest first; once synchronised, a stable sort by distance keeps that order
+        // among equal distances, as classic's insertion sort does.
+        let mut ranked: Vec<(f64, usize)> = (0..STAGES)
+            .map(|k| (newest + STAGES - k) % STAGES)
+            .map(|i| (self.distance(i, now), i))
+            .collect();
+        if ctx.synchronized {
+            ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
         for (slot, (_, i)) in self.order.iter_mut().zip(&ranked) {
             *slot = *i;
         }
@@ -165,7 +173,7 @@ impl ClockFilter {
         if stage.dispersion >= MAX_DISPERSION {
             MAX_DISPERSION
         } else if now - stage.epoch > ALLAN_INTERCEPT {
-            MAX_DISTANCE + stage.dispersion
+            stage.delay + stage.dispersion
         } else {
             stage.delay
         }
@@ -198,7 +206,8 @@ impl ClockFilter {
             return FilterVerdict::Stale;
         }
         let window = 2.0 * ctx.poll.seconds() as f64;
-        if moved > SPIKE_GATE * self.jitter && best_stage.epoch - self.epoch < window {
+        let sane = self.dispersion < MAX_DISTANCE && best_stage.dispersion < MAX_DISTANCE;
+        if sane && moved > SPIKE_GATE * self.jitter && best_stage.epoch - self.epoch < window {
             return FilterVerdict::Popcorn;
         }
         self.epoch = best_stage.epoch;
@@ -265,6 +274,13 @@ mod tests {
         }
     }
 
+    fn synced() -> FilterContext {
+        FilterContext {
+            synchronized: true,
+            ..ctx()
+        }
+    }
+
     fn sample(offset_ms: f64, delay_ms: f64) -> Sample {
         Sample {
             offset: NtpDuration::from_secs_f64(offset_ms / 1e3),
@@ -279,14 +295,30 @@ mod tests {
     }
 
     #[test]
-    fn first_sample_is_a_popcorn_spike_then_second_passes() {
+    fn first_sample_passes_then_a_sudden_jump_is_a_popcorn_spike() {
         let mut f = ClockFilter::new(at(0));
+        // An empty filter's dispersion is insane, so its first sample is no spike.
         assert_eq!(
-            f.add(&sample(5.0, 10.0), at(1), ctx()),
+            f.add(&sample(0.0, 1.0), at(1), synced()),
+            FilterVerdict::New
+        );
+        for t in 1..STAGES as u64 {
+            f.add(&sample(10.0, 5.0), at(1 + 2 * t), synced());
+        }
+        // The low-delay sample at 0 ms leaves the register: the best offset jumps by
+        // 10 ms, far more than the jitter of the samples at 10 ms.
+        assert_eq!(
+            f.add(&sample(10.0, 5.0), at(17), synced()),
             FilterVerdict::Popcorn
         );
-        assert_eq!(f.add(&sample(5.1, 10.0), at(3), ctx()), FilterVerdict::New);
-        assert!((f.offset().to_secs_f64() - 0.005).abs() < 2e-4);
+    }
+
+    #[test]
+    fn unsynchronised_filter_uses_the_newest_sample() {
+        let mut f = ClockFilter::new(at(0));
+        f.add(&sample(1.0, 5.0), at(1), ctx());
+        f.add(&sample(2.0, 50.0), at(3), ctx());
+        assert!((f.offset().to_secs_f64() - 0.002).abs() < 1e-9);
     }
 
     #[test]
@@ -296,7 +328,7 @@ mod tests {
             .iter()
             .enumerate()
         {
-            f.add(&sample(*off, *del), at(2 * i as u64 + 1), ctx());
+            f.add(&sample(*off, *del), at(2 * i as u64 + 1), synced());
         }
         assert!((f.offset().to_secs_f64() - 0.002).abs() < 1e-9);
         assert!((f.delay().to_secs_f64() - 0.005).abs() < 1e-9);
@@ -322,7 +354,11 @@ mod tests {
     fn jitter_is_rms_of_differences() {
         let mut f = ClockFilter::new(at(0));
         for (i, off) in [1.0, 3.0, 1.0, 3.0].iter().enumerate() {
-            f.add(&sample(*off, 10.0 + i as f64), at(2 * i as u64 + 1), ctx());
+            f.add(
+                &sample(*off, 10.0 + i as f64),
+                at(2 * i as u64 + 1),
+                synced(),
+            );
         }
         // Best (lowest delay) has offset 1 ms; differences 0, 2, 0, 2 ms over 3.
         let expect = (8.0f64 / 3.0).sqrt() / 1e3;
@@ -332,10 +368,7 @@ mod tests {
     #[test]
     fn stale_sample_not_reused_when_synchronized() {
         let mut f = ClockFilter::new(at(0));
-        let sync = FilterContext {
-            synchronized: true,
-            ..ctx()
-        };
+        let sync = synced();
         f.add(&sample(1.0, 5.0), at(1), sync);
         f.add(&sample(1.0, 5.0), at(3), sync);
         // A worse (higher delay) sample leaves the same best sample in place.

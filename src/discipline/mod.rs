@@ -9,3 +9,4 @@ pub mod loopfilter;
 pub mod sample;
 pub mod select;
 pub mod system;
+pub mod trend;

@@ -5,7 +5,7 @@
 //! delay and dispersion, refid, reference time and leap.
 
 use super::cluster::cluster;
-use super::combine::choose;
+use super::combine::{choose, Combined};
 use super::loopfilter::{ClockCommand, LoopConfig, LoopFilter, Outcome};
 use super::sample::PHI;
 use super::select::{intersect, Candidate, SelectStatus};
@@ -212,8 +212,10 @@ impl SystemProcess {
         for &i in &clustered.survivors {
             status[i].1 = SelectStatus::Candidate;
         }
+        let epochs: Vec<Duration> = contenders.iter().map(|c| c.details.epoch).collect();
         let Some(combined) = choose(
             &cands,
+            &epochs,
             &clustered.survivors,
             self.vars.peer,
             clustered.select_jitter,
@@ -235,7 +237,7 @@ impl SystemProcess {
         self.vars.poll = poll;
         if self.last_used.is_none_or(|used| peer.details.epoch > used) {
             self.last_used = Some(peer.details.epoch);
-            self.clock_update(peer, combined.offset, combined.leap, now, &mut update);
+            self.clock_update(peer, &combined, now, &mut update);
         }
         update.poll = self.vars.poll;
         update
@@ -244,13 +246,18 @@ impl SystemProcess {
     fn clock_update(
         &mut self,
         peer: &Contender,
-        offset: NtpDuration,
-        leap: Leap,
+        combined: &Combined,
         now: Duration,
         update: &mut SystemUpdate,
     ) {
         let d = &peer.details;
-        let result = self.discipline.update(offset, now, d.min_poll, d.max_poll);
+        let result = self.discipline.update(
+            combined.offset,
+            &combined.shares,
+            now,
+            d.min_poll,
+            d.max_poll,
+        );
         update.commands = result.commands;
         update.outcome = Some(result.outcome);
         match result.outcome {
@@ -273,13 +280,19 @@ impl SystemProcess {
                     disp = disp.max(MIN_DISPERSION);
                 }
                 self.vars.root_dispersion = d.root_dispersion + NtpDuration::from_secs_f64(disp);
-                self.vars.leap = leap;
+                self.vars.leap = combined.leap;
                 self.vars.poll = self.discipline.poll();
             }
             Outcome::Stepped => {
+                // Classic clock_update after a step: unsynchronised until the next update.
                 self.vars.peer = None;
+                self.vars.leap = Leap::Unsync;
                 self.vars.stratum = STRATUM_UNSPEC;
                 self.vars.refid = RefId::from_ascii("STEP");
+                self.vars.root_delay = NtpDuration::ZERO;
+                self.vars.root_dispersion = NtpDuration::ZERO;
+                self.vars.reference_time = NtpTimestamp::ZERO;
+                self.vars.jitter = NtpDuration::from_log2(self.vars.precision);
                 self.vars.poll = self.discipline.poll();
             }
             Outcome::Ignored | Outcome::Panic { .. } | Outcome::Exit => {}
@@ -288,8 +301,8 @@ impl SystemProcess {
 
     /// The once-a-second housekeeping: the daemon discipline's phase slice, and root
     /// dispersion growing at PHI while nothing refreshes it.
-    pub fn tick(&mut self) -> Option<ClockCommand> {
+    pub fn tick(&mut self, now: Duration) -> Option<ClockCommand> {
         self.vars.root_dispersion = self.vars.root_dispersion + NtpDuration::from_secs_f64(PHI);
-        self.discipline.tick()
+        self.discipline.tick(now)
     }
 }

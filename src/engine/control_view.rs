@@ -6,7 +6,8 @@ use super::Engine;
 use crate::assoc::AssocMode;
 use crate::clock::Clock;
 use crate::control::{
-    self, ClockVars, ControlState, MruEntry, MruSource, PeerStatus, PeerVars, SystemStatus,
+    self, ClockVars, ControlState, IoStats, MonitorStats, MruEntry, MruSource, PacketStats,
+    PeerStatus, PeerVars, ServerStats, SystemStatus,
 };
 use crate::refclock::local::{LocalClock, DISPERSION_SECS};
 use crate::restrict::{Monitor, RestrictFlag, RestrictFlags};
@@ -206,7 +207,51 @@ impl<C: Clock> View<'_, C> {
     }
 }
 
+impl<C: Clock> View<'_, C> {
+    /// The monitor as `monstats` shows it. It recycles its oldest entry only when full,
+    /// whatever the age, and never shrinks, so the peak is the current depth.
+    fn monitor_stats(&self) -> MonitorStats {
+        let m = self.engine.settings.access.monitor();
+        MonitorStats {
+            enabled: m.is_active(),
+            depth: m.len() as u64,
+            deepest: m.len() as u64,
+            min_depth: m.capacity() as u64,
+            max_age: 0,
+            max_depth: m.capacity() as u64,
+            entry_octets: std::mem::size_of::<crate::restrict::MonEntry>() as u64,
+        }
+    }
+}
+
 impl<C: Clock> ControlState for View<'_, C> {
+    fn stats(&self) -> ServerStats {
+        let c = self.engine.counters;
+        let uptime = self.engine.clock.mono().saturating_sub(c.started).as_secs();
+        ServerStats {
+            uptime,
+            since_reset: uptime,
+            packets: PacketStats {
+                received: c.received,
+                this_version: c.this_version,
+                old_version: c.old_version,
+                bad_format: c.bad_format,
+                declined: c.dropped,
+                restricted: c.restricted,
+                rate_limited: c.rate_limited,
+                kod_sent: c.kissed,
+                processed: c.served + c.to_associations,
+                ..PacketStats::default()
+            },
+            monitor: self.monitor_stats(),
+            io: IoStats {
+                received: c.received,
+                ..IoStats::default()
+            },
+            ..ServerStats::default()
+        }
+    }
+
     fn system(&self) -> control::SystemVars {
         let sys = &self.engine.system.vars;
         let loop_filter = &self.engine.system.discipline;

@@ -6,6 +6,7 @@
 
 pub mod control_view;
 pub mod peers;
+mod records;
 mod steer;
 
 use crate::assoc::{select_round, AssocMode, Received};
@@ -14,14 +15,16 @@ use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::discipline::loopfilter::LoopConfig;
 use crate::discipline::system::{Contender, SystemProcess, SystemVars, TosParams};
-use crate::refclock::local::LocalClock;
+use crate::leap::LeapTable;
+use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
     kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Grant,
     NewSymmetric,
 };
 use crate::server;
-use crate::time::{NtpDuration, Ppm};
-use crate::wire::ntp::{peek_mode, Header, Mode, Packet, RefId, HEADER_LEN};
+use crate::stats::Record;
+use crate::time::{NtpDuration, PollInterval, Ppm};
+use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
 use control_view::{MruView, View};
 use peers::{refid_of, PeerSpec, PeerTable};
 use std::net::{IpAddr, SocketAddr};
@@ -57,6 +60,12 @@ pub struct Settings {
     pub sources: Vec<PeerSpec>,
     /// Our own addresses: a source synchronised to one of them is a timing loop.
     pub own_addresses: Vec<IpAddr>,
+    /// `tos orphan N [orphanwait W]`: with no source left after W, serve at stratum N.
+    pub orphan: Option<Orphan>,
+    /// Statistics files are enabled: emit [`Action::Stats`] records.
+    pub stats: bool,
+    /// The `leapfile` list, when one was loaded.
+    pub leap_table: Option<LeapTable>,
     /// The keys file with `trustedkey` applied.
     pub keys: KeyRing,
     /// `controlkey`: mode 6 writes need a MAC by this (trusted) key.
@@ -70,6 +79,18 @@ enum ReplyMac {
     Key(u32),
     CryptoNak,
 }
+
+/// Orphan mode (classic `tos orphan`): an isolated network keeps a common time by letting
+/// the daemon stand in as a source of stratum N once no real source is left.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Orphan {
+    pub stratum: u8,
+    /// `orphanwait`: how long after start real sources get to appear (classic: 300 s).
+    pub wait: Duration,
+}
+
+/// Association ID reported while orphan mode is the time source (no association).
+const ORPHAN_ID: u32 = 0;
 
 /// One received datagram, as the shell hands it over.
 #[derive(Clone, Copy, Debug)]
@@ -93,7 +114,12 @@ pub enum Action {
         status: i32,
         message: Option<String>,
     },
+    /// Append this statistics record (loopstats, peerstats) to its file.
+    Stats(Record),
 }
+
+/// The NTP version `ss_thisver` counts; the others count as `ss_oldver`.
+const CURRENT_VERSION: u8 = 4;
 
 /// Packet counters (the basis of ntpq's sysstats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,6 +129,29 @@ pub struct Counters {
     pub dropped: u64,
     pub served: u64,
     pub kissed: u64,
+    /// Monotonic time the engine started (for `ss_uptime`).
+    pub started: Duration,
+    /// Packets of NTP version 4, and of older versions.
+    pub this_version: u64,
+    pub old_version: u64,
+    /// Dropped by `restrict`, and over the `limited` rate (KoD or not).
+    pub restricted: u64,
+    pub rate_limited: u64,
+    /// Packets handed to an association.
+    pub to_associations: u64,
+}
+
+impl Counters {
+    /// Counts a packet `restrict` or the rate limiter turned away.
+    fn denied(&mut self, access: &Access) {
+        match access {
+            Access::Drop(crate::restrict::Denied::RateLimited) | Access::Kiss { .. } => {
+                self.rate_limited += 1
+            }
+            Access::Drop(_) => self.restricted += 1,
+            _ => {}
+        }
+    }
 }
 
 /// The daemon core.
@@ -122,6 +171,11 @@ pub struct Engine<C: Clock> {
     actions: Vec<Action>,
     /// -q: associations still in their first burst; when none is left unset, give up.
     quit_waiting: usize,
+    started: Duration,
+    /// The leap the kernel was last armed with.
+    kernel_leap: Leap,
+    /// The expiry of the leap file has been logged.
+    leap_expired: bool,
 }
 
 impl<C: Clock> Engine<C> {
@@ -149,7 +203,10 @@ impl<C: Clock> Engine<C> {
             settings,
             system,
             peers: PeerTable::new(first_peer_id),
-            counters: Counters::default(),
+            counters: Counters {
+                started: now,
+                ..Counters::default()
+            },
             next_tick: now + TICK,
             next_local_poll: now,
             next_drift_write: now + DRIFT_WRITE_INTERVAL,
@@ -157,6 +214,9 @@ impl<C: Clock> Engine<C> {
             own_refids,
             actions: Vec::new(),
             quit_waiting: 0,
+            started: now,
+            kernel_leap: Leap::NoWarning,
+            leap_expired: false,
         };
         engine.apply(first);
         for spec in sources {
@@ -219,10 +279,10 @@ impl<C: Clock> Engine<C> {
         } else {
             Duration::MAX
         };
-        let local = if self.settings.local_clocks.is_empty() {
-            Duration::MAX
-        } else {
+        let local = if self.has_fallback() {
             self.next_local_poll
+        } else {
+            Duration::MAX
         };
         drift
             .min(local)
@@ -236,11 +296,12 @@ impl<C: Clock> Engine<C> {
         let now = self.clock.mono();
         if now >= self.next_tick {
             self.next_tick = now + TICK;
-            if let Some(cmd) = self.system.tick() {
+            if let Some(cmd) = self.system.tick(now) {
                 self.apply(cmd);
             }
+            self.leap_tick();
         }
-        if now >= self.next_local_poll && !self.settings.local_clocks.is_empty() {
+        if now >= self.next_local_poll && self.has_fallback() {
             self.poll_local_clocks(now);
         }
         while let Some(index) = self.peers.due(now) {
@@ -260,16 +321,42 @@ impl<C: Clock> Engine<C> {
             .then(|| self.system.discipline.frequency())
     }
 
+    /// LOCAL drivers or orphan mode: sources of last resort, polled on their own timer.
+    fn has_fallback(&self) -> bool {
+        !self.settings.local_clocks.is_empty() || self.settings.orphan.is_some()
+    }
+
     /// Samples the LOCAL drivers and runs a selection round: without network sources one
-    /// of them becomes the system peer, so an isolated server serves at its stratum + 1.
+    /// of them (or orphan mode) becomes the system peer, so an isolated server serves at
+    /// its stratum + 1.
     fn poll_local_clocks(&mut self, now: Duration) {
         let clock_now = self.clock.now();
         for local in &mut self.settings.local_clocks {
             local.sample(clock_now, now);
         }
-        let poll = self.settings.local_clocks[0].poll().seconds();
-        self.next_local_poll = now + Duration::from_secs(poll);
+        let base = self.settings.assoc_base.max(1);
+        for i in 0..self.settings.local_clocks.len() {
+            self.record_peer(base.saturating_add(i as u16));
+        }
+        self.next_local_poll = now + Duration::from_secs(PollInterval::DEFAULT_MIN.seconds());
         self.select(now);
+    }
+
+    /// The orphan stand-in, once `orphanwait` has passed: a reference of stratum N - 1
+    /// that selection uses only when no real source survives, served with refid
+    /// 127.0.0.1 as classic does.
+    fn orphan_contender(&self, now: Duration) -> Option<Contender> {
+        let orphan = self.settings.orphan?;
+        if now < self.started + orphan.wait {
+            return None;
+        }
+        let mut local = LocalClock::new(0, LocalFudge::default());
+        local.fudge.stratum = orphan.stratum.saturating_sub(1);
+        local.sample(self.clock.now(), now);
+        let mut c = local.contender(ORPHAN_ID, false, now)?;
+        c.details.addr_refid = RefId([127, 0, 0, 1]);
+        c.details.dispersion = NtpDuration::ZERO;
+        Some(c)
     }
 
     /// One association's poll: send its request, forget it if it is useless now.
@@ -337,11 +424,13 @@ impl<C: Clock> Engine<C> {
             .iter()
             .enumerate()
             .filter_map(|(i, l)| l.contender(u32::from(base) + i as u32, false, now))
+            .chain(self.orphan_contender(now))
             .collect();
         let before = (self.system.vars.peer, self.system.vars.synchronized());
         let mut assocs = self.peers.assocs_mut();
         let update = select_round(&mut self.system, &mut assocs, &extra, &self.own_refids, now);
         self.carry_out(&update);
+        self.after_update(&update);
         let after = (self.system.vars.peer, self.system.vars.synchronized());
         if after != before && after.1 {
             self.log_sync();
@@ -357,6 +446,10 @@ impl<C: Clock> Engine<C> {
             return;
         };
         let base = u32::from(self.settings.assoc_base.max(1));
+        if id == ORPHAN_ID {
+            log::info!("orphan mode: serving stratum {}", self.system.vars.stratum);
+            return;
+        }
         let name = match self.peers.iter().find(|p| u32::from(p.assoc_id) == id) {
             Some(p) => p.addr.ip().to_string(),
             None => match self
@@ -376,6 +469,11 @@ impl<C: Clock> Engine<C> {
     pub fn handle_datagram(&mut self, dgram: &Datagram, send: &mut dyn FnMut(&[u8])) {
         self.counters.received += 1;
         let (mode, version) = peek_mode(dgram.bytes);
+        if version == CURRENT_VERSION {
+            self.counters.this_version += 1;
+        } else {
+            self.counters.old_version += 1;
+        }
         let packet = match mode {
             Mode::Control | Mode::Private => None,
             _ => match Packet::decode(dgram.bytes) {
@@ -397,6 +495,7 @@ impl<C: Clock> Engine<C> {
             .settings
             .access
             .check(self.clock.mono(), &arrival, has_mac);
+        self.counters.denied(&access);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
                 self.control_request(dgram, rights, send);
@@ -560,8 +659,15 @@ impl<C: Clock> Engine<C> {
         }
         peer.assoc.set_authentic(auth == AuthStatus::Ok);
         peer.local = dgram.local.or(peer.local);
+        self.counters.to_associations += 1;
+        let assoc_id = peer.assoc_id;
         match peer.assoc.on_packet(header, rx, now, &vars) {
-            Received::Sample { select: true } => self.select(now),
+            Received::Sample { select } => {
+                self.record_peer(assoc_id);
+                if select {
+                    self.select(now);
+                }
+            }
             Received::Denied { demobilize } => {
                 log::warn!(
                     "{} sent kiss code {}; association stopped",
@@ -675,6 +781,9 @@ mod tests {
             tos: TosParams::default(),
             sources: Vec::new(),
             own_addresses: Vec::new(),
+            orphan: None,
+            stats: false,
+            leap_table: None,
             keys: KeyRing::default(),
             control_key: None,
         };
@@ -728,6 +837,33 @@ mod tests {
         }
         assert_eq!(e.local_clocks()[0].reach, 0b11);
         assert!(e.system().synchronized());
+    }
+
+    #[test]
+    fn orphan_mode_serves_its_stratum_after_orphanwait() {
+        let (mono, mut e) = engine(&[], &[], 0.0);
+        e.settings.local_clocks.clear();
+        e.settings.orphan = Some(Orphan {
+            stratum: 10,
+            wait: Duration::from_secs(30),
+        });
+        let mut e = Engine::new(e.clock.clone(), e.settings.clone());
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        let tick = |e: &mut TestEngine, secs| {
+            for _ in 0..secs {
+                mono.advance(Duration::from_secs(1));
+                e.handle_timer(&mut |_, _| {});
+            }
+        };
+        tick(&mut e, 10);
+        assert_eq!(
+            ask(&mut e, "127.0.0.1:40000", &request(0xe3, t1))[0].stratum,
+            0
+        );
+        tick(&mut e, 64);
+        let reply = ask(&mut e, "127.0.0.1:40000", &request(0xe3, t1))[0];
+        assert_eq!((reply.stratum, reply.leap), (10, Leap::NoWarning));
+        assert_eq!(reply.reference_id, RefId([127, 0, 0, 1]));
     }
 
     #[test]

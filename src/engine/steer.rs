@@ -68,9 +68,10 @@ impl<C: Clock> Engine<C> {
         if !self.settings.steer_clock {
             return;
         }
+        self.kernel_leap = self.kernel_leap_now();
         let sys = &self.system.vars;
         let status = ClockStatus {
-            leap: sys.leap,
+            leap: self.kernel_leap,
             synchronized: sys.synchronized(),
             estimated_error: sys.jitter,
             maximum_error: sys.root_delay + sys.root_dispersion,

@@ -1,9 +1,11 @@
 //! Command line of classic ntpdate (its getopt string `46a:bBde:k:o:p:qst:uv`), Red Hat's
-//! `-U user`, and our `--virtual-clock OFFSET[,PPM]`. Like classic, every bad option is
+//! `-U user`, and our long options `--virtual-clock OFFSET[,PPM]`, `--sysconfig FILE`,
+//! `--rtc-device PATH` and `--adjtime PATH` (SYNC_HWCLOCK, see [`crate::rtc`]). Like classic, every bad option is
 //! reported, then the usage line follows and the exit status is 2; options end at the first
 //! argument that does not start with `-` (or at `--`).
 
 use crate::clock::VirtualClockSpec;
+use crate::rtc::RtcOptions;
 use crate::time::NtpDuration;
 
 /// Which address family names resolve to.
@@ -43,6 +45,8 @@ pub struct Options {
     pub verbose: bool,
     pub user: Option<String>,
     pub virtual_clock: Option<VirtualClockSpec>,
+    /// SYNC_HWCLOCK: where it is read from and which RTC (stand-in) is written.
+    pub rtc: RtcOptions,
     pub servers: Vec<String>,
 }
 
@@ -64,6 +68,7 @@ impl Default for Options {
             verbose: false,
             user: None,
             virtual_clock: None,
+            rtc: RtcOptions::default(),
             servers: Vec::new(),
         }
     }
@@ -175,13 +180,21 @@ impl Parser<'_> {
         }
     }
 
-    fn virtual_clock(&mut self, value: &str) {
-        match value.parse::<VirtualClockSpec>() {
-            Ok(spec) => self.opts.virtual_clock = Some(spec),
-            Err(e) => self.errors.push(format!("{}: {e}", self.prog)),
+    /// One of our long options with its value.
+    fn long(&mut self, name: &str, value: &str) {
+        match name {
+            "virtual-clock" => match value.parse::<VirtualClockSpec>() {
+                Ok(spec) => self.opts.virtual_clock = Some(spec),
+                Err(e) => self.errors.push(format!("{}: {e}", self.prog)),
+            },
+            "sysconfig" => self.opts.rtc.sysconfig.push(value.into()),
+            "rtc-device" => self.opts.rtc.device = Some(value.into()),
+            _ => self.opts.rtc.adjtime = Some(value.into()),
         }
     }
 }
+
+const LONG_OPTIONS: [&str; 4] = ["virtual-clock", "sysconfig", "rtc-device", "adjtime"];
 
 const TAKES_ARGUMENT: &str = "aekoptU";
 const FLAGS: &str = "46bBdqsuv";
@@ -200,18 +213,21 @@ pub fn parse(prog: &str, args: &[String]) -> Result<Options, UsageError> {
         if arg == "--" {
             break;
         }
-        if let Some(value) = arg.strip_prefix("--virtual-clock=") {
-            p.virtual_clock(value);
-            continue;
-        }
-        if arg == "--virtual-clock" {
-            match args.get(i) {
-                Some(value) => p.virtual_clock(value),
-                None => p
-                    .errors
-                    .push(format!("{prog}: --virtual-clock needs OFFSET[,PPM]")),
+        let long = arg.strip_prefix("--").and_then(|rest| {
+            let (name, inline) = match rest.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (rest, None),
+            };
+            LONG_OPTIONS.contains(&name).then_some((name, inline))
+        });
+        if let Some((name, inline)) = long {
+            match inline.or(args.get(i).map(String::as_str)) {
+                Some(value) => p.long(name, value),
+                None => p.errors.push(format!("{prog}: --{name} needs a value")),
             }
-            i += 1;
+            if inline.is_none() {
+                i += 1;
+            }
             continue;
         }
         if !arg.starts_with('-') || arg.len() == 1 {
@@ -291,6 +307,23 @@ mod tests {
         let o = parse("ntpdate", &args("--virtual-clock 3.0 srv")).unwrap();
         assert!((o.virtual_clock.unwrap().offset.to_secs_f64() - 3.0).abs() < 1e-9);
         assert!(parse("ntpdate", &args("--virtual-clock x srv")).is_err());
+    }
+
+    #[test]
+    fn hardware_clock_paths() {
+        let o = parse(
+            "ntpdate",
+            &args("--sysconfig /s1 --sysconfig=/s2 --rtc-device /tmp/rtc --adjtime=/a -b srv"),
+        )
+        .unwrap();
+        assert_eq!(o.rtc.sysconfig.len(), 2);
+        assert_eq!(
+            o.rtc.device.as_deref(),
+            Some(std::path::Path::new("/tmp/rtc"))
+        );
+        assert_eq!(o.rtc.adjtime.as_deref(), Some(std::path::Path::new("/a")));
+        assert_eq!(o.servers, args("srv"));
+        assert!(parse("ntpdate", &args("--rtc-device")).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@ use super::session::{Auth, Session, SessionParams, Trace};
 use super::sys::{self, Priority};
 use crate::auth;
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
+use crate::privdrop;
+use crate::rtc::Rtc;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::ErrorKind;
@@ -101,8 +103,14 @@ fn run(opts: &Options, log: &Logger) -> Result<(), Failure> {
         .map(|id| read_key(opts, id, log))
         .transpose()?;
     let sockets = open_sockets(&servers, privileged)?;
+    // SYNC_HWCLOCK: opened now, before -U drops root (never for a query-only run).
+    let sets_clock = opts.debug == 0 && !opts.query_only;
+    let mut rtc = sets_clock
+        .then(|| Rtc::prepare(&opts.rtc, opts.virtual_clock.is_some()))
+        .flatten();
     if let Some(user) = &opts.user {
-        sys::drop_privileges(user).map_err(Some)?;
+        // Red Hat's -U: become the user but keep CAP_SYS_TIME, or the clock cannot be set.
+        privdrop::drop_to(user, opts.virtual_clock.is_none()).map_err(Some)?;
     }
     let mut clock: Box<dyn Clock> = match opts.virtual_clock {
         Some(spec) => Box::new(VirtualClock::new(
@@ -123,6 +131,12 @@ fn run(opts: &Options, log: &Logger) -> Result<(), Failure> {
     }
     drive(&mut session, sockets, clock.as_ref(), opts, log)?;
     let result = finish(&session, clock.as_mut(), opts, log);
+    if let (Ok(()), Some(rtc)) = (&result, &mut rtc) {
+        match rtc.write(clock.as_ref()) {
+            Ok(done) => log.notice(&done),
+            Err(err) => log.error(&err),
+        }
+    }
     if opts.virtual_clock.is_some() {
         let off = clock.now() - SystemClock::new().now();
         eprintln!(

@@ -1,6 +1,6 @@
 //! The few libc calls ntpdate's shell needs that std does not offer: getaddrinfo with its
 //! error code (classic prints `gai_strerror` text and the number), reverse lookup for `-d`,
-//! the local UTC offset, syslog, and dropping root for `-U`.
+//! the local UTC offset and syslog.
 #![allow(unsafe_code)]
 
 use super::options::Family;
@@ -141,35 +141,4 @@ pub fn syslog(priority: Priority, message: &str) {
         );
         libc::syslog(level, c"%s".as_ptr(), text.as_ptr());
     }
-}
-
-/// Switches to `user` (its groups, gid, then uid) after the socket is bound (Red Hat's -U).
-pub fn drop_privileges(user: &str) -> Result<(), String> {
-    let c_user = CString::new(user).map_err(|_| format!("Cannot find user `{user}'"))?;
-    // SAFETY: getpwnam returns NULL or a pointer to static storage we copy from at once.
-    let pw = unsafe { libc::getpwnam(c_user.as_ptr()) };
-    if pw.is_null() {
-        return Err(format!("Cannot find user `{user}'"));
-    }
-    // SAFETY: pw is non-null and valid until the next getpw* call.
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-    let os_err = |what: &str| {
-        format!(
-            "Cannot {what} to user `{user}': {}",
-            std::io::Error::last_os_error()
-        )
-    };
-    // SAFETY: plain syscalls with valid arguments.
-    unsafe {
-        if libc::initgroups(c_user.as_ptr(), gid) != 0 {
-            return Err(os_err("initgroups"));
-        }
-        if libc::setgid(gid) != 0 {
-            return Err(os_err("setgid"));
-        }
-        if libc::setuid(uid) != 0 {
-            return Err(os_err("setuid"));
-        }
-    }
-    Ok(())
 }

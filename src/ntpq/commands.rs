@@ -1,217 +1,16 @@
-//! ntpq's command interpreter: the classic command table (unique prefixes accepted), each
-//! command's queries through a [`Session`], and output through [`display`].
+//! ntpq's command interpreter: each command (looked up in `table`) runs its queries
+//! through a [`Session`] and prints through [`display`].
 
 use std::io::Write;
 use std::time::Duration;
 
 use super::auth;
 use super::display::{self, PeerStyle, Resolver, StatusKind};
+use super::monitor;
 use super::session::{QueryError, Session, Transport};
+use super::table::{find_command, help};
 use crate::wire::control::opcode;
 use crate::wire::varlist::parse_varlist;
-
-/// (name, usage arguments, function) as `help` prints them.
-const COMMANDS: [(&str, &str, &str); 47] = [
-    (
-        ":config",
-        "<configuration command line>",
-        "send a remote configuration command to ntpd",
-    ),
-    (
-        "addvars",
-        "name[=value][,...]",
-        "add variables to the variable list or change their values",
-    ),
-    (
-        "associations",
-        "",
-        "print list of association ID's and statuses for the server's peers",
-    ),
-    (
-        "authenticate",
-        "[ yes|no ]",
-        "always authenticate requests to this server",
-    ),
-    (
-        "cl",
-        "[ assocID ]",
-        "read the clock variables included in the variable list",
-    ),
-    (
-        "clearvars",
-        "",
-        "remove all variables from the variable list",
-    ),
-    (
-        "clocklist",
-        "[ assocID ]",
-        "read the clock variables included in the variable list",
-    ),
-    (
-        "clockvar",
-        "[ assocID ] [ name=value[,...] ]",
-        "read clock variables",
-    ),
-    (
-        "config-from-file",
-        "<configuration filename>",
-        "configure ntpd using the configuration filename",
-    ),
-    ("cooked", "", "do cooked mode variable output"),
-    (
-        "cv",
-        "[ assocID ] [ name=value[,...] ]",
-        "read clock variables",
-    ),
-    ("debug", "[ no|more|less ]", "set/change debugging level"),
-    (
-        "delay",
-        "[ msec ]",
-        "set the delay added to encryption time stamps",
-    ),
-    ("exit", "", "exit ntpq"),
-    ("help", "[ command ]", "tell the use and syntax of commands"),
-    (
-        "host",
-        "[ -4|-6 ] [ hostname ]",
-        "specify the host whose NTP server we talk to",
-    ),
-    (
-        "hostnames",
-        "[ yes|no ]",
-        "specify whether hostnames or net numbers are printed",
-    ),
-    (
-        "keyid",
-        "[ key# ]",
-        "set keyid to use for authenticated requests",
-    ),
-    (
-        "keytype",
-        "[ key type (md5|des) ]",
-        "set key type to use for authenticated requests (des|md5)",
-    ),
-    (
-        "lassociations",
-        "",
-        "print list of associations including all client information",
-    ),
-    (
-        "lopeers",
-        "[ -4|-6 ]",
-        "obtain and print a list of all peers and clients showing dstadr [IP version]",
-    ),
-    (
-        "lpassociations",
-        "",
-        "print last obtained list of associations, including client information",
-    ),
-    (
-        "lpeers",
-        "[ -4|-6 ]",
-        "obtain and print a list of all peers and clients [IP version]",
-    ),
-    (
-        "mreadlist",
-        "assocID assocID",
-        "read the peer variables in the variable list for multiple peers",
-    ),
-    (
-        "mreadvar",
-        "assocID assocID [ name=value[,...] ]",
-        "read peer variables from multiple peers",
-    ),
-    (
-        "mrl",
-        "assocID assocID",
-        "read the peer variables in the variable list for multiple peers",
-    ),
-    (
-        "mrv",
-        "assocID assocID [ name=value[,...] ]",
-        "read peer variables from multiple peers",
-    ),
-    (
-        "ntpversion",
-        "[ version number ]",
-        "set the NTP version number to use for requests",
-    ),
-    (
-        "opeers",
-        "[ -4|-6 ]",
-        "print peer list the old way, with dstadr shown rather than refid [IP version]",
-    ),
-    (
-        "passociations",
-        "",
-        "print list of associations returned by last associations command",
-    ),
-    (
-        "passwd",
-        "",
-        "specify a password to use for authenticated requests",
-    ),
-    (
-        "peers",
-        "[ -4|-6 ]",
-        "obtain and print a list of the server's peers [IP version]",
-    ),
-    (
-        "poll",
-        "[ n ] [ verbose ]",
-        "poll an NTP server in client mode `n' times",
-    ),
-    (
-        "pstatus",
-        "assocID",
-        "print status information returned for a peer",
-    ),
-    ("quit", "", "exit ntpq"),
-    ("raw", "", "do raw mode variable output"),
-    (
-        "readlist",
-        "[ assocID ]",
-        "read the system or peer variables included in the variable list",
-    ),
-    (
-        "readvar",
-        "[ assocID ] [ name=value[,...] ]",
-        "read system or peer variables",
-    ),
-    (
-        "rl",
-        "[ assocID ]",
-        "read the system or peer variables included in the variable list",
-    ),
-    (
-        "rmvars",
-        "name[,...]",
-        "remove variables from the variable list",
-    ),
-    (
-        "rv",
-        "[ assocID ] [ name=value[,...] ]",
-        "read system or peer variables",
-    ),
-    (
-        "saveconfig",
-        "filename",
-        "save ntpd configuration to file, . for current config file",
-    ),
-    ("showvars", "", "print variables on the variable list"),
-    ("timeout", "[ msec ]", "set the primary receive time out"),
-    ("version", "", "print version number"),
-    (
-        "writelist",
-        "[ assocID ]",
-        "write the system or peer variables included in the variable list",
-    ),
-    (
-        "writevar",
-        "assocID name=value,[...]",
-        "write system or peer variables",
-    ),
-];
 
 /// The version line `version` prints.
 pub const VERSION: &str = concat!(
@@ -238,6 +37,16 @@ pub struct Ntpq<'a> {
     pub argv0: String,
     /// Asks for a key ID or password when a signed request needs one (interactive use).
     pub prompter: Option<&'a mut dyn auth::Prompter>,
+    /// With several hosts on the command line, the width of the `server (local)` column
+    /// classic prepends to the peer table (the longest host name).
+    pub hosts_width: Option<usize>,
+    /// Reads a file for `config-from-file` (the shell passes the file system in).
+    pub read_file: fn(&str) -> std::io::Result<String>,
+}
+
+/// The default [`Ntpq::read_file`]: no file system.
+fn no_files(_: &str) -> std::io::Result<String> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// Where output goes (stdout, stderr).
@@ -264,6 +73,8 @@ impl<'a> Ntpq<'a> {
             assocs: Vec::new(),
             quit: false,
             argv0: "ntpq".into(),
+            hosts_width: None,
+            read_file: no_files,
             prompter: None,
         }
     }
@@ -278,7 +89,13 @@ impl<'a> Ntpq<'a> {
             Ok(n) => n,
             Err(kind) => return writeln!(o.err, "***Command `{word}' {kind}"),
         };
-        match self.dispatch(name, args, o) {
+        let rest = line.trim_start()[word.len()..].trim();
+        let done = match name {
+            ":config" => self.config(rest, o),
+            _ if monitor::is_monitor(name) => self.monitor(name, args, o),
+            _ => self.dispatch(name, args, o),
+        };
+        match done {
             Ok(()) => Ok(()),
             Err(Failure::Io(e)) => Err(e),
             Err(Failure::Query(e, assoc)) => self.report(e, assoc, o),
@@ -299,7 +116,16 @@ impl<'a> Ntpq<'a> {
         }
     }
 
-    fn query(
+    /// How variables are shown now (`raw`/`cooked`, `hostnames`).
+    pub(super) fn view(&self) -> display::View<'a> {
+        display::View {
+            raw: self.raw,
+            names: self.names,
+            resolver: self.resolver,
+        }
+    }
+
+    pub(super) fn query(
         &mut self,
         op: u8,
         assoc: u16,
@@ -324,8 +150,10 @@ impl<'a> Ntpq<'a> {
 
     fn dispatch(&mut self, name: &str, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
         match name {
-            "peers" | "lpeers" => self.peers(PeerStyle::Refid, o),
-            "opeers" | "lopeers" => self.peers(PeerStyle::Local, o),
+            "peers" | "lpeers" => self.peers(PeerStyle::Refid, name == "lpeers", o),
+            "opeers" | "lopeers" => self.peers(PeerStyle::Local, name == "lopeers", o),
+            "config-from-file" => self.config_from_file(args.first().copied(), o),
+            "saveconfig" => self.saveconfig(args.first().copied(), o),
             "associations" | "lassociations" => {
                 self.read_assocs()?;
                 self.print_assocs(name == "associations", o)
@@ -405,20 +233,48 @@ impl<'a> Ntpq<'a> {
         Ok(())
     }
 
-    fn peers(&mut self, style: PeerStyle, o: &mut Out<'_>) -> Result<(), Failure> {
+    /// The peer table; `all` shows associations that are neither configured nor reached.
+    fn peers(&mut self, style: PeerStyle, all: bool, o: &mut Out<'_>) -> Result<(), Failure> {
         self.read_assocs()?;
         if self.assocs.is_empty() {
             writeln!(o.out, "No association ID's returned")?;
             return Ok(());
         }
         let mut text = display::peers_header(style);
+        if let Some(w) = self.hosts_width {
+            let label = if style == PeerStyle::Refid {
+                "server (local)"
+            } else {
+                "server"
+            };
+            let (head, rule) = text.split_once('\n').unwrap_or_default();
+            text = format!("{label:<w$.w$} {head}\n{}{rule}", "=".repeat(w + 1));
+        }
         for (id, st) in self.assocs.clone() {
+            if !all && st & (display::PST_CONFIG | display::PST_REACH) == 0 {
+                continue;
+            }
             let r = self.query(opcode::READVAR, id, &[])?;
             let vars = parse_varlist(&r.data);
+            if let Some(w) = self.hosts_width {
+                text += &format!("{:<w$} ", self.server_column(&vars, style));
+            }
             let now = (self.now)();
             text += &display::peer_row(st, &vars, style, now, self.resolver, self.names);
         }
         Ok(write!(o.out, "{text}")?)
+    }
+
+    /// Classic's first column with several hosts: the association's local address (by
+    /// name when names are shown) in `peers`, the host as typed in `opeers`.
+    fn server_column(&self, vars: &[crate::wire::varlist::Var], style: PeerStyle) -> String {
+        let dst = vars.iter().find(|v| v.name == "dstadr");
+        match dst.and_then(|v| v.value.parse().ok()) {
+            Some(addr) if style == PeerStyle::Refid => {
+                display::host_text(addr, self.resolver, self.names)
+            }
+            _ => self.host.clone(),
+        }
     }
 
     fn readvar(
@@ -435,12 +291,14 @@ impl<'a> Ntpq<'a> {
             _ => StatusKind::Peer,
         };
         let vars = parse_varlist(&r.data);
-        let view = display::View {
-            raw: self.raw,
-            names: self.names,
-            resolver: self.resolver,
-        };
-        let text = display::readvar(r.assoc_id, r.status, kind, &vars, list.is_empty(), view);
+        let text = display::readvar(
+            r.assoc_id,
+            r.status,
+            kind,
+            &vars,
+            list.is_empty(),
+            self.view(),
+        );
         Ok(write!(o.out, "{text}")?)
     }
 
@@ -512,7 +370,7 @@ impl<'a> Ntpq<'a> {
 }
 
 /// Why a command stopped.
-enum Failure {
+pub(super) enum Failure {
     Query(QueryError, u16),
     Io(std::io::Error),
 }
@@ -547,65 +405,9 @@ fn assoc_and_list(args: &[&str]) -> (u16, String) {
     }
 }
 
-/// A command by exact name or unique prefix.
-fn find_command(word: &str) -> Result<&'static str, &'static str> {
-    if let Some(c) = COMMANDS.iter().find(|c| c.0 == word) {
-        return Ok(c.0);
-    }
-    let mut matches = COMMANDS.iter().filter(|c| c.0.starts_with(word));
-    match (matches.next(), matches.next()) {
-        (Some(c), None) => Ok(c.0),
-        (Some(_), Some(_)) => Err("ambiguous"),
-        _ => Err("unknown"),
-    }
-}
-
-fn help(args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
-    if let Some(word) = args.first() {
-        match find_command(word) {
-            Ok(name) => {
-                let c = COMMANDS
-                    .iter()
-                    .find(|c| c.0 == name)
-                    .map_or(("", "", ""), |c| *c);
-                writeln!(o.out, "function: {}", c.2)?;
-                writeln!(
-                    o.out,
-                    "usage: {}{}{}",
-                    c.0,
-                    if c.1.is_empty() { "" } else { " " },
-                    c.1
-                )?;
-            }
-            Err(kind) => writeln!(o.err, "***Command `{word}' {kind}")?,
-        }
-        return Ok(());
-    }
-    writeln!(o.out, "ntpq commands:")?;
-    let rows = COMMANDS.len().div_ceil(4);
-    for r in 0..rows {
-        let mut line = String::new();
-        for c in 0..4 {
-            if let Some(cmd) = COMMANDS.get(c * rows + r) {
-                line += &format!("{:<17}", cmd.0);
-            }
-        }
-        writeln!(o.out, "{line}")?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixes_resolve_like_classic() {
-        assert_eq!(find_command("pe"), Ok("peers"));
-        assert_eq!(find_command("rv"), Ok("rv"));
-        assert_eq!(find_command("mrulist"), Err("unknown"));
-        assert_eq!(find_command("c"), Err("ambiguous"));
-    }
 
     #[test]
     fn assoc_and_list_split() {

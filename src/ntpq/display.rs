@@ -90,6 +90,9 @@ const CLOCK_EVENTS: [&str; 7] = [
     "clk_bad_date",
     "clk_bad_time",
 ];
+/// Peer status bits: configured, reachable (`peers` skips associations with neither).
+pub const PST_CONFIG: u16 = 0x8000;
+pub const PST_REACH: u16 = 0x1000;
 /// Tally characters by peer selection code.
 pub const TALLY: &[u8; 8] = b" x.-+#*o";
 

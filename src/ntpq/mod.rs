@@ -4,5 +4,10 @@
 
 pub mod auth;
 pub mod commands;
+mod config;
 pub mod display;
+mod monitor;
+mod mrulist;
 pub mod session;
+mod stats;
+mod table;

@@ -195,6 +195,38 @@ impl<'a> ControlPacket<'a> {
     }
 }
 
+impl<'a> ControlPacket<'a> {
+    /// Decodes a request as classic ntpd's server reads one: the datagram must be a
+    /// multiple of 4 octets holding at least `count` data octets; a MAC is looked for at
+    /// the next 8-octet boundary after the data, and anything else after the data is
+    /// ignored. (Errors here earn the client a BADFMT answer, not silence.)
+    pub fn decode_request(bytes: &'a [u8]) -> Result<ControlPacket<'a>, ControlError> {
+        let header = ControlHeader::decode(bytes)?;
+        let count = usize::from(header.count);
+        if count > MAX_DATA || HEADER_LEN + count > bytes.len() {
+            return Err(ControlError::BadCount(header.count));
+        }
+        if !bytes.len().is_multiple_of(4) {
+            return Err(ControlError::BadTrailer(bytes.len() - HEADER_LEN - count));
+        }
+        let end = HEADER_LEN + count;
+        let start = (end + 7) & !7;
+        let mac = bytes
+            .get(start..)
+            .filter(|tail| DIGEST_LENS.iter().any(|d| tail.len() == 4 + d))
+            .map(|tail| Mac {
+                key_id: u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]),
+                digest: &tail[4..],
+                covered: start,
+            });
+        Ok(ControlPacket {
+            header,
+            data: &bytes[HEADER_LEN..end],
+            mac,
+        })
+    }
+}
+
 /// Finds a MAC after the data ending at `end`; padding alone (or nothing) means no MAC.
 fn find_mac(bytes: &[u8], end: usize) -> Result<Option<Mac<'_>>, ControlError> {
     let rest = bytes.len() - end;
@@ -456,6 +488,25 @@ mod tests {
         let mac = p.mac.unwrap();
         assert_eq!((mac.key_id, mac.digest.len(), mac.covered), (7, 16, 24));
         assert_eq!(p.data, b"tc=10");
+    }
+
+    #[test]
+    fn requests_are_read_as_classic_reads_them() {
+        let mut pkt = vec![0x16, 0x02, 0, 5, 0, 0, 0, 0, 0, 0, 0, 7];
+        pkt.extend_from_slice(b"stratum\0junk");
+        let p = ControlPacket::decode_request(&pkt).unwrap();
+        assert_eq!((p.data, p.mac), (&b"stratum"[..], None));
+        pkt.push(0);
+        assert!(
+            ControlPacket::decode_request(&pkt).is_err(),
+            "not a multiple of 4"
+        );
+        let mut authed = pkt[..20].to_vec();
+        authed.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9]);
+        authed.extend_from_slice(&[0xab; 16]);
+        let mac = ControlPacket::decode_request(&authed).unwrap().mac.unwrap();
+        assert_eq!((mac.key_id, mac.covered), (9, 24));
+        assert!(ControlPacket::decode_request(&READSTAT_REQ[..8]).is_err());
     }
 
     #[test]

@@ -11,12 +11,14 @@
 //! instead of LOCAL(0), so it serves stratum 10) to check the tests themselves.
 #![allow(dead_code, unused_imports)]
 
+mod install;
 mod netns;
 mod ntp;
 mod peers;
 mod pty;
 mod rng;
 
+pub use install::*;
 pub use netns::*;
 pub use ntp::*;
 pub use peers::*;

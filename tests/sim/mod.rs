@@ -306,13 +306,10 @@ impl Sim {
     fn tick(&mut self, t: Duration) {
         self.next_tick = t + Duration::from_secs(1);
         if self.wander_ppm > 0.0 {
-            let step = self.wander_ppm / 60.0 * self.rng.gauss();
-            self.drift_ppm += step;
-            // The oscillator's drift is modelled as an extra correction the loop cannot see.
-            let freq = self.clock.frequency().map_or(0.0, |f| f.0);
-            let _ = self.clock.set_frequency(Ppm(freq + step));
+            self.drift_ppm += self.wander_ppm / 60.0 * self.rng.gauss();
+            self.clock.set_oscillator_drift(Ppm(self.drift_ppm));
         }
-        if let Some(cmd) = self.system.tick() {
+        if let Some(cmd) = self.system.tick(t) {
             apply(&mut self.clock, cmd);
         }
         if t.as_secs().is_multiple_of(64) {
