@@ -7,8 +7,9 @@ use crate::harness;
 use ntp6::auth::{keys, mac, KeyRing, MAX_KEY_ID, MIN_KEY_ID};
 use ntp6::config;
 use ntp6::discipline::drift;
+use ntp6::leap::{ntp_seconds, LeapTable};
 use ntp6::restrict::{RestrictEntry, RestrictFlag, RestrictFlags, RestrictList};
-use ntp6::time::Ppm;
+use ntp6::time::{NtpTimestamp, Ppm};
 use ntp6::wire::control::ControlPacket;
 use ntp6::wire::ntp::{peek_mode, Mode, Packet, HEADER_LEN};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -25,6 +26,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ntp_conf", ntp_conf),
     ("keys", keys_file),
     ("drift", drift_file),
+    ("leap", leap_file),
 ];
 
 fn ring() -> &'static KeyRing {
@@ -263,5 +265,42 @@ pub fn drift_file(data: &[u8]) {
         assert!(v.is_finite() && v.abs() <= drift::MAX_PPM);
         let again = drift::parse(&drift::format(Ppm(v))).expect("own output parses");
         assert!((again.0 - v).abs() <= 0.0005 + 1e-9);
+    }
+}
+
+/// The leap-seconds file: an accepted table is in time order with offsets one apart, and
+/// every question about it is answered for times across the NTP era, the next leap
+/// always lying in the future.
+pub fn leap_file(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(table) = LeapTable::parse(&text) else {
+        return;
+    };
+    assert!(!table.entries.is_empty());
+    for pair in table.entries.windows(2) {
+        assert!(pair[0].at < pair[1].at, "{pair:?}");
+        assert_eq!(
+            (pair[1].tai_offset - pair[0].tai_offset).abs(),
+            1,
+            "{pair:?}"
+        );
+    }
+    for secs in [
+        0u64,
+        0x8000_0000,
+        0xd000_0000,
+        0xeeab_8600,
+        u64::from(u32::MAX),
+    ] {
+        let t = NtpTimestamp::from_bits(secs << 32);
+        if let Some((at, _)) = table.next_leap(t) {
+            assert!(at > ntp_seconds(t));
+        }
+        let _ = (
+            table.expired_at(t),
+            table.indicator_at(t),
+            table.kernel_at(t),
+        );
+        let _ = table.tai_offset_at(t);
     }
 }
