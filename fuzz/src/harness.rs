@@ -5,8 +5,6 @@
 use ntp6::auth::{keys, KeyRing};
 use ntp6::clock::{ManualMono, VirtualClock, VirtualClockSpec};
 use ntp6::control::NonceKey;
-use ntp6::discipline::loopfilter::LoopConfig;
-use ntp6::discipline::system::TosParams;
 use ntp6::engine::{Datagram, Engine, Settings};
 use ntp6::refclock::local::{LocalClock, LocalFudge};
 use ntp6::restrict::{AccessControl, Monitor, RestrictList};
@@ -57,22 +55,13 @@ pub fn engine_and_clock(list: RestrictList) -> (ManualMono, TestEngine) {
                 ..LocalFudge::default()
             },
         )],
-        access: AccessControl::new(list, Monitor::new(64)),
-        steer_clock: false,
-        authenticate: true,
-        initial_frequency: None,
-        drift_file: false,
-        assoc_base: 3495,
-        nonce: NonceKey::new([1, 2]),
-        loop_config: LoopConfig::default(),
-        tos: TosParams::default(),
-        sources: Vec::new(),
-        own_addresses: Vec::new(),
         keys: key_ring(),
         control_key: Some(CONTROL_KEY),
-        orphan: None,
-        stats: false,
-        leap_table: None,
+        ..Settings::new(
+            AccessControl::new(list, Monitor::new(64)),
+            NonceKey::new([1, 2]),
+            3495,
+        )
     };
     let mut e = Engine::new(clock, settings);
     e.handle_timer(&mut |_, _| {});

@@ -80,6 +80,32 @@ enum ReplyMac {
     CryptoNak,
 }
 
+impl Settings {
+    /// An isolated server under `access` with classic's defaults: no sources, no drift
+    /// file, no keys, and hands off the clock (`disable ntp`) until told otherwise.
+    pub fn new(access: AccessControl, nonce: NonceKey, assoc_base: u16) -> Settings {
+        Settings {
+            local_clocks: Vec::new(),
+            access,
+            steer_clock: false,
+            authenticate: true,
+            initial_frequency: None,
+            drift_file: false,
+            assoc_base,
+            nonce,
+            loop_config: LoopConfig::default(),
+            tos: TosParams::default(),
+            sources: Vec::new(),
+            own_addresses: Vec::new(),
+            orphan: None,
+            stats: false,
+            leap_table: None,
+            keys: KeyRing::default(),
+            control_key: None,
+        }
+    }
+}
+
 /// Orphan mode (classic `tos orphan`): an isolated network keeps a common time by letting
 /// the daemon stand in as a source of stratum N once no real source is left.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -770,22 +796,11 @@ mod tests {
                     ..LocalFudge::default()
                 },
             )],
-            access: AccessControl::new(list, Monitor::new(64)),
-            steer_clock: false,
-            authenticate: true,
-            initial_frequency: None,
-            drift_file: false,
-            assoc_base: 3495,
-            nonce: NonceKey::new([1, 2]),
-            loop_config: LoopConfig::default(),
-            tos: TosParams::default(),
-            sources: Vec::new(),
-            own_addresses: Vec::new(),
-            orphan: None,
-            stats: false,
-            leap_table: None,
-            keys: KeyRing::default(),
-            control_key: None,
+            ..Settings::new(
+                AccessControl::new(list, Monitor::new(64)),
+                NonceKey::new([1, 2]),
+                3495,
+            )
         };
         let mut e = Engine::new(clock, settings);
         e.handle_timer(&mut |_, _| {});
