@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Lan, Netns, Output, Proc, Serial, TempDir, CLIENT_TIMEOUT, SERVER, SERVER_OUTSIDE};
+use common::{LanLab, Netns, Output, Proc, TempDir, CLIENT_TIMEOUT, SERVER, SERVER_OUTSIDE};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -29,24 +29,9 @@ const SYNC: Duration = Duration::from_secs(40);
 /// How long a wrong-key association is watched (iburst sends 8 requests in ~14 s).
 const WATCH: Duration = Duration::from_secs(12);
 
-struct Lab {
-    procs: Vec<Proc>,
-    lan: Lan,
-    tmp: TempDir,
-    _lock: Serial,
-}
+type Lab = LanLab;
 
 impl Lab {
-    fn new() -> Option<Lab> {
-        let lock = common::setup()?;
-        Some(Lab {
-            procs: Vec::new(),
-            lan: Lan::new(),
-            tmp: TempDir::new(),
-            _lock: lock,
-        })
-    }
-
     /// A private file (mode 600) in the lab's directory.
     fn secret_file(&self, name: &str, text: &str) -> String {
         let path = self.tmp.write(name, text);

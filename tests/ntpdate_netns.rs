@@ -6,31 +6,16 @@
 
 mod common;
 
-use common::{ntp_addr, Lan, Output, Proc, Serial, TempDir, SERVER};
+use common::{ntp_addr, LanLab, Output, SERVER};
 use std::time::{Duration, Instant};
 
 /// Nobody answers here (no such host on the LAN).
 const DEAD: &str = "172.25.0.99";
 
-/// The LAN and the peers started on it; all stopped and removed on drop (in field order).
-struct Lab {
-    peers: Vec<Proc>,
-    lan: Lan,
-    tmp: TempDir,
-    _lock: Serial,
-}
+/// The LAN and the peers started on it; all stopped and removed on drop.
+type Lab = LanLab;
 
 impl Lab {
-    fn new() -> Option<Lab> {
-        let lock = common::setup()?;
-        Some(Lab {
-            peers: Vec::new(),
-            lan: Lan::new(),
-            tmp: TempDir::new(),
-            _lock: lock,
-        })
-    }
-
     /// A lab whose server host runs chronyd; None = skipped.
     fn with_chronyd() -> Option<Lab> {
         let mut lab = Lab::new()?;
@@ -50,7 +35,7 @@ impl Lab {
             ),
         );
         let argv = [bin.to_str()?, "-d", "-x", "-u", "root", "-f", &conf];
-        self.peers.push(self.lan.server.spawn(&self.tmp, &argv));
+        self.procs.push(self.lan.server.spawn(&self.tmp, &argv));
         self.wait_for_stratum(10);
         Some(())
     }
@@ -63,7 +48,7 @@ impl Lab {
             &self.lan.server
         };
         let conf = "tos orphan 10 orphanwait 1\ndisable ntp\ndisable kernel\n";
-        self.peers.push(common::spawn_ntpsec(ns, &self.tmp, conf)?);
+        self.procs.push(common::spawn_ntpsec(ns, &self.tmp, conf)?);
         Some(())
     }
 
@@ -259,7 +244,7 @@ fn ntp_socket_in_use_unless_unprivileged() {
     // ntpsec has bound port 123 once it answers there.
     let local = ntp_addr("127.0.0.1");
     if let Err(e) = common::wait_for_ntp(&lab.lan.client, local, Duration::from_secs(10)) {
-        panic!("{e}\n{}", lab.peers[1].describe());
+        panic!("{e}\n{}", lab.procs[1].describe());
     }
     let (out, _) = lab.ntpdate(&["--virtual-clock", "0", "-p", "1", SERVER]);
     assert_eq!(

@@ -5,7 +5,7 @@
 //! server 2 s wrong among three good ones is a falseticker that never moves the clock.
 mod common;
 
-use common::{ntpdig, require_peer, Lan, Netns, Proc, Seen, Serial, TempDir, CLIENT2, SERVER};
+use common::{ntpdig, require_peer, LanLab, Netns, Seen, CLIENT2, SERVER};
 use std::time::{Duration, Instant};
 
 /// The bound on the time from start to a stepped, serving client.
@@ -13,43 +13,9 @@ const SYNC_WITHIN: Duration = Duration::from_secs(30);
 
 const LOCAL_SERVER: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable ntp\n";
 
-struct Lab {
-    procs: Vec<Proc>,
-    lan: Lan,
-    /// Extra hosts on the LAN bridge (172.25.0.14, .15, ...).
-    extra: Vec<Netns>,
-    tmp: TempDir,
-    _lock: Serial,
-}
+type Lab = LanLab;
 
 impl Lab {
-    fn new() -> Option<Lab> {
-        let lock = common::setup()?;
-        Some(Lab {
-            procs: Vec::new(),
-            lan: Lan::new(),
-            extra: Vec::new(),
-            tmp: TempDir::new(),
-            _lock: lock,
-        })
-    }
-
-    /// One more host on the LAN bridge, at 172.25.0.(14 + n); returns its address.
-    fn add_host(&mut self) -> String {
-        let addr = format!("172.25.0.{}", 14 + self.extra.len());
-        let host = Netns::new();
-        let port = format!("x{}", self.extra.len());
-        let srv = &self.lan.server;
-        srv.ip(&[
-            "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host.name,
-        ]);
-        srv.ip(&["link", "set", &port, "master", "br0"]);
-        srv.ip(&["link", "set", &port, "up"]);
-        host.addr("eth0", &format!("{addr}/24"));
-        self.extra.push(host);
-        addr
-    }
-
     fn host(&self, addr: &str) -> &Netns {
         match addr {
             SERVER => &self.lan.server,
@@ -147,14 +113,6 @@ impl Lab {
             Duration::from_secs(10),
         );
         out.stdout
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for p in &mut self.procs {
-            p.stop();
-        }
     }
 }
 

@@ -257,3 +257,45 @@ fn wait_for_sync(ns: &Netns, d: &mut Daemon) {
         d.proc.describe()
     );
 }
+
+/// The reference LAN for one test: the serial lock, a temp dir, and the processes the
+/// test starts there. Fields drop in order: processes stop, namespaces go, files go, and
+/// the lock is released last.
+pub struct LanLab {
+    pub procs: Vec<Proc>,
+    /// Hosts added to the LAN bridge with [`LanLab::add_host`].
+    pub extra: Vec<Netns>,
+    pub lan: Lan,
+    pub tmp: TempDir,
+    _lock: Serial,
+}
+
+impl LanLab {
+    /// None = skipped (see [`setup`]).
+    pub fn new() -> Option<LanLab> {
+        let lock = setup()?;
+        Some(LanLab {
+            procs: Vec::new(),
+            extra: Vec::new(),
+            lan: Lan::new(),
+            tmp: TempDir::new(),
+            _lock: lock,
+        })
+    }
+
+    /// One more host on the LAN bridge, at 172.25.0.(14 + n); returns its address.
+    pub fn add_host(&mut self) -> String {
+        let addr = format!("172.25.0.{}", 14 + self.extra.len());
+        let host = Netns::new();
+        let port = format!("x{}", self.extra.len());
+        let srv = &self.lan.server;
+        srv.ip(&[
+            "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host.name,
+        ]);
+        srv.ip(&["link", "set", &port, "master", "br0"]);
+        srv.ip(&["link", "set", &port, "up"]);
+        host.addr("eth0", &format!("{addr}/24"));
+        self.extra.push(host);
+        addr
+    }
+}
