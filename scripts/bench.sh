@@ -19,7 +19,7 @@ if [ "$(nproc)" -lt 2 ]; then
     exit 1
 fi
 [ -x .peers/chrony/usr/sbin/chronyd ] || echo "bench.sh: chrony missing (scripts/install-test-deps.sh); its row will be n/a" >&2
-/usr/sbin/ntpd --version 2>/dev/null | grep -q ntpsec || echo "bench.sh: NTPsec missing (apt-get install ntpsec); its row will be n/a" >&2
+[ -x .peers/ntpsec/usr/sbin/ntpd ] || echo "bench.sh: NTPsec missing (scripts/install-test-deps.sh); its row will be n/a" >&2
 
 cargo build --release --bins
 cargo bench --bench serve -- "$@"

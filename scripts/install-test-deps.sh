@@ -2,17 +2,22 @@
 # Installs the third-party NTP peers the interop tests talk to.
 #
 # Idempotent and quick when everything is present. Runs as root.
-# SAFETY: installing ntpsec must never start its daemon (it would discipline the real
-# clock), so a policy-rc.d that forbids service starts is in place for the whole install,
-# and afterwards we check that no ntpd/chronyd process appeared.
+# SAFETY: no package install may start a time daemon (it would discipline the real clock),
+# so a policy-rc.d that forbids service starts is in place for the whole install, and
+# afterwards we check that no ntpd/chronyd process appeared.
 #
-# chrony conflicts with ntpsec, so it is not installed: its .deb is unpacked into
-# <repo>/.peers/chrony (gitignored) and the tests run .peers/chrony/usr/sbin/chronyd.
+# The two time daemons, chrony and NTPsec, are never installed as packages: each conflicts
+# with whatever time daemon the machine has (systemd-timesyncd on Debian 12 images), and an
+# installed daemon could start and steer the real clock. Their .debs are unpacked into
+# <repo>/.peers/{chrony,ntpsec} (gitignored) and the tests run the binaries from there;
+# their libraries and NTPsec's Python module (python3-ntp, pulled in by ntpsec-ntpdig) are
+# ordinary packages.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 peers="$repo/.peers"
 chronyd="$peers/chrony/usr/sbin/chronyd"
+ntpsecd="$peers/ntpsec/usr/sbin/ntpd"
 
 log() { echo "install-test-deps: $*" >&2; }
 
@@ -25,7 +30,6 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Debian package -> a file proving it is installed.
 declare -A want=(
-    [ntpsec]=/usr/sbin/ntpd
     [ntpsec-ntpdig]=/usr/bin/ntpdig
     [python3-ntplib]=/usr/lib/python3/dist-packages/ntplib.py
     [monitoring-plugins-basic]=/usr/lib/nagios/plugins/check_ntp_peer
@@ -38,8 +42,8 @@ declare -A want=(
     [groff-base]=/usr/bin/groff
     [man-db]=/usr/bin/man
 )
-# chrony's shared-library dependencies (no conflict with ntpsec).
-chrony_libs=(libcap2 libedit2 libgnutls30 libnettle8 libseccomp2)
+# chrony's and NTPsec's shared-library dependencies (none of them a time daemon).
+chrony_libs=(libcap2 libedit2 libgnutls30 libnettle8 libseccomp2 libbsd0 libssl3)
 
 missing=()
 for pkg in "${!want[@]}"; do
@@ -108,12 +112,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     restore_policy
     trap - EXIT
 
-    # Installing ntpsec enables its unit for the next boot; mask it so it never starts.
-    if [[ " ${missing[*]} " == *" ntpsec "* ]] && [ -d /etc/systemd/system ] &&
-        [ ! -e /etc/systemd/system/ntpsec.service ]; then
-        ln -s /dev/null /etc/systemd/system/ntpsec.service
-    fi
-
     after="$(ntp_daemon_pids | sort)"
     started="$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)"
     if [ -n "$started" ]; then
@@ -124,18 +122,28 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
-if [ ! -x "$chronyd" ]; then
-    log "unpacking chrony into $peers/chrony"
+# Unpacks Debian package $1 into $peers/$1 unless $2 (a file it ships) is there already.
+unpack_peer() {
+    local pkg="$1" proof="$2" tmp
+    [ -x "$proof" ] && return 0
+    log "unpacking $pkg into $peers/$pkg"
     tmp="$(mktemp -d)"
     chmod 777 "$tmp" # apt-get download drops privileges to _apt
-    if ! (cd "$tmp" && apt-get download -qq chrony); then
+    if ! (cd "$tmp" && apt-get download -qq "$pkg"); then
         apt_update_once
-        (cd "$tmp" && apt-get download -qq chrony)
+        (cd "$tmp" && apt-get download -qq "$pkg")
     fi
-    rm -rf "$peers/chrony"
-    mkdir -p "$peers/chrony"
-    dpkg -x "$tmp"/chrony_*.deb "$peers/chrony"
+    rm -rf "${peers:?}/$pkg"
+    mkdir -p "$peers/$pkg"
+    dpkg -x "$tmp"/"$pkg"_*.deb "$peers/$pkg"
     rm -rf "$tmp"
+}
+unpack_peer chrony "$chronyd"
+unpack_peer ntpsec "$ntpsecd"
+if ldd "$ntpsecd" | grep -q 'not found'; then
+    log "NTPsec's ntpd is missing libraries:"
+    ldd "$ntpsecd" | grep 'not found' >&2
+    exit 1
 fi
 if ldd "$chronyd" | grep -q 'not found'; then
     log "chronyd is missing libraries:"
@@ -157,4 +165,4 @@ fi
     log "/usr/bin/python3 cannot import ntplib"
     exit 1
 }
-log "ok: ntpsec $(ntpd --version 2>&1 | head -1 | cut -c1-40), $("$chronyd" -v | head -1)"
+log "ok: ntpsec $("$ntpsecd" --version 2>&1 | head -1 | cut -c1-40), $("$chronyd" -v | head -1)"

@@ -51,7 +51,10 @@ impl Binaries {
         Binaries {
             ours: repo.join("target/release/ntpd"),
             chronyd: repo.join(".peers/chrony/usr/sbin/chronyd"),
-            ntpsec: PathBuf::from("/usr/sbin/ntpd"),
+            ntpsec: PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/.peers/ntpsec/usr/sbin/ntpd"
+            )),
         }
     }
 }

@@ -25,13 +25,19 @@ fn existing(path: &str) -> Option<PathBuf> {
 }
 
 /// Where `name` lives, or why it is unusable. Names: `ntpdig`, `ntpq` (NTPsec),
-/// `ntpsec-ntpd`, `chronyd` (unpacked into .peers), `check_ntp_peer`, `check_ntp_time`,
+/// `ntpsec-ntpd`, `chronyd` (both unpacked into .peers), `check_ntp_peer`, `check_ntp_time`,
 /// `python3-ntplib` (Debian's /usr/bin/python3, which has the ntplib module).
 pub fn find_peer(name: &str) -> Result<PathBuf, String> {
     let found = match name {
         "ntpdig" => existing("/usr/bin/ntpdig"),
-        "ntpq" => existing("/usr/bin/ntpq"),
-        "ntpsec-ntpd" => existing("/usr/sbin/ntpd"),
+        "ntpq" => existing(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.peers/ntpsec/usr/bin/ntpq"
+        )),
+        "ntpsec-ntpd" => existing(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.peers/ntpsec/usr/sbin/ntpd"
+        )),
         "chronyd" => existing(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/.peers/chrony/usr/sbin/chronyd"
