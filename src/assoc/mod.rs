@@ -36,7 +36,8 @@ pub enum AssocMode {
     Client,
     /// `peer`: we send mode 1.
     SymmetricActive,
-    /// Mobilised by a mode-1 packet from an unknown peer: we send mode 2.
+    /// Mobilised by a mode-1 packet from an unknown peer: we send mode 2, at first only
+    /// in answer to its packets (see [`Association::proven`]).
     SymmetricPassive,
 }
 
@@ -103,8 +104,11 @@ pub struct Association {
     /// Peer's last transmit timestamp and our receive time of it (sent back as org/rec).
     org: NtpTimestamp,
     rec: NtpTimestamp,
-    /// Our last transmit timestamp, which a reply must echo.
+    /// Our last transmit timestamp, which a reply must echo (zero: none outstanding).
     xmt: NtpTimestamp,
+    /// A packet has echoed one of our transmit timestamps: the peer really is at its
+    /// address. Kept across [`Association::clear`], which forgets timing, not the peer.
+    proven: bool,
     reach: u8,
     unreach: u32,
     burst: u8,
@@ -130,6 +134,7 @@ impl Association {
             org: NtpTimestamp::ZERO,
             rec: NtpTimestamp::ZERO,
             xmt: NtpTimestamp::ZERO,
+            proven: false,
             reach: 0,
             unreach: 0,
             burst: 0,
@@ -294,6 +299,19 @@ impl Association {
 
     pub fn packets_received(&self) -> u64 {
         self.received
+    }
+
+    /// Whether the peer has answered one of our packets (its reply echoed our transmit
+    /// timestamp), which proves the address is not spoofed. Until then a passive
+    /// association only answers packets and never polls: an address that has not
+    /// completed an exchange with us is never sent anything unasked.
+    pub fn proven(&self) -> bool {
+        self.proven
+    }
+
+    /// A passive association still waiting for that proof.
+    fn awaits_proof(&self) -> bool {
+        self.config.mode == AssocMode::SymmetricPassive && !self.proven
     }
 
     /// Whether a DENY/RSTR kiss put the association in "jail" (it never sends again).

@@ -3,6 +3,8 @@
 //! reachable sends an `iburst` of eight requests two seconds apart; one unreachable for
 //! more than ten polls backs its interval off; a reachable one silent for three polls
 //! gets a maximum-dispersion dummy sample; `burst` sends eight per poll while reachable.
+//! A passive association polls only once its peer has proven its address; until then
+//! its timer is the deadline for that proof, and it goes when the deadline passes.
 
 use super::{Association, Flash, BURST_COUNT, BURST_INTERVAL, UNREACH_LIMIT};
 use crate::discipline::filter::FilterContext;
@@ -41,6 +43,10 @@ impl Association {
             reselect: false,
             demobilize: false,
         };
+        if self.awaits_proof() {
+            out.demobilize = true;
+            return out;
+        }
         let mut hpoll = self.hpoll;
         if self.burst == 0 {
             let was_reachable = self.reach != 0;
@@ -96,7 +102,7 @@ impl Association {
 
     /// Builds our request (mode 3, 1 or 2) carrying our system variables and, as classic
     /// does, the peer's last transmit and our receive time of it as origin and receive.
-    fn request(&mut self, clock_now: NtpTimestamp, sys: &SystemVars) -> Header {
+    pub(super) fn request(&mut self, clock_now: NtpTimestamp, sys: &SystemVars) -> Header {
         self.xmt = clock_now;
         self.sent += 1;
         Header {

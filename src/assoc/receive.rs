@@ -1,16 +1,26 @@
 //! Packet processing for an association: RFC 5905 section 8 and A.5.1 (`receive`,
-//! `packet`), classic 4.2.6p5's tests and their flash bits. A reply must carry a new
-//! transmit timestamp (TEST1) and echo ours as origin (TEST2); a peer that never heard
-//! from us sends zero origin and receive (TEST3); kiss-o'-death RATE lengthens the poll,
-//! DENY and RSTR stop the association (TEST4); an unsynchronised header (TEST6) or absurd
+//! `packet`), classic 4.2.6p5's tests and their flash bits, with the order classic 4.2.8p4
+//! adopted after CVE-2015-7704/7705: nothing in a packet is believed before the packet
+//! proves it answers our request. It must carry a new transmit timestamp (TEST1, else a
+//! duplicate or a replay) and echo our last transmit timestamp as origin (TEST2, else bogus:
+//! an off-path forger cannot know it; a zero origin never passes, CVE-2015-8138). Only
+//! then may a kiss-o'-death act: RATE raises the poll, never beyond maxpoll; DENY and RSTR
+//! stop the association (TEST4). A kiss failing those tests is a forgery, reported as
+//! such and otherwise ignored. A symmetric peer that never heard from us sends zero origin
+//! and receive (TEST3): we keep its transmit timestamp so our next packet answers it,
+//! nothing more. A bogus packet changes nothing. An unsynchronised header (TEST6) or absurd
 //! root distance (TEST7) is not sampled. Whatever passes goes through the clock filter.
+//!
+//! A passive association that no packet has proven yet ([`Association::proven`]) answers
+//! each symmetric active packet once ([`Received::Answer`]), as classic's stateless reply
+//! does: no more octets out than in, and the only way its peer can prove itself.
 
-use super::{Association, Flash, PeerHeader};
+use super::{AssocMode, Association, Flash, PeerHeader};
 use crate::discipline::filter::{FilterContext, FilterVerdict};
 use crate::discipline::sample::Exchange;
 use crate::discipline::system::{SystemVars, STRATUM_UNSPEC};
 use crate::time::{NtpTimestamp, PollInterval};
-use crate::wire::ntp::{Header, KissCode, Leap};
+use crate::wire::ntp::{Header, KissCode, Leap, Mode};
 use std::time::Duration;
 
 /// What a packet did to the association.
@@ -18,6 +28,11 @@ use std::time::Duration;
 pub enum Received {
     /// Refused by a packet test; the flash bits say which.
     Refused(Flash),
+    /// A kiss-o'-death that does not answer our request (TEST1-3 failed: forged or
+    /// replayed): ignored, the flash bits say why.
+    ForgedKiss(Flash),
+    /// A passive association awaiting proof: send [`Association::answer`] back.
+    Answer,
     /// Valid, but the clock filter did not produce a new estimate.
     Filtered(FilterVerdict),
     /// A new estimate: run the system process if `select` (classic does so unless in a
@@ -32,6 +47,10 @@ pub enum Received {
 /// Maximum root distance a header may claim (MAXDISPERSE).
 const MAX_HEADER_DISTANCE: f64 = 16.0;
 
+/// Poll intervals of its peer an unproven passive association waits for the packet
+/// that proves it, before it goes.
+const PROOF_POLLS: u32 = 2;
+
 impl Association {
     /// Processes a packet from this association's peer, received at clock time `rx` and
     /// monotonic time `now`.
@@ -45,26 +64,35 @@ impl Association {
         self.received += 1;
         // As classic, a packet starts from a clean slate; only the DENY jail persists.
         self.flash = Flash(self.flash.0 & Flash::DENIED);
-        if pkt.transmit_time.is_zero() || pkt.transmit_time == self.org {
-            self.flash.set(Flash::DUPLICATE);
+        let answers_us = self.answer_tests(pkt);
+        self.flash.set(answers_us);
+        if let Some(code) = kiss_code(pkt) {
+            if answers_us != 0 {
+                return Received::ForgedKiss(self.flash);
+            }
+            return self.kiss(code, pkt, now);
+        }
+        if answers_us == Flash::DUPLICATE {
             return Received::Refused(self.flash);
         }
-        let (org_zero, rec_zero) = (pkt.origin_time.is_zero(), pkt.receive_time.is_zero());
-        if org_zero && rec_zero {
-            self.flash.set(Flash::UNSYNC);
-        } else if org_zero || rec_zero {
-            return Received::Refused(self.flash);
-        } else if pkt.origin_time != self.xmt {
-            self.flash.set(Flash::BOGUS);
+        if answers_us != 0 && self.awaits_proof() && pkt.mode == Mode::SymmetricActive {
+            self.note_peer(pkt, rx);
+            let wait = self.ppoll.clamp(self.config.min_poll, self.config.max_poll);
+            self.next_poll = now + Duration::from_secs(wait.seconds()) * PROOF_POLLS;
+            return Received::Answer;
         }
-        if let Some(kiss) = self.kiss(pkt, now) {
-            return kiss;
-        }
-        self.org = pkt.transmit_time;
-        self.rec = rx;
-        self.ppoll = PollInterval(pkt.poll);
-        if self.flash.0 != 0 {
+        if answers_us == Flash::BOGUS {
             return Received::Refused(self.flash);
+        }
+        self.note_peer(pkt, rx);
+        if answers_us != 0 {
+            // TEST3: a symmetric peer's first packet, kept only to be answered.
+            return Received::Refused(self.flash);
+        }
+        self.proven = true;
+        if self.config.mode == AssocMode::Client {
+            // A server answers a request once: a second "answer" is not believed.
+            self.xmt = NtpTimestamp::ZERO;
         }
         if pkt.leap == Leap::Unsync
             || pkt.stratum == 0
@@ -98,29 +126,69 @@ impl Association {
         }
     }
 
-    /// Kiss-o'-death (stratum 0, leap unsynchronised): RATE raises the poll; DENY and RSTR
-    /// jail the association (TEST4). Other codes fall through to the stratum test.
-    fn kiss(&mut self, pkt: &Header, now: Duration) -> Option<Received> {
-        if pkt.stratum != 0 || pkt.leap != Leap::Unsync {
-            return None;
+    /// TEST1-3, the proof that `pkt` answers our last packet: the flash bits of the
+    /// first that fails (DUPLICATE, UNSYNC or BOGUS), 0 if it does.
+    fn answer_tests(&self, pkt: &Header) -> u16 {
+        if pkt.transmit_time.is_zero() || pkt.transmit_time == self.org {
+            return Flash::DUPLICATE;
         }
-        match pkt.reference_id.kiss_code() {
-            KissCode::Rate => {
+        let (org_zero, rec_zero) = (pkt.origin_time.is_zero(), pkt.receive_time.is_zero());
+        if org_zero && rec_zero && self.config.mode != AssocMode::Client {
+            return Flash::UNSYNC;
+        }
+        if org_zero || rec_zero || self.xmt.is_zero() || pkt.origin_time != self.xmt {
+            return Flash::BOGUS;
+        }
+        0
+    }
+
+    /// Keeps the peer's transmit timestamp and our receive time of it, to send back as
+    /// origin and receive, and its poll interval.
+    fn note_peer(&mut self, pkt: &Header, rx: NtpTimestamp) {
+        self.org = pkt.transmit_time;
+        self.rec = rx;
+        self.ppoll = PollInterval(pkt.poll);
+    }
+
+    /// A kiss-o'-death that answers our request: RATE raises the poll (within maxpoll);
+    /// DENY and RSTR jail the association (TEST4). Either answers one request only.
+    fn kiss(&mut self, code: KissCode, pkt: &Header, now: Duration) -> Received {
+        self.xmt = NtpTimestamp::ZERO;
+        match code {
+            KissCode::Deny | KissCode::Rstr => {
+                self.clear(pkt.reference_id, now);
+                self.flash.set(Flash::DENIED);
+                Received::Denied {
+                    demobilize: !self.config.configured,
+                }
+            }
+            _ => {
                 self.burst = 0;
                 let raised = PollInterval(self.hpoll.0.max(pkt.poll).saturating_add(1));
                 self.update_poll(raised, now, false);
-                Some(Received::RateKiss)
+                Received::RateKiss
             }
-            KissCode::Deny | KissCode::Rstr => {
-                let code = pkt.reference_id;
-                self.clear(code, now);
-                self.flash.set(Flash::DENIED);
-                Some(Received::Denied {
-                    demobilize: !self.config.configured,
-                })
-            }
-            KissCode::Other(_) => None,
         }
+    }
+
+    /// The answer of a passive association awaiting proof to the packet it just took
+    /// ([`Received::Answer`]): mode 2, echoing that packet, built at clock time
+    /// `clock_now`. Its transmit timestamp is what the peer's next packet must echo.
+    pub fn answer(&mut self, clock_now: NtpTimestamp, sys: &SystemVars) -> Header {
+        self.request(clock_now, sys)
+    }
+}
+
+/// The kiss code of a kiss-o'-death that demands something of us (stratum 0, leap
+/// unsynchronised, RATE, DENY or RSTR); other codes are informational and fall through to
+/// the stratum test.
+fn kiss_code(pkt: &Header) -> Option<KissCode> {
+    if pkt.stratum != 0 || pkt.leap != Leap::Unsync {
+        return None;
+    }
+    match pkt.reference_id.kiss_code() {
+        KissCode::Other(_) => None,
+        code => Some(code),
     }
 }
 
@@ -243,5 +311,204 @@ mod tests {
         let tos = Default::default();
         a.evaluate(Duration::from_secs(2), &s, &tos, &[RefId([10, 0, 0, 9])]);
         assert!(a.flash().has(Flash::PEER_LOOP));
+    }
+
+    fn kiss_of(req: &Header, code: &str, origin: NtpTimestamp, poll: i8) -> Header {
+        // As classic's fast_xmit builds it: every timestamp is the request's transmit.
+        Header {
+            leap: Leap::Unsync,
+            stratum: 0,
+            poll,
+            reference_id: RefId::from_ascii(code),
+            origin_time: origin,
+            receive_time: origin,
+            transmit_time: origin,
+            ..reply(req, 1.5)
+        }
+    }
+
+    #[test]
+    fn forged_kisses_change_nothing() {
+        for code in ["DENY", "RSTR", "RATE"] {
+            let (mut a, req) = polled();
+            let deadline = a.next_deadline();
+            let hpoll = a.hpoll();
+            let wrong = NtpTimestamp::from_bits(0x1234_5678_9abc_def0);
+            for origin in [wrong, NtpTimestamp::ZERO] {
+                let kiss = Header {
+                    transmit_time: ts(1.6),
+                    ..kiss_of(&req, code, origin, 17)
+                };
+                let got = a.on_packet(&kiss, ts(1.02), secs(1), &sys());
+                assert!(
+                    matches!(got, Received::ForgedKiss(f) if f.has(Flash::BOGUS)),
+                    "{code} {got:?}"
+                );
+            }
+            assert!(!a.denied(), "{code}");
+            assert_eq!((a.hpoll(), a.next_deadline()), (hpoll, deadline), "{code}");
+            // The genuine reply still counts, and the next poll goes out as usual.
+            assert_eq!(
+                a.on_packet(&reply(&req, 1.5), ts(1.03), secs(1), &sys()),
+                Received::Sample { select: true }
+            );
+            let out = a.on_timer(a.next_deadline(), ts(70.0), &sys());
+            assert!(out.send.is_some(), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_genuine_rate_kiss_raises_the_poll_up_to_maxpoll_once() {
+        let (mut a, req) = polled();
+        let kiss = kiss_of(&req, "RATE", req.transmit_time, 17);
+        assert_eq!(
+            a.on_packet(&kiss, ts(1.02), secs(1), &sys()),
+            Received::RateKiss
+        );
+        assert_eq!(a.hpoll(), a.config().max_poll);
+        // Its replay no longer answers an outstanding request.
+        let (mut a, req) = polled();
+        let kiss = kiss_of(&req, "RATE", req.transmit_time, 7);
+        assert_eq!(
+            a.on_packet(&kiss, ts(1.02), secs(1), &sys()),
+            Received::RateKiss
+        );
+        assert_eq!(a.hpoll(), PollInterval(8));
+        let replay = Header {
+            transmit_time: ts(1.7),
+            ..kiss
+        };
+        assert!(matches!(
+            a.on_packet(&replay, ts(1.03), secs(1), &sys()),
+            Received::ForgedKiss(_)
+        ));
+        assert_eq!(a.hpoll(), PollInterval(8));
+    }
+
+    #[test]
+    fn a_bogus_reply_changes_no_state() {
+        let (mut a, req) = polled();
+        let mut forged = reply(&req, 1.5);
+        forged.origin_time = ts(99.0);
+        forged.poll = 0;
+        a.on_packet(&forged, ts(1.02), secs(1), &sys());
+        let next = a.on_timer(a.next_deadline(), ts(3.0), &sys()).send.unwrap();
+        // Our next request still echoes nothing the forger sent.
+        assert_eq!(
+            (next.origin_time, next.receive_time),
+            (NtpTimestamp::ZERO, NtpTimestamp::ZERO)
+        );
+        assert_eq!(a.ppoll(), a.config().max_poll);
+        // A server reply with a zero origin is bogus too (CVE-2015-8138).
+        let mut zero = reply(&next, 3.5);
+        zero.origin_time = NtpTimestamp::ZERO;
+        zero.receive_time = NtpTimestamp::ZERO;
+        assert_eq!(
+            a.on_packet(&zero, ts(3.02), secs(3), &sys()),
+            Received::Refused(Flash(Flash::BOGUS))
+        );
+        // A request is answered once: a second reply to it is not believed.
+        a.on_packet(&reply(&next, 3.5), ts(3.02), secs(3), &sys());
+        assert_eq!(a.reach(), 1);
+        assert_eq!(
+            a.on_packet(&reply(&next, 3.6), ts(3.12), secs(3), &sys()),
+            Received::Refused(Flash(Flash::BOGUS))
+        );
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn active_packet(xmt: f64, answered: Option<&Header>) -> Header {
+        let (origin, receive) = match answered {
+            Some(h) => (h.transmit_time, ts(xmt - 0.001)),
+            None => (NtpTimestamp::ZERO, NtpTimestamp::ZERO),
+        };
+        Header {
+            mode: Mode::SymmetricActive,
+            stratum: 2,
+            poll: 6,
+            origin_time: origin,
+            receive_time: receive,
+            transmit_time: ts(xmt),
+            ..reply(&Header::decode(&[0x23; 48]).unwrap(), xmt)
+        }
+    }
+
+    fn passive() -> Association {
+        let mut cfg = AssocConfig::server(9, RefId::from_ascii("x"));
+        cfg.mode = AssocMode::SymmetricPassive;
+        cfg.configured = false;
+        Association::new(cfg, Duration::ZERO)
+    }
+
+    #[test]
+    fn passive_answers_until_proven_then_polls() {
+        let mut a = passive();
+        let first = active_packet(0.5, None);
+        assert_eq!(
+            a.on_packet(&first, ts(0.501), secs(0), &sys()),
+            Received::Answer
+        );
+        let answer = a.answer(ts(0.502), &sys());
+        assert_eq!(answer.mode, Mode::SymmetricPassive);
+        assert_eq!(
+            (answer.origin_time, answer.receive_time),
+            (first.transmit_time, ts(0.501))
+        );
+        assert!(!a.proven());
+        // A packet with someone else's origin is answered too (the peer may have lost us).
+        let mut lost = active_packet(2.5, None);
+        lost.origin_time = ts(-50.0);
+        lost.receive_time = ts(-50.0);
+        assert_eq!(
+            a.on_packet(&lost, ts(2.501), secs(2), &sys()),
+            Received::Answer
+        );
+        let answer = a.answer(ts(2.502), &sys());
+        // The packet echoing our answer proves the address: a sample, no answer.
+        let second = active_packet(4.5, Some(&answer));
+        assert_eq!(
+            a.on_packet(&second, ts(4.501), secs(4), &sys()),
+            Received::Sample { select: true }
+        );
+        assert!(a.proven());
+        let out = a.on_timer(a.next_deadline(), ts(64.0), &sys());
+        assert_eq!(out.send.map(|h| h.mode), Some(Mode::SymmetricPassive));
+    }
+
+    #[test]
+    fn unproven_passive_never_polls_and_goes() {
+        let mut a = passive();
+        assert_eq!(
+            a.on_packet(&active_packet(0.5, None), ts(0.501), secs(0), &sys()),
+            Received::Answer
+        );
+        a.answer(ts(0.502), &sys());
+        // Two of the peer's poll intervals (64 s) later, without proof, it goes unheard.
+        assert_eq!(a.next_deadline(), secs(128));
+        let out = a.on_timer(a.next_deadline(), ts(128.0), &sys());
+        assert!(out.demobilize && out.send.is_none());
+    }
+
+    #[test]
+    fn symmetric_first_contact_is_kept_only_to_be_answered() {
+        let mut cfg = AssocConfig::server(3, RefId::from_ascii("x"));
+        cfg.mode = AssocMode::SymmetricActive;
+        let mut a = Association::new(cfg, Duration::ZERO);
+        let first = active_packet(0.5, None);
+        assert_eq!(
+            a.on_packet(&first, ts(0.501), secs(0), &sys()),
+            Received::Refused(Flash(Flash::UNSYNC))
+        );
+        assert_eq!(a.reach(), 0);
+        let ours = a.on_timer(a.next_deadline(), ts(1.0), &sys()).send.unwrap();
+        assert_eq!(ours.origin_time, first.transmit_time);
+        let back = active_packet(1.5, Some(&ours));
+        assert_eq!(
+            a.on_packet(&back, ts(1.501), secs(1), &sys()),
+            Received::Sample { select: true }
+        );
     }
 }

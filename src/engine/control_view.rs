@@ -236,7 +236,7 @@ impl<C: Clock> ControlState for View<'_, C> {
                 this_version: c.this_version,
                 old_version: c.old_version,
                 bad_format: c.bad_format,
-                declined: c.dropped,
+                declined: c.dropped + c.bogus,
                 restricted: c.restricted,
                 rate_limited: c.rate_limited,
                 kod_sent: c.kissed,

@@ -9,7 +9,7 @@ pub mod peers;
 mod records;
 mod steer;
 
-use crate::assoc::{select_round, AssocMode, Received};
+use crate::assoc::{select_round, AssocMode, Flash, Received};
 use crate::auth::KeyRing;
 use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
@@ -163,8 +163,13 @@ pub struct Counters {
     /// Dropped by `restrict`, and over the `limited` rate (KoD or not).
     pub restricted: u64,
     pub rate_limited: u64,
-    /// Packets handed to an association.
+    /// Packets handed to an association that answered its request (or opened an exchange).
     pub to_associations: u64,
+    /// Packets an association refused as not answering its request: duplicates, replays,
+    /// a wrong or zero origin timestamp (TEST1/TEST2, classic's `bogusorg` and `oldpkt`).
+    pub bogus: u64,
+    /// Of those, kiss-o'-death packets (RATE, DENY, RSTR): forgeries, never acted on.
+    pub forged_kisses: u64,
 }
 
 impl Counters {
@@ -214,10 +219,8 @@ impl<C: Clock> Engine<C> {
             settings.tos,
             now,
         );
-        let first_peer_id = settings
-            .assoc_base
-            .max(1)
-            .saturating_add(settings.local_clocks.len() as u16);
+        let base = settings.assoc_base.max(1);
+        let first_peer_id = base.saturating_add(settings.local_clocks.len() as u16);
         let sources = std::mem::take(&mut settings.sources);
         let own_refids = settings
             .own_addresses
@@ -228,7 +231,7 @@ impl<C: Clock> Engine<C> {
             clock,
             settings,
             system,
-            peers: PeerTable::new(first_peer_id),
+            peers: PeerTable::new(first_peer_id, base..first_peer_id),
             counters: Counters {
                 started: now,
                 ..Counters::default()
@@ -330,8 +333,8 @@ impl<C: Clock> Engine<C> {
         if now >= self.next_local_poll && self.has_fallback() {
             self.poll_local_clocks(now);
         }
-        while let Some(index) = self.peers.due(now) {
-            self.poll_peer(index, now, send);
+        while let Some(id) = self.peers.due(now) {
+            self.poll_peer(id, now, send);
         }
         if self.settings.drift_file && now >= self.next_drift_write {
             self.next_drift_write = now + DRIFT_WRITE_INTERVAL;
@@ -386,10 +389,10 @@ impl<C: Clock> Engine<C> {
     }
 
     /// One association's poll: send its request, forget it if it is useless now.
-    fn poll_peer(&mut self, index: usize, now: Duration, send: &mut dyn FnMut(SocketAddr, &[u8])) {
+    fn poll_peer(&mut self, id: u16, now: Duration, send: &mut dyn FnMut(SocketAddr, &[u8])) {
         let clock_now = self.clock.now();
         let vars = self.system.vars;
-        let Some(peer) = self.peers.get_mut(index) else {
+        let Some(peer) = self.peers.get_mut(id) else {
             return;
         };
         let bursting = peer.assoc.reach() == 0 && peer.assoc.packets_received() == 0;
@@ -410,12 +413,21 @@ impl<C: Clock> Engine<C> {
             }
         }
         if out.demobilize {
-            let gone = self.peers.remove(index);
-            log::info!(
-                "{} association {} demobilized",
-                gone.addr.ip(),
-                gone.assoc_id
-            );
+            if let Some(gone) = self.peers.remove(id) {
+                // A passive association never proven is what spoofed sources leave behind:
+                // not worth a line each.
+                let level = if gone.assoc.proven() {
+                    log::Level::Info
+                } else {
+                    log::Level::Debug
+                };
+                log::log!(
+                    level,
+                    "{} association {} demobilized",
+                    gone.addr.ip(),
+                    gone.assoc_id
+                );
+            }
         }
         if out.reselect {
             if bursting && out.send.is_none() {
@@ -602,7 +614,11 @@ impl<C: Clock> Engine<C> {
         dgram: &Datagram,
     ) -> Option<(Header, ReplyMac)> {
         let header = &packet.header;
-        let known = self.peers.find(dgram.source);
+        // Client requests, the bulk of the traffic, never belong to an association.
+        let known = match grant.mode {
+            Mode::Client => None,
+            _ => self.peers.find(dgram.source),
+        };
         let same_key = match auth {
             AuthStatus::Ok => ReplyMac::Key(packet.trailer.key_id),
             _ => ReplyMac::None,
@@ -615,19 +631,18 @@ impl<C: Clock> Engine<C> {
                 }
                 ClientReply::Drop => {}
             },
-            (Mode::Server | Mode::SymmetricActive | Mode::SymmetricPassive, Some(index)) => {
-                self.receive(index, grant, packet, auth, dgram);
-                return None;
+            (Mode::Server | Mode::SymmetricActive | Mode::SymmetricPassive, Some(id)) => {
+                return self.receive(id, grant, packet, auth, dgram);
             }
             (Mode::SymmetricActive, None) => {
                 match grant.new_symmetric(auth, self.settings.authenticate) {
                     NewSymmetric::Mobilize => {
                         let key = (auth == AuthStatus::Ok).then_some(packet.trailer.key_id);
-                        self.mobilize_passive(dgram.source, header, key);
-                        if let Some(index) = self.peers.find(dgram.source) {
-                            self.receive(index, grant, packet, auth, dgram);
-                        }
-                        return None;
+                        return match self.mobilize_passive(dgram.source, header, key) {
+                            Some(id) => self.receive(id, grant, packet, auth, dgram),
+                            // Every passive slot holds a reachable peer: answer, keep nothing.
+                            None => Some((self.serve(header, dgram.age), same_key)),
+                        };
                     }
                     NewSymmetric::ReplyOnly => {
                         return Some((self.serve(header, dgram.age), same_key))
@@ -644,36 +659,43 @@ impl<C: Clock> Engine<C> {
         None
     }
 
-    /// A symmetric active peer we allow: a passive association answering it at its poll.
-    fn mobilize_passive(&mut self, addr: SocketAddr, header: &Header, key: Option<u32>) {
+    /// A symmetric active peer we allow: a passive association, which answers its
+    /// packets until one proves the address (then it polls at its own interval). None
+    /// when every passive slot holds a reachable peer.
+    fn mobilize_passive(
+        &mut self,
+        addr: SocketAddr,
+        header: &Header,
+        key: Option<u32>,
+    ) -> Option<u16> {
         let mut spec = PeerSpec::server(addr);
         spec.config.mode = AssocMode::SymmetricPassive;
         spec.config.configured = false;
         spec.config.version = header.version;
         spec.config.key = key;
-        if let Some(id) = self.peers.mobilize(spec, self.clock.mono()) {
-            log::info!("{} passive association {id} mobilized", addr.ip());
-        }
+        let id = self.peers.mobilize(spec, self.clock.mono())?;
+        // Debug only: any spoofed source gets this far (see `receive` for the info line).
+        log::debug!("{} passive association {id} awaits proof", addr.ip());
+        Some(id)
     }
 
-    /// A packet for association `index`, timestamped when the kernel received it. With
-    /// `key N` only a packet signed by trusted key N passes; without, a MAC present must
-    /// verify and `notrust` requires one. A failure lights TEST5 and ends here.
+    /// A packet for association `id`, timestamped when the kernel received it; returns
+    /// the answer of a passive association awaiting proof. With `key N` only a packet
+    /// signed by trusted key N passes; without, a MAC present must verify and `notrust`
+    /// requires one. A failure lights TEST5 and ends here.
     fn receive(
         &mut self,
-        index: usize,
+        id: u16,
         grant: &Grant,
         packet: &Packet,
         auth: AuthStatus,
         dgram: &Datagram,
-    ) {
+    ) -> Option<(Header, ReplyMac)> {
         let header = &packet.header;
         let now = self.clock.mono();
         let rx = self.clock.now() + -age_of(dgram.age);
         let vars = self.system.vars;
-        let Some(peer) = self.peers.get_mut(index) else {
-            return;
-        };
+        let peer = self.peers.get_mut(id)?;
         let passes = match peer.assoc.config().key {
             Some(key) => auth == AuthStatus::Ok && packet.trailer.key_id == key,
             None => grant.association_auth_ok(auth),
@@ -681,18 +703,56 @@ impl<C: Clock> Engine<C> {
         if !passes {
             peer.assoc.auth_failed();
             self.counters.dropped += 1;
-            return;
+            return None;
         }
         peer.assoc.set_authentic(auth == AuthStatus::Ok);
         peer.local = dgram.local.or(peer.local);
-        self.counters.to_associations += 1;
-        let assoc_id = peer.assoc_id;
-        match peer.assoc.on_packet(header, rx, now, &vars) {
+        let was_proven = peer.assoc.proven();
+        let received = peer.assoc.on_packet(header, rx, now, &vars);
+        if !was_proven
+            && peer.assoc.proven()
+            && peer.assoc.config().mode == AssocMode::SymmetricPassive
+        {
+            // Logged only now: before, the "peer" may be any spoofed source.
+            log::info!("{} passive association {id} mobilized", peer.addr.ip());
+        }
+        let bogus = match received {
+            Received::ForgedKiss(flash) | Received::Refused(flash) => {
+                flash.has(Flash::DUPLICATE | Flash::BOGUS)
+            }
+            _ => false,
+        };
+        if bogus {
+            self.counters.bogus += 1;
+        } else {
+            self.counters.to_associations += 1;
+        }
+        match received {
             Received::Sample { select } => {
-                self.record_peer(assoc_id);
+                self.record_peer(id);
                 if select {
                     self.select(now);
                 }
+            }
+            Received::Answer => {
+                let answer = peer.assoc.answer(self.clock.now(), &vars);
+                let mac = peer
+                    .assoc
+                    .config()
+                    .key
+                    .map_or(ReplyMac::None, ReplyMac::Key);
+                return Some((answer, mac));
+            }
+            Received::ForgedKiss(flash) => {
+                // Anyone can send these "from" a server: counted, not believed, and not
+                // logged as a kiss (a log line each would be the attacker's to write).
+                self.counters.forged_kisses += 1;
+                log::debug!(
+                    "{}: kiss code {} not answering our request ({:?}); ignored",
+                    peer.addr,
+                    String::from_utf8_lossy(&header.reference_id.0),
+                    flash.names()
+                );
             }
             Received::Denied { demobilize } => {
                 log::warn!(
@@ -701,11 +761,12 @@ impl<C: Clock> Engine<C> {
                     String::from_utf8_lossy(&header.reference_id.0)
                 );
                 if demobilize {
-                    self.peers.remove(index);
+                    self.peers.remove(id);
                 }
             }
             _ => {}
         }
+        None
     }
 
     /// Answers a mode 6 request from a snapshot of the engine.
