@@ -2,23 +2,30 @@
 //! each `restrict` flag, through the daemon core (a fresh engine per cell, so one cell's
 //! rate limiting never leaks into another).
 //!
-//! Promises checked: nothing but mode 6 ever answers with more than it received; a source
-//! without query rights (`noquery`, `ignore`) gets at most 1.0x for anything; mrulist
-//! without a nonce gets no list. The table in docs/amplification.md is this test's output:
+//! Octets out are the replies plus whatever the daemon sends the source unasked over the
+//! next 20 minutes (a passive association's polls would be that). Promises checked:
+//! nothing but mode 6 ever answers with more than it received; nothing is ever sent
+//! unasked to a source that has not completed an exchange; a source without query rights
+//! (`noquery`, `ignore`) gets at most 1.0x for anything; mrulist without a nonce gets no
+//! list. The table in docs/amplification.md is this test's output:
 //! `AMPLIFICATION_TABLE=docs/amplification.table cargo test --test auth_amplification`.
 
 #[path = "../fuzz/src/harness.rs"]
 #[allow(dead_code)]
 mod harness;
 
+use ntp6::clock::ManualMono;
 use ntp6::restrict::{Family, RestrictFlag, RestrictFlags, RestrictList};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-/// A request (name, octets).
+/// A request (name, octets), and whether the daemon runs with `disable auth` (which lets
+/// an unauthenticated symmetric active packet mobilise a passive association).
 struct Request {
     name: &'static str,
     bytes: Vec<u8>,
+    disable_auth: bool,
 }
 
 fn ntp(first: u8) -> Vec<u8> {
@@ -41,11 +48,22 @@ fn control(opcode: u8, assoc: u16, data: &[u8]) -> Vec<u8> {
 fn requests() -> Vec<Request> {
     let mut signed = ntp(0x23);
     harness::key_ring().sign(1, &mut signed).unwrap();
-    let r = |name, bytes| Request { name, bytes };
+    let r = |name, bytes| Request {
+        name,
+        bytes,
+        disable_auth: false,
+    };
+    let mut signed_active = ntp(0x21);
+    harness::key_ring().sign(1, &mut signed_active).unwrap();
     vec![
         r("0 (v1 client)", ntp(0x08)),
         r("0 (v4 reserved)", ntp(0x20)),
         r("1 sym. active", ntp(0x21)),
+        Request {
+            disable_auth: true,
+            ..r("1 sym. active, `disable auth`", ntp(0x21))
+        },
+        r("1 sym. active, MD5 MAC", signed_active),
         r("2 sym. passive", ntp(0x22)),
         r("3 client", ntp(0x23)),
         r("3 client, MD5 MAC", signed),
@@ -91,24 +109,41 @@ fn source() -> SocketAddr {
     "198.51.100.7:40000".parse().unwrap()
 }
 
-/// Sends one request as the first packet from the source, after a few others (so a
-/// rate limit has something to count); returns octets out.
-fn octets_out(flags: &[RestrictFlag], request: &[u8]) -> usize {
+/// A fresh engine under `restrict default FLAGS`, with `disable auth` if the request says.
+fn engine(flags: &[RestrictFlag], req: &Request) -> (ManualMono, harness::TestEngine) {
     let mut list = RestrictList::new();
     list.add_default(Family::V4, flags.iter().copied().collect::<RestrictFlags>());
-    let mut e = harness::engine(list);
-    let replies = harness::exchange(&mut e, source(), request);
-    replies.iter().map(Vec::len).sum()
+    harness::engine_with(list, |s| s.authenticate = !req.disable_auth)
+}
+
+/// Octets the engine sends the source on its own while 20 minutes pass.
+fn unasked(mono: &ManualMono, e: &mut harness::TestEngine) -> usize {
+    let mut out = 0;
+    for _ in 0..1200 {
+        mono.advance(Duration::from_secs(1));
+        e.handle_timer(&mut |to, bytes| {
+            if to == source() {
+                out += bytes.len();
+            }
+        });
+    }
+    out
+}
+
+/// Sends one request as the first packet from the source; returns octets out, replies
+/// and then unasked.
+fn octets_out(flags: &[RestrictFlag], req: &Request) -> (usize, usize) {
+    let (mono, mut e) = engine(flags, req);
+    let replies = harness::exchange(&mut e, source(), &req.bytes);
+    (replies.iter().map(Vec::len).sum(), unasked(&mono, &mut e))
 }
 
 /// Under `limited kod`, a burst: the worst of 20 back-to-back copies.
-fn worst_in_burst(flags: &[RestrictFlag], request: &[u8]) -> usize {
-    let mut list = RestrictList::new();
-    list.add_default(Family::V4, flags.iter().copied().collect::<RestrictFlags>());
-    let mut e = harness::engine(list);
+fn worst_in_burst(flags: &[RestrictFlag], req: &Request) -> usize {
+    let (_, mut e) = engine(flags, req);
     (0..20)
         .map(|_| {
-            harness::exchange(&mut e, source(), request)
+            harness::exchange(&mut e, source(), &req.bytes)
                 .iter()
                 .map(Vec::len)
                 .sum()
@@ -139,7 +174,9 @@ fn amplification_table() {
         let inp = req.bytes.len();
         let _ = write!(table, "| {} ({inp}) |", req.name);
         for (_, flags) in FLAGS {
-            let out = octets_out(flags, &req.bytes).max(worst_in_burst(flags, &req.bytes));
+            let (replies, unasked) = octets_out(flags, req);
+            assert_eq!(unasked, 0, "{} under {flags:?}: sent unasked", req.name);
+            let out = replies.max(worst_in_burst(flags, req));
             let ratio = out as f64 / inp as f64;
             if !req.name.starts_with('6') || denies_queries(flags) {
                 assert!(

@@ -123,3 +123,110 @@ fn spoofed_replies_are_never_samples() {
     assert!(reach(&e).1.has(Flash::DUPLICATE));
     assert_eq!(e.peers().iter().next().unwrap().assoc.packets_received(), 3);
 }
+
+fn kiss(code: &str, origin: NtpTimestamp, transmit: NtpTimestamp) -> Vec<u8> {
+    let mut h = Header::decode(&reply(origin, transmit)).unwrap();
+    (h.leap, h.stratum, h.poll) = (Leap::Unsync, 0, 17);
+    h.reference_id = RefId::from_ascii(code);
+    let mut out = [0u8; HEADER_LEN];
+    h.encode(&mut out);
+    out.to_vec()
+}
+
+/// Requests the engine sends to `to` while `secs` seconds pass, one second at a time.
+fn polls_to(
+    mono: &ntp6::clock::ManualMono,
+    e: &mut harness::TestEngine,
+    to: SocketAddr,
+    secs: u64,
+) -> usize {
+    let mut sent = 0;
+    for _ in 0..secs {
+        mono.advance(Duration::from_secs(1));
+        e.handle_timer(&mut |dst, _| sent += usize::from(dst == to));
+    }
+    sent
+}
+
+/// CVE-2015-7704/7705: kiss-o'-death packets "from" the server with an origin timestamp
+/// the forger had to guess are counted and do nothing: no jail, no longer poll.
+#[test]
+fn forged_kisses_are_counted_and_ignored() {
+    let server: SocketAddr = SERVER.parse().unwrap();
+    let (mono, mut e) = harness::engine_and_clock(RestrictList::new());
+    e.mobilize(PeerSpec::server(server));
+    mono.advance(Duration::from_secs(2));
+    let mut sent = Vec::new();
+    e.handle_timer(&mut |_, b| sent.push(b.to_vec()));
+    let req = Header::decode(&sent[0]).unwrap();
+    let t = req.transmit_time + NtpDuration::from_secs_f64(0.001);
+    harness::exchange(&mut e, server, &reply(req.transmit_time, t));
+    assert_eq!(reach(&e).0, 1);
+    let mut guess = 0x9e37_79b9_7f4a_7c15u64;
+    for code in ["DENY", "RSTR", "RATE", "DENY", "RATE"] {
+        guess = guess.rotate_left(17) ^ 0x2545_f491_4f6c_dd1d;
+        let forged = kiss(
+            code,
+            NtpTimestamp::from_bits(guess),
+            NtpTimestamp::from_bits(guess),
+        );
+        assert!(harness::exchange(&mut e, server, &forged).is_empty());
+    }
+    assert_eq!(e.counters().forged_kisses, 5);
+    let p = e.peers().iter().next().unwrap();
+    assert!(!p.assoc.denied());
+    assert_eq!(p.assoc.hpoll(), p.assoc.config().min_poll);
+    // Polling goes on at 64 s: about ten polls in ten minutes (a RATE kiss believed would
+    // have made that one, a DENY none).
+    let polls = polls_to(&mono, &mut e, server, 640);
+    assert!(polls >= 9, "{polls} polls in 640 s");
+}
+
+fn symmetric_active(i: u32) -> Vec<u8> {
+    let mut b = vec![0u8; HEADER_LEN];
+    b[0] = 0x21; // leap 0, version 4, mode 1
+    b[1] = 2;
+    b[2] = 6;
+    b[40..48].copy_from_slice(&(0xeeab_8600_0000_0000u64 + u64::from(i)).to_be_bytes());
+    b
+}
+
+/// `disable auth` without `nopeer`: 50,000 spoofed symmetric active sources. Each gets one
+/// answer the size of its packet (as any server's), the passive associations stay within
+/// their cap, and no packet ever goes to any of them unasked; they all expire.
+#[test]
+fn spoofed_symmetric_flood_is_bounded_and_never_polled() {
+    let (mono, mut e) = harness::engine_with(RestrictList::new(), |s| s.authenticate = false);
+    let max = ntp6::engine::peers::MAX_PASSIVE;
+    let mut answered = 0;
+    for i in 0..50_000u32 {
+        let src = SocketAddr::from((Ipv4Addr::from(0x0a00_0000 | i), 123));
+        let request = symmetric_active(i);
+        for r in harness::exchange(&mut e, src, &request) {
+            let h = Header::decode(&r).unwrap();
+            assert_eq!((r.len(), h.mode), (HEADER_LEN, Mode::SymmetricPassive));
+            assert_eq!(
+                h.origin_time,
+                Header::decode(&request).unwrap().transmit_time
+            );
+            answered += 1;
+        }
+        assert!(e.peers().passive_count() <= max);
+        if i % 5000 == 0 {
+            mono.advance(Duration::from_millis(100));
+        }
+    }
+    assert_eq!(answered, 50_000);
+    assert_eq!(e.peers().passive_count(), max);
+    let mut unasked = 0;
+    for _ in 0..1200 {
+        mono.advance(Duration::from_secs(1));
+        e.handle_timer(&mut |_, _| unasked += 1);
+    }
+    assert_eq!(unasked, 0, "polls sent to spoofed addresses");
+    assert_eq!(
+        e.peers().passive_count(),
+        0,
+        "unproven passive associations expire"
+    );
+}

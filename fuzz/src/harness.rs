@@ -37,6 +37,14 @@ pub fn engine(list: RestrictList) -> TestEngine {
 
 /// [`engine`], with the hand that moves its monotonic clock.
 pub fn engine_and_clock(list: RestrictList) -> (ManualMono, TestEngine) {
+    engine_with(list, |_| {})
+}
+
+/// [`engine_and_clock`] with the settings changed by `adjust` (`disable auth`, sources).
+pub fn engine_with(
+    list: RestrictList,
+    adjust: impl FnOnce(&mut Settings),
+) -> (ManualMono, TestEngine) {
     let mono = ManualMono::default();
     let spec = VirtualClockSpec {
         offset: NtpDuration::ZERO,
@@ -47,7 +55,7 @@ pub fn engine_and_clock(list: RestrictList) -> (ManualMono, TestEngine) {
         NtpTimestamp::from_bits(0xeeab_8600_0000_0000),
         spec,
     );
-    let settings = Settings {
+    let mut settings = Settings {
         local_clocks: vec![LocalClock::new(
             0,
             LocalFudge {
@@ -63,6 +71,7 @@ pub fn engine_and_clock(list: RestrictList) -> (ManualMono, TestEngine) {
             3495,
         )
     };
+    adjust(&mut settings);
     let mut e = Engine::new(clock, settings);
     e.handle_timer(&mut |_, _| {});
     (mono, e)
