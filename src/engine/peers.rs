@@ -14,6 +14,7 @@
 
 use crate::assoc::{AssocConfig, AssocMode, Association};
 use crate::wire::ntp::RefId;
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
@@ -88,6 +89,10 @@ pub struct PeerTable {
     /// IDs handed out next (wrapping), and those never handed out (0, the LOCAL drivers').
     next_id: u16,
     reserved: Range<u16>,
+    /// The earliest poll deadline, while no association has been touched since it was
+    /// found: the event loop asks for it after every wake-up, which must not cost a pass
+    /// over a table full of passive associations.
+    earliest: Cell<Option<Duration>>,
 }
 
 impl PeerTable {
@@ -118,6 +123,7 @@ impl PeerTable {
             ..spec.config
         };
         self.by_addr.insert(spec.addr, assoc_id);
+        self.earliest.set(None);
         self.peers.insert(
             assoc_id,
             Peer {
@@ -183,6 +189,7 @@ impl PeerTable {
     }
 
     pub fn get_mut(&mut self, assoc_id: u16) -> Option<&mut Peer> {
+        self.earliest.set(None);
         self.peers.get_mut(&assoc_id)
     }
 
@@ -193,6 +200,7 @@ impl PeerTable {
     pub fn remove(&mut self, assoc_id: u16) -> Option<Peer> {
         let peer = self.peers.remove(&assoc_id)?;
         self.by_addr.remove(&peer.addr);
+        self.earliest.set(None);
         if peer.is_passive() {
             self.passive -= 1;
         }
@@ -219,20 +227,30 @@ impl PeerTable {
 
     /// The protocol states, for a selection round.
     pub fn assocs_mut(&mut self) -> Vec<&mut Association> {
+        self.earliest.set(None);
         self.peers.values_mut().map(|p| &mut p.assoc).collect()
     }
 
     /// The earliest poll due.
     pub fn next_deadline(&self) -> Duration {
-        self.peers
+        if let Some(at) = self.earliest.get() {
+            return at;
+        }
+        let at = self
+            .peers
             .values()
             .map(|p| p.assoc.next_deadline())
             .min()
-            .unwrap_or(Duration::MAX)
+            .unwrap_or(Duration::MAX);
+        self.earliest.set(Some(at));
+        at
     }
 
     /// ID of an association whose poll is due at `now`.
     pub fn due(&self, now: Duration) -> Option<u16> {
+        if now < self.next_deadline() {
+            return None;
+        }
         self.peers
             .values()
             .find(|p| p.assoc.next_deadline() <= now)
@@ -360,6 +378,28 @@ mod tests {
         assert!(t
             .mobilize(PeerSpec::server(addr("192.0.2.1:123")), Duration::ZERO)
             .is_some());
+    }
+
+    #[test]
+    fn next_deadline_follows_changes_made_through_the_table() {
+        let mut t = PeerTable::new(1, 0..0);
+        assert_eq!(t.next_deadline(), Duration::MAX);
+        let id = t
+            .mobilize(PeerSpec::server(addr("192.0.2.1:123")), Duration::ZERO)
+            .unwrap();
+        let first = t.next_deadline();
+        assert_eq!(
+            (first, t.due(first), t.due(first / 2)),
+            (first, Some(id), None)
+        );
+        let sys = SystemVars::initial(-20);
+        let a = &mut t.get_mut(id).unwrap().assoc;
+        a.on_timer(first, NtpTimestamp::ZERO, &sys);
+        let later = a.next_deadline();
+        assert!(later > first);
+        assert_eq!((t.next_deadline(), t.due(first)), (later, None));
+        t.remove(id);
+        assert_eq!(t.next_deadline(), Duration::MAX);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod ntp;
 mod peers;
 mod pty;
 mod rng;
+mod spoof;
 
 pub use install::*;
 pub use netns::*;
@@ -24,6 +25,7 @@ pub use ntp::*;
 pub use peers::*;
 pub use pty::*;
 pub use rng::*;
+pub use spoof::*;
 
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;

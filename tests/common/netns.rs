@@ -114,23 +114,28 @@ impl Netns {
     }
 
     /// A UDP socket bound to `bind` inside the namespace, for the test's own packets.
-    /// The socket is created by a thread that has joined the namespace; it stays there.
     pub fn udp_socket(&self, bind: SocketAddr) -> UdpSocket {
+        self.inside(|| UdpSocket::bind(bind))
+            .unwrap_or_else(|e| panic!("udp socket {bind} in {}: {e}", self.name))
+    }
+
+    /// Runs `make` (which creates a socket) in a short-lived thread that has joined the
+    /// namespace: a socket belongs to the namespace it was created in, wherever it is used.
+    pub fn inside<T: Send>(&self, make: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T> {
         let path = Path::new("/var/run/netns").join(&self.name);
         std::thread::scope(|s| {
-            s.spawn(|| -> io::Result<UdpSocket> {
+            s.spawn(|| -> io::Result<T> {
                 let f = File::open(&path)?;
                 // SAFETY: setns only changes this short-lived thread's network namespace.
                 let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
                 if rc != 0 {
                     return Err(io::Error::last_os_error());
                 }
-                UdpSocket::bind(bind)
+                make()
             })
             .join()
             .expect("setns thread panicked")
         })
-        .unwrap_or_else(|e| panic!("udp socket {bind} in {}: {e}", self.name))
     }
 
     fn pids(&self) -> Vec<i32> {
