@@ -89,6 +89,11 @@ impl Association {
             // TEST3: a symmetric peer's first packet, kept only to be answered.
             return Received::Refused(self.flash);
         }
+        if self.awaits_proof() {
+            // Proven: the passive association starts polling now, its peer waits for it.
+            self.proven = true;
+            self.update_poll(self.hpoll, now, false);
+        }
         self.proven = true;
         if self.config.mode == AssocMode::Client {
             // A server answers a request once: a second "answer" is not believed.
@@ -422,7 +427,10 @@ mod tests {
 
     fn active_packet(xmt: f64, answered: Option<&Header>) -> Header {
         let (origin, receive) = match answered {
-            Some(h) => (h.transmit_time, ts(xmt - 0.001)),
+            Some(h) => (
+                h.transmit_time,
+                h.transmit_time + NtpDuration::from_secs_f64(0.001),
+            ),
             None => (NtpTimestamp::ZERO, NtpTimestamp::ZERO),
         };
         Header {
@@ -467,14 +475,16 @@ mod tests {
             Received::Answer
         );
         let answer = a.answer(ts(2.502), &sys());
-        // The packet echoing our answer proves the address: a sample, no answer.
-        let second = active_packet(4.5, Some(&answer));
+        // The packet echoing our answer proves the address: a sample, no answer, and our
+        // first poll a second later (the peer polls at 64 s and waits for us).
+        let second = active_packet(66.5, Some(&answer));
         assert_eq!(
-            a.on_packet(&second, ts(4.501), secs(4), &sys()),
+            a.on_packet(&second, ts(66.501), secs(66), &sys()),
             Received::Sample { select: true }
         );
         assert!(a.proven());
-        let out = a.on_timer(a.next_deadline(), ts(64.0), &sys());
+        assert_eq!(a.next_deadline(), secs(67));
+        let out = a.on_timer(a.next_deadline(), ts(67.0), &sys());
         assert_eq!(out.send.map(|h| h.mode), Some(Mode::SymmetricPassive));
     }
 

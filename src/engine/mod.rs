@@ -672,6 +672,10 @@ impl<C: Clock> Engine<C> {
         spec.config.mode = AssocMode::SymmetricPassive;
         spec.config.configured = false;
         spec.config.version = header.version;
+        // As 4.2.8: poll as often as the peer does, down to NTP_MINPOLL, never less often
+        // than the default minpoll.
+        spec.config.min_poll =
+            PollInterval(header.poll).clamp(PollInterval::MIN, PollInterval::DEFAULT_MIN);
         spec.config.key = key;
         let id = self.peers.mobilize(spec, self.clock.mono())?;
         // Debug only: any spoofed source gets this far (see `receive` for the info line).
