@@ -44,9 +44,9 @@ fn reach(row: &str) -> u32 {
 /// association is reachable, chronyd must have a measurement from us passing all its
 /// tests, and our log the association's mobilisation.
 fn symmetric_with_chronyd(extra: &str, peer_options: &str, chrony_extra: &str) {
-    let Some(chronyd) = require_peer("chronyd") else {
+    if require_peer("chronyd").is_none() {
         return;
-    };
+    }
     let Some(mut lab) = LanLab::new() else { return };
     let conf = lab
         .tmp
@@ -73,16 +73,9 @@ fn symmetric_with_chronyd(extra: &str, peer_options: &str, chrony_extra: &str) {
              log measurements\npidfile {d}/chronyd.pid\ncmdport 0\nbindcmdaddress /\n"
         ),
     );
-    let argv = [
-        chronyd.to_str().unwrap(),
-        "-d",
-        "-x",
-        "-u",
-        "root",
-        "-f",
-        &chrony_conf,
-    ];
-    let chrony = lab.lan.client.spawn(&lab.tmp, &argv);
+    let Some(chrony) = common::spawn_chronyd(&lab.lan.client, &lab.tmp, &chrony_conf) else {
+        return;
+    };
     lab.procs.push(chrony);
 
     let started = Instant::now();

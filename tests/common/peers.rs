@@ -108,3 +108,11 @@ pub fn parse_ntpdig(text: &str) -> Option<Seen> {
         .find_map(|w| w.strip_prefix('s').and_then(|n| n.parse().ok()))?;
     Some(Seen { stratum, offset })
 }
+
+/// Starts chronyd in `ns` in the foreground with config file `conf`, as root and never
+/// touching the clock (-x); None = skipped.
+pub fn spawn_chronyd(ns: &Netns, tmp: &TempDir, conf: &str) -> Option<super::Proc> {
+    let bin = require_peer("chronyd")?;
+    let argv = [bin.to_str()?, "-d", "-x", "-u", "root", "-f", conf];
+    Some(ns.spawn(tmp, &argv))
+}
