@@ -90,8 +90,7 @@ impl Association {
             return Received::Refused(self.flash);
         }
         if self.awaits_proof() {
-            // Proven: the passive association starts polling now, its peer waits for it.
-            self.proven = true;
+            // Proven now: the passive association starts polling, its peer waits for it.
             self.update_poll(self.hpoll, now, false);
         }
         self.proven = true;
