@@ -1,17 +1,20 @@
 //! Reading and writing the drift file. Writes go to a temporary file that is fsynced and
-//! renamed over the old one, so a crash or `kill -9` never leaves a torn file behind.
+//! renamed over the old one, so a crash or `kill -9` never leaves a torn file behind; a
+//! write that fails (a full disk) removes the temporary file again.
 
 use crate::discipline::drift;
+use crate::fileio;
 use crate::time::Ppm;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// The frequency stored in `path`; a missing or unusable file means "start from 0" and is
-/// logged as a warning, as classic does.
+/// The frequency stored in `path`; a missing or unusable file (not a regular file, larger
+/// than [`fileio::DRIFT_LIMIT`]) means "start from 0" and is logged as a warning, as
+/// classic does.
 pub fn read(path: &Path) -> Option<Ppm> {
-    match fs::read(path) {
-        Ok(bytes) => match drift::parse(&String::from_utf8_lossy(&bytes)) {
+    match fileio::read_bounded(path, fileio::DRIFT_LIMIT) {
+        Ok(bytes) => match drift::parse(&bytes) {
             Ok(freq) => {
                 log::info!(
                     "frequency initialized {:.3} PPM from {}",
@@ -33,7 +36,8 @@ pub fn read(path: &Path) -> Option<Ppm> {
             None
         }
         Err(err) => {
-            log::warn!("{}: {err}; starting with frequency 0", path.display());
+            let reason = fileio::reason(&err);
+            log::warn!("{}: {reason}; starting with frequency 0", path.display());
             None
         }
     }
@@ -48,13 +52,17 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes `freq` to `path` atomically.
+/// Writes `freq` to `path` atomically; on failure no temporary file is left behind.
 pub fn write(path: &Path, freq: Ppm) -> io::Result<()> {
     let temp = temp_path(path);
-    let mut file = fs::File::create(&temp)?;
-    file.write_all(drift::format(freq).as_bytes())?;
-    file.sync_all()?;
-    fs::rename(&temp, path)?;
+    let written =
+        write_synced(&temp, drift::format(freq).as_bytes()).and_then(|()| fs::rename(&temp, path));
+    if written.is_err() {
+        // The error being reported is the write's; a temp file that will not go away
+        // either has nothing more to add.
+        let _ = fs::remove_file(&temp);
+    }
+    written?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         // Persist the rename itself; a directory that cannot be opened is not fatal.
         if let Ok(d) = fs::File::open(dir) {
@@ -62,6 +70,12 @@ pub fn write(path: &Path, freq: Ppm) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
@@ -90,6 +104,19 @@ mod tests {
         assert_eq!(read(&path), None);
         fs::write(&path, b"\xff\xfe garbage").unwrap();
         assert_eq!(read(&path), None);
+        fs::write(&path, format!("{}1.5\n", " ".repeat(600))).unwrap();
+        assert_eq!(read(&path), None, "larger than the limit");
+        fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert_eq!(read(Path::new("/dev/zero")), None);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        // The rename fails: the drift file's name is taken by a non-empty directory.
+        let path = scratch("fail");
+        fs::create_dir_all(path.join("occupied")).unwrap();
+        assert!(write(&path, Ppm(1.0)).is_err());
+        assert!(!temp_path(&path).exists());
         fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }

@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn kernel_is_armed_only_on_the_last_day() {
         // 2017-01-01 00:00 UTC was a leap (3692217600).
-        let table = LeapTable::parse("#@ 3800000000\n3644697600 36\n3692217600 37\n").unwrap();
+        let table = LeapTable::parse(b"#@ 3800000000\n3644697600 36\n3692217600 37\n").unwrap();
         let leap = 3_692_217_600;
         assert_eq!(
             kernel_leap(Some(&table), Leap::NoWarning, at(leap - 3600)),

@@ -399,7 +399,7 @@ mod tests {
     }
 
     fn md5_key() -> Key {
-        crate::auth::keys::parse("7 M secret\n").keys.remove(0)
+        crate::auth::keys::parse(b"7 M secret\n").keys.remove(0)
     }
 
     /// `-a 7`: requests are signed and stamped `-e` later; a reply signed with the key is
@@ -428,7 +428,10 @@ mod tests {
             );
             let mut reply = reply_to(&tx.bytes, 0.0, Leap::NoWarning).to_vec();
             if let Some(keys) = signing {
-                mac::sign(&crate::auth::keys::parse(keys).keys[0], &mut reply);
+                mac::sign(
+                    &crate::auth::keys::parse(keys.as_bytes()).keys[0],
+                    &mut reply,
+                );
             }
             // Received 0.25 s (the -e delay) + 1 ms after the request left.
             s.handle_reply(&reply, addr, clock(0.251));
