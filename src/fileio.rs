@@ -6,7 +6,7 @@
 //! naming the file, instead of reading until memory runs out or blocking start-up forever.
 //! The parsers stay pure over the bytes returned here.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, FileType, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
@@ -31,30 +31,34 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
     let meta = file.metadata()?;
-    let kind = meta.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() {
-            "a character device"
-        } else if kind.is_block_device() {
-            "a block device"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a file"
-        };
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{what}, not a regular file"),
-        ));
-    }
+    regular_only(meta.file_type())?;
     if meta.len() > limit {
         return Err(too_large(limit));
     }
     read_at_most(file, limit)
+}
+
+/// Refuses anything but a regular file, saying what it is instead.
+pub fn regular_only(kind: FileType) -> io::Result<()> {
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a symbolic link"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what}, not a regular file"),
+    ))
 }
 
 /// Reads to the end, but never more than `limit` bytes: the file may grow after fstat.

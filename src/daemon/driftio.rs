@@ -52,8 +52,15 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes `freq` to `path` atomically; on failure no temporary file is left behind.
+/// Writes `freq` to `path` atomically; on failure no temporary file is left behind. A
+/// FIFO, device or directory at `path` is left alone (a rename would replace it); a
+/// symbolic link is replaced, as classic does.
 pub fn write(path: &Path, freq: Ppm) -> io::Result<()> {
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        if !meta.file_type().is_symlink() {
+            fileio::regular_only(meta.file_type())?;
+        }
+    }
     let temp = temp_path(path);
     let written =
         write_synced(&temp, drift::format(freq).as_bytes()).and_then(|()| fs::rename(&temp, path));
@@ -111,12 +118,30 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_write_leaves_no_temporary_file() {
-        // The rename fails: the drift file's name is taken by a non-empty directory.
-        let path = scratch("fail");
-        fs::create_dir_all(path.join("occupied")).unwrap();
-        assert!(write(&path, Ppm(1.0)).is_err());
-        assert!(!temp_path(&path).exists());
+    fn a_full_disk_leaves_no_temporary_file() {
+        // The temporary name leads to /dev/full: every write fails with ENOSPC, as on a
+        // full disk, after the temporary file was opened.
+        let path = scratch("full");
+        fs::write(&path, "1.000\n").unwrap();
+        std::os::unix::fs::symlink("/dev/full", temp_path(&path)).unwrap();
+        let err = write(&path, Ppm(2.0)).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
+        assert!(fs::symlink_metadata(temp_path(&path)).is_err(), "temp left");
+        assert_eq!(read(&path), Some(Ppm(1.0)), "old value kept");
+        fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn special_files_are_not_replaced() {
+        let path = scratch("special");
+        fs::create_dir_all(&path).unwrap();
+        let err = write(&path, Ppm(1.0)).unwrap_err();
+        assert_eq!(err.to_string(), "a directory, not a regular file");
+        assert!(path.is_dir() && !temp_path(&path).exists());
+        let link = path.with_file_name("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        write(&link, Ppm(2.0)).unwrap();
+        assert_eq!(read(&link), Some(Ppm(2.0)));
         fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }
