@@ -40,9 +40,10 @@ fn rhel6_with_foreign_comments(tmp: &TempDir) -> PathBuf {
     let at = text
         .find("# Permit time synchronization")
         .expect("restrict comment");
-    let mut bytes = text[..at].as_bytes().to_vec();
+    let (head, tail) = text.as_bytes().split_at(at);
+    let mut bytes = head.to_vec();
     bytes.extend(foreign_comments());
-    bytes.extend_from_slice(text[at..].as_bytes());
+    bytes.extend_from_slice(tail);
     let path = tmp.path().join("ntp.conf");
     std::fs::write(&path, bytes).expect("write config");
     path
@@ -219,19 +220,6 @@ fn peak_rss_kb(p: &Proc) -> u64 {
     kb.unwrap_or_else(|| panic!("no VmHWM in /proc/{}/status", p.pid()))
 }
 
-/// Waits until every text in `wanted` is in the daemon's log; how long that took.
-fn wait_for_log(p: &Proc, wanted: &[String], timeout: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        let log = p.stderr();
-        if wanted.iter().all(|w| log.contains(w.as_str())) {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
-}
-
 #[test]
 fn special_keys_leap_and_drift_files_are_refused_and_the_daemon_serves() {
     let Some(_lock) = common::setup() else { return };
@@ -269,7 +257,8 @@ fn special_keys_leap_and_drift_files_are_refused_and_the_daemon_serves() {
             format!("leapsecond file ('{}'): cannot read: ", leap.display()),
             format!("{}: ", drift.display()),
         ];
-        let took = wait_for_log(&p, &wanted, Duration::from_secs(10));
+        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let took = p.wait_for_stderr(&wanted, Duration::from_secs(10));
         eprintln!(
             "keys {}, leapfile {}, driftfile {}: refusals logged after {took:?}",
             keys.display(),
