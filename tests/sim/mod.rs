@@ -83,6 +83,8 @@ pub struct EngineNode {
     pub down: bool,
     /// First moment its system variables said synchronised.
     pub synced_at: Option<Duration>,
+    /// Every change of its system variables' synchronised state: (world time, now).
+    pub sync_changes: Vec<(Duration, bool)>,
     /// (world time, true offset of its clock) once a second.
     pub trace: Vec<(Duration, f64)>,
 }
@@ -192,6 +194,13 @@ pub fn server_line(addr: SocketAddr, iburst: bool) -> PeerSpec {
     spec
 }
 
+/// `peer ADDR`: a symmetric active association.
+pub fn peer_line(addr: SocketAddr) -> PeerSpec {
+    let mut spec = PeerSpec::server(addr);
+    spec.config.mode = ntp6::assoc::AssocMode::SymmetricActive;
+    spec
+}
+
 /// `server 127.127.1.0` with `fudge 127.127.1.0 stratum N`.
 pub fn local_clock(stratum: u8) -> LocalClock {
     LocalClock::new(
@@ -220,8 +229,11 @@ pub struct Sim {
     pub reorder_delay: f64,
     /// Last request time per (sender, receiver), for the spacing rule.
     last_request: HashMap<(SocketAddr, SocketAddr), Duration>,
-    /// Requests each address received: (sender, world time).
+    /// Requests each scripted server received: (sender, world time).
     pub requests: HashMap<SocketAddr, Vec<(SocketAddr, Duration)>>,
+    /// Datagrams that reached an address where no node sits (a probe): (world time,
+    /// sender, bytes).
+    pub probes: HashMap<SocketAddr, Vec<(Duration, SocketAddr, Vec<u8>)>>,
 }
 
 impl Sim {
@@ -240,6 +252,7 @@ impl Sim {
             reorder_delay: 0.0,
             last_request: HashMap::new(),
             requests: HashMap::new(),
+            probes: HashMap::new(),
         }
     }
 
@@ -298,6 +311,7 @@ impl Sim {
             exit: None,
             down: false,
             synced_at: None,
+            sync_changes: Vec::new(),
             trace: Vec::new(),
         });
         self.engines.len() - 1
@@ -369,6 +383,15 @@ impl Sim {
 
     pub fn synced_at(&self) -> Option<Duration> {
         self.engines[0].synced_at
+    }
+
+    /// Since when engine `i` has been synchronised without a break (None: it is not).
+    pub fn serving_since(&self, i: usize) -> Option<Duration> {
+        let node = &self.engines[i];
+        if !node.engine.system().synchronized() {
+            return None;
+        }
+        node.sync_changes.last().map(|c| c.0)
     }
 
     /// The client's once-a-second trace of its true offset.
@@ -473,7 +496,7 @@ impl Sim {
                 let base = if sending { s.delay_back } else { s.delay_out };
                 (base, s.jitter, s.loss)
             }
-            None => (0.0, 0.0, 1.0),
+            None => (0.0, 0.0, 0.0),
         }
     }
 
@@ -531,8 +554,19 @@ impl Sim {
                     self.send(flight.to, flight.from, reply, left);
                 }
             }
-            None => {}
+            None => {
+                self.probes
+                    .entry(flight.to)
+                    .or_default()
+                    .push((now, flight.from, flight.bytes))
+            }
         }
+    }
+
+    /// Sends `bytes` from `from` (a probe, or any node's address) to `to` now.
+    pub fn inject(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        let now = self.now().as_secs_f64();
+        self.send(from, to, bytes, now);
     }
 
     fn note_request(&mut self, flight: &Flight, now: Duration) {
@@ -581,8 +615,12 @@ impl Sim {
                 node.exit = Some((now, status));
             }
         }
-        if node.synced_at.is_none() && node.engine.system().synchronized() {
+        let synced = node.engine.system().synchronized();
+        if node.synced_at.is_none() && synced {
             node.synced_at = Some(now);
+        }
+        if node.sync_changes.last().is_some_and(|c| c.1) != synced {
+            node.sync_changes.push((now, synced));
         }
     }
 
