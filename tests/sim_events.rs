@@ -152,6 +152,6 @@ fn local_clock_only_when_no_network_source_survives() {
         s.alive = false;
     }
     sim.run_until(sim.now() + hours(1.0));
-    assert_eq!(sim.system().vars.peer, Some(sim::LOCAL_ID));
+    assert_eq!(sim.system().vars.peer, Some(sim.local_id()));
     assert_eq!(sim.system().vars.stratum, 11);
 }

@@ -8,7 +8,7 @@ use ntp6::discipline::system::TosParams;
 use ntp6::engine::Orphan;
 use ntp6::restrict::{AccessControl, Family, Monitor, RestrictEntry, RestrictFlag, RestrictList};
 use ntp6::time::{NtpDuration, NtpTimestamp};
-use ntp6::wire::ntp::{Header, KissCode, Leap, Mode, RefId, HEADER_LEN};
+use ntp6::wire::ntp::{Header, KissCode, Leap, RefId, HEADER_LEN};
 use sim::{hours, peer_line, server_line, settings, Link, Server, Setup, Sim};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -187,12 +187,10 @@ fn limited_kod_server_kisses_a_flood_but_serves_an_iburst_client() {
     sim.restart(srv, Duration::ZERO);
     let flooder = addr("10.0.9.9:40000");
     let srv_addr = sim.engines[srv].addr;
-    let mut request = vec![0u8; HEADER_LEN];
-    request[0] = 0x23;
     let end = Duration::from_secs(600);
     while sim.now() < end {
-        request[40..48].copy_from_slice(&sim.now().as_nanos().to_be_bytes()[8..]);
-        sim.inject(flooder, srv_addr, request.clone());
+        let request = request_at(sim.true_time(sim.now()));
+        sim.inject(flooder, srv_addr, request);
         let next = sim.now() + Duration::from_millis(250);
         sim.run_until(next);
     }
@@ -342,26 +340,12 @@ fn windows_like_upstream_with_maxdist_16_within_10ms_in_40s() {
     );
 }
 
-/// A mode 3 request whose transmit timestamp is `t`.
+/// A bare mode 3 request (version 4) whose transmit timestamp is `t`.
 fn request_at(t: NtpTimestamp) -> Vec<u8> {
-    let h = Header {
-        leap: Leap::Unsync,
-        version: 4,
-        mode: Mode::Client,
-        stratum: 0,
-        poll: 6,
-        precision: -20,
-        root_delay: Default::default(),
-        root_dispersion: Default::default(),
-        reference_id: RefId([0; 4]),
-        reference_time: NtpTimestamp::ZERO,
-        origin_time: NtpTimestamp::ZERO,
-        receive_time: NtpTimestamp::ZERO,
-        transmit_time: t,
-    };
-    let mut out = [0u8; HEADER_LEN];
-    let len = h.encode(&mut out);
-    out[..len].to_vec()
+    let mut request = vec![0u8; HEADER_LEN];
+    request[0] = 0x23;
+    request[40..48].copy_from_slice(&t.to_bits().to_be_bytes());
+    request
 }
 
 #[test]

@@ -168,10 +168,6 @@ pub fn server_addr(i: usize) -> SocketAddr {
     SocketAddr::new([10, 0, 0, i as u8 + 1].into(), 123)
 }
 
-/// The association ID of a LOCAL(0) driver under [`settings`]: the first one.
-pub const LOCAL_ID: u32 = ASSOC_BASE as u32;
-const ASSOC_BASE: u16 = 1000;
-
 /// Settings of a daemon at `own` that serves anyone and steers its clock: `restrict
 /// default` without flags, classic defaults otherwise.
 pub fn settings(own: SocketAddr) -> Settings {
@@ -180,7 +176,7 @@ pub fn settings(own: SocketAddr) -> Settings {
     let mut s = Settings::new(
         AccessControl::new(list, Monitor::new(64)),
         NonceKey::new([own.port().into(), 7]),
-        ASSOC_BASE,
+        1000,
     );
     s.steer_clock = true;
     s.own_addresses = vec![own.ip()];
@@ -334,6 +330,17 @@ impl Sim {
 
     pub fn system(&self) -> &SystemProcess {
         self.client().system_process()
+    }
+
+    /// The system peer ID of the client's first reference clock (LOCAL(0)).
+    pub fn local_id(&self) -> u32 {
+        let (id, _) = self
+            .client()
+            .sources()
+            .refclocks()
+            .next()
+            .expect("LOCAL(0)");
+        id.selection_id()
     }
 
     /// The client's `i`-th network association (in the order of its `server` lines).
