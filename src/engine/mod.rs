@@ -7,8 +7,10 @@
 //! handler (serve, association, mode 6) -> encode.
 
 pub mod control_view;
+mod events;
 pub mod peers;
 mod records;
+mod recover;
 pub mod sources;
 mod steer;
 
@@ -29,6 +31,8 @@ use crate::stats::Record;
 use crate::time::{NtpDuration, Ppm};
 use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
 use control_view::{MruView, View};
+use events::ClockWatch;
+pub use events::Event;
 use peers::{refid_of, PeerSpec, PeerTable};
 use sources::ORPHAN_ID;
 pub use sources::{AssocId, Source, Sources};
@@ -148,6 +152,8 @@ pub enum Action {
     },
     /// Append this statistics record (loopstats, peerstats) to its file.
     Stats(Record),
+    /// Log this event (see [`Event::log`]).
+    Event(Event),
 }
 
 /// The NTP version `ss_thisver` counts; the others count as `ss_oldver`.
@@ -209,6 +215,14 @@ pub struct Engine<C: Clock> {
     kernel_leap: Leap,
     /// The expiry of the leap file has been logged.
     leap_expired: bool,
+    /// What happens to the clock behind our back.
+    watch: ClockWatch,
+    /// Since when no source survives selection (holdover).
+    holdover_since: Option<Duration>,
+    /// The discipline's last update.
+    last_update: recover::LastUpdate,
+    /// Sources said to answer unsynchronised, until they answer synchronised again.
+    unsynchronised: Vec<AssocId>,
 }
 
 impl<C: Clock> Engine<C> {
@@ -251,8 +265,13 @@ impl<C: Clock> Engine<C> {
             started: now,
             kernel_leap: Leap::NoWarning,
             leap_expired: false,
+            watch: ClockWatch::default(),
+            holdover_since: None,
+            last_update: recover::LastUpdate::default(),
+            unsynchronised: Vec::new(),
         };
         engine.apply(first);
+        engine.steered(&[first]);
         for spec in engine.settings.sources.clone() {
             engine.mobilize(spec);
         }
@@ -324,8 +343,10 @@ impl<C: Clock> Engine<C> {
         let now = self.clock.mono();
         if now >= self.next_tick {
             self.next_tick = now + TICK;
+            self.watch_clock(now);
             if let Some(cmd) = self.system.tick(now) {
                 self.apply(cmd);
+                self.steered(&[cmd]);
             }
             self.leap_tick();
         }
@@ -416,10 +437,13 @@ impl<C: Clock> Engine<C> {
             .sources
             .fallback_contenders(self.clock.now(), now, self.started);
         let before = (self.system.vars.peer, self.system.vars.synchronized());
+        let discipline = self.before_round();
         let mut assocs = self.sources.network_mut().assocs_mut();
         let update = select_round(&mut self.system, &mut assocs, &extra, &self.own_refids, now);
         self.carry_out(&update);
+        self.steered(&update.commands);
         self.after_update(&update);
+        self.after_round(discipline, &update, now);
         let after = (self.system.vars.peer, self.system.vars.synchronized());
         if after != before && after.1 {
             self.log_sync();
@@ -622,6 +646,7 @@ impl<C: Clock> Engine<C> {
         let now = self.clock.mono();
         let rx = self.clock.now() + -age_of(dgram.age);
         let vars = self.system.vars;
+        let was_synchronised = self.source_synchronised(index);
         let Some(peer) = self.sources.network_mut().get_mut(index) else {
             return;
         };
@@ -638,7 +663,8 @@ impl<C: Clock> Engine<C> {
         peer.local = dgram.local.or(peer.local);
         self.counters.to_associations += 1;
         let assoc_id = peer.assoc_id;
-        match peer.assoc.on_packet(header, rx, now, &vars) {
+        let got = peer.assoc.on_packet(header, rx, now, &vars);
+        match got {
             Received::Sample { select } => {
                 self.record_peer(assoc_id);
                 if select {
@@ -657,6 +683,7 @@ impl<C: Clock> Engine<C> {
             }
             _ => {}
         }
+        self.after_packet(index, was_synchronised, got);
     }
 
     /// Answers a mode 6 request from a snapshot of the engine.

@@ -24,6 +24,11 @@ impl MonoSource for NodeMono {
         let world = self.sleeping_since.get().unwrap_or(self.world.mono());
         world.saturating_sub(self.asleep.get())
     }
+
+    /// CLOCK_BOOTTIME runs on through a suspend.
+    fn boottime(&self) -> Duration {
+        self.world.mono()
+    }
 }
 
 /// What the hardware and the kernel hold for one node.
@@ -125,6 +130,10 @@ impl Clock for SimClock {
 
     fn mono(&self) -> Duration {
         self.mono.mono()
+    }
+
+    fn boottime(&self) -> Duration {
+        self.mono.boottime()
     }
 
     fn precision(&self) -> i8 {

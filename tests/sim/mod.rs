@@ -20,7 +20,7 @@ use ntp6::control::NonceKey;
 use ntp6::discipline::loopfilter::LoopConfig;
 use ntp6::discipline::system::{SystemProcess, TosParams};
 use ntp6::engine::peers::PeerSpec;
-use ntp6::engine::{Action, Datagram, Engine, Settings};
+use ntp6::engine::{Action, Datagram, Engine, Event, Settings};
 use ntp6::refclock::local::{LocalClock, LocalFudge};
 use ntp6::restrict::{AccessControl, Family, Monitor, RestrictFlags, RestrictList};
 use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
@@ -85,6 +85,8 @@ pub struct EngineNode {
     pub synced_at: Option<Duration>,
     /// Every change of its system variables' synchronised state: (world time, now).
     pub sync_changes: Vec<(Duration, bool)>,
+    /// The events it logged, with their world time.
+    pub events: Vec<(Duration, Event)>,
     /// (world time, true offset of its clock) once a second.
     pub trace: Vec<(Duration, f64)>,
 }
@@ -308,6 +310,7 @@ impl Sim {
             down: false,
             synced_at: None,
             sync_changes: Vec::new(),
+            events: Vec::new(),
             trace: Vec::new(),
         });
         self.engines.len() - 1
@@ -618,8 +621,15 @@ impl Sim {
         let now = self.now();
         let node = &mut self.engines[i];
         for action in node.engine.take_actions() {
-            if let Action::Exit { status, .. } = action {
-                node.exit = Some((now, status));
+            match action {
+                Action::Exit { status, .. } => node.exit = Some((now, status)),
+                Action::Event(event) => {
+                    if std::env::var_os("SIM_EVENTS").is_some() {
+                        eprintln!("{:>10.3} s {}: {event}", now.as_secs_f64(), node.addr);
+                    }
+                    node.events.push((now, event));
+                }
+                _ => {}
             }
         }
         let synced = node.engine.system().synchronized();
