@@ -6,6 +6,7 @@
 //! [`ClockWatch`] notices the first three from the clock's own readings.
 
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
+use crate::wire::ntp::Leap;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -114,8 +115,9 @@ pub struct ClockWatch {
 
 impl ClockWatch {
     /// Compares `r` with the last reading: a suspend, or a jump our steering cannot
-    /// explain.
-    pub fn check_time(&mut self, r: Reading) -> Option<Event> {
+    /// explain. The kernel inserting or deleting the leap second it was armed with
+    /// (`leap`) is no such jump.
+    pub fn check_time(&mut self, r: Reading, leap: Leap) -> Option<Event> {
         let last = self.last.replace(r)?;
         let mono = r.mono.saturating_sub(last.mono);
         let boot = r.boot.saturating_sub(last.boot);
@@ -124,8 +126,17 @@ impl ClockWatch {
             return Some(Event::Resumed { slept });
         }
         let elapsed = boot.as_secs_f64();
+        let tolerance = elapsed * MAX_STEERING_RATE + JUMP_FLOOR;
         let jump = (r.now - last.now).to_secs_f64() - elapsed;
-        (jump.abs() > elapsed * MAX_STEERING_RATE + JUMP_FLOOR).then(|| Event::ClockJumped {
+        let leap_second = match leap {
+            Leap::AddSecond => -1.0,
+            Leap::DelSecond => 1.0,
+            Leap::NoWarning | Leap::Unsync => 0.0,
+        };
+        let explained = [0.0, leap_second]
+            .iter()
+            .any(|ours| (jump - ours).abs() <= tolerance);
+        (!explained).then(|| Event::ClockJumped {
             by: NtpDuration::from_secs_f64(jump),
         })
     }
@@ -175,32 +186,65 @@ mod tests {
     #[test]
     fn a_suspend_shows_as_boot_time_running_ahead() {
         let mut w = ClockWatch::default();
-        assert_eq!(w.check_time(reading(10.0, 10.0, 10.0)), None);
-        assert_eq!(w.check_time(reading(11.0, 11.0, 11.0)), None);
-        let resumed = w.check_time(reading(12.0, 3612.0, 3612.4));
+        assert_eq!(
+            w.check_time(reading(10.0, 10.0, 10.0), Leap::NoWarning),
+            None
+        );
+        assert_eq!(
+            w.check_time(reading(11.0, 11.0, 11.0), Leap::NoWarning),
+            None
+        );
+        let resumed = w.check_time(reading(12.0, 3612.0, 3612.4), Leap::NoWarning);
         assert_eq!(
             resumed,
             Some(Event::Resumed {
                 slept: Duration::from_secs(3600)
             })
         );
-        assert_eq!(w.check_time(reading(13.0, 3613.0, 3613.4)), None);
+        assert_eq!(
+            w.check_time(reading(13.0, 3613.0, 3613.4), Leap::NoWarning),
+            None
+        );
     }
 
     #[test]
     fn a_jump_beyond_our_steering_is_noticed() {
         let mut w = ClockWatch::default();
-        w.check_time(reading(10.0, 10.0, 10.0));
+        w.check_time(reading(10.0, 10.0, 10.0), Leap::NoWarning);
         // 500 PPM of slew and a fast slew of 50 ms/s are our own doing.
-        assert_eq!(w.check_time(reading(11.0, 11.0, 11.0005)), None);
-        assert_eq!(w.check_time(reading(12.0, 12.0, 12.0505)), None);
-        let Some(Event::ClockJumped { by }) = w.check_time(reading(13.0, 13.0, 12.7505)) else {
+        assert_eq!(
+            w.check_time(reading(11.0, 11.0, 11.0005), Leap::NoWarning),
+            None
+        );
+        assert_eq!(
+            w.check_time(reading(12.0, 12.0, 12.0505), Leap::NoWarning),
+            None
+        );
+        let Some(Event::ClockJumped { by }) =
+            w.check_time(reading(13.0, 13.0, 12.7505), Leap::NoWarning)
+        else {
             panic!("jump not seen");
         };
         assert!((by.to_secs_f64() + 0.3).abs() < 1e-6);
         // After our own step, the new reading is the reference.
         w.rebase(reading(13.5, 13.5, 20.0));
-        assert_eq!(w.check_time(reading(14.0, 14.0, 20.5)), None);
+        assert_eq!(
+            w.check_time(reading(14.0, 14.0, 20.5), Leap::NoWarning),
+            None
+        );
+    }
+
+    #[test]
+    fn the_armed_leap_second_is_no_jump() {
+        let mut w = ClockWatch::default();
+        w.check_time(reading(10.0, 10.0, 10.0), Leap::AddSecond);
+        assert_eq!(
+            w.check_time(reading(11.0, 11.0, 10.0), Leap::AddSecond),
+            None
+        );
+        assert!(w
+            .check_time(reading(12.0, 12.0, 10.0), Leap::NoWarning)
+            .is_some());
     }
 
     #[test]

@@ -70,7 +70,8 @@ impl<C: Clock> Engine<C> {
     /// Once a second, before our own slice: what happened to the clock since the last
     /// look.
     pub(super) fn watch_clock(&mut self, now: Duration) {
-        if let Some(event) = self.watch.check_time(self.reading()) {
+        let reading = self.reading();
+        if let Some(event) = self.watch.check_time(reading, self.kernel_leap) {
             self.event(event);
             self.resynchronise(now);
         }
