@@ -252,6 +252,39 @@ fn authenticated_client_syncs_and_a_wrong_key_never_does() {
 }
 
 #[test]
+fn passive_peer_follows_a_synchronised_symmetric_peer() {
+    // A (warm: a drift file) follows a stratum 1 and has `peer B`; B has no source of its
+    // own and takes A's symmetric active packets on a passive association.
+    let mut sim = Sim::empty(23);
+    sim.add_server(Server::good(0.0002));
+    let (a, b) = (addr("10.0.3.1:123"), addr("10.0.3.2:123"));
+    let mut sa = settings(a);
+    sa.sources.push(server_line(sim::server_addr(0), true));
+    sa.sources.push(peer_line(b));
+    sa.authenticate = false;
+    sa.initial_frequency = Some(ntp6::time::Ppm(-4.0));
+    let mut sb = settings(b);
+    sb.authenticate = false;
+    sim.add_engine(b, 0.03, -6.0, sb, lan());
+    sim.add_engine(a, 0.0, 4.0, sa, lan());
+    sim.run_for_hours(4.0);
+    let eb = &sim.engines[0].engine;
+    let passive = eb.peers().iter().next().expect("passive association");
+    eprintln!(
+        "passive peer: mode {:?}, stratum {}, max |offset| after 2 h {:.6} s",
+        passive.assoc.config().mode,
+        eb.system().stratum,
+        sim.max_abs_since(hours(2.0))
+    );
+    assert_eq!(
+        passive.assoc.config().mode,
+        ntp6::assoc::AssocMode::SymmetricPassive
+    );
+    assert_eq!(eb.system().stratum, 3);
+    assert!(sim.max_abs_since(hours(2.0)) < 0.001);
+}
+
+#[test]
 #[ignore = "orphan parent election (classic clock_select's typeorphan: the peer at the orphan \
             stratum with the lowest address) is not implemented: each peer stays on its own \
             orphan source, the clocks 50 ms apart"]
