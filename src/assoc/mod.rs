@@ -144,6 +144,7 @@ impl Association {
             received: 0,
         };
         assoc.clear(RefId::INIT, now);
+        assoc.next_poll = now + Duration::from_secs(1);
         assoc
     }
 
@@ -152,7 +153,9 @@ impl Association {
     }
 
     /// Classic `peer_clear`: forget everything learned (after a step, refid "STEP"),
-    /// so the association starts over, with a new iburst if configured.
+    /// so the association starts over, with a new iburst if configured. A request may
+    /// have left just now, so the next one waits the burst interval: a server never gets
+    /// two requests from us less than two seconds apart.
     pub fn clear(&mut self, refid: RefId, now: Duration) {
         self.peer = Self::cleared_header(refid);
         self.filter = ClockFilter::new(now);
@@ -166,7 +169,7 @@ impl Association {
         self.ppoll = self.config.max_poll;
         self.flash = Flash::default();
         self.last_poll = now;
-        self.next_poll = now + Duration::from_secs(1);
+        self.next_poll = now + BURST_INTERVAL;
     }
 
     /// Root distance (lambda) at `now`, floored at `tos mindist`.

@@ -121,6 +121,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
                         }
                     }
                 }
+                Action::Event(event) => event.log(),
                 Action::Stats(record) => {
                     let clock = engine.clock();
                     shell.stats.write(&record, clock.now(), clock.mono());

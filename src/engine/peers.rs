@@ -3,6 +3,7 @@
 //! address, as classic's `findpeer` does; the table is small (tens of entries), so a
 //! linear scan beats any index.
 
+use super::sources::AssocId;
 use crate::assoc::{AssocConfig, Association};
 use crate::wire::ntp::RefId;
 use std::net::{IpAddr, SocketAddr};
@@ -47,7 +48,7 @@ pub fn refid_of(addr: IpAddr) -> RefId {
 /// One network association.
 #[derive(Clone, Debug)]
 pub struct Peer {
-    pub assoc_id: u16,
+    pub assoc_id: AssocId,
     pub addr: SocketAddr,
     /// Our address its packets arrive on (ntpq `dstadr`), once one has.
     pub local: Option<SocketAddr>,
@@ -71,14 +72,14 @@ impl PeerTable {
     }
 
     /// Adds an association unless one with that address exists; returns its ID.
-    pub fn mobilize(&mut self, spec: PeerSpec, now: Duration) -> Option<u16> {
+    pub fn mobilize(&mut self, spec: PeerSpec, now: Duration) -> Option<AssocId> {
         if self.find(spec.addr).is_some() {
             return None;
         }
-        let assoc_id = self.next_id;
+        let assoc_id = AssocId(self.next_id);
         self.next_id = self.next_id.checked_add(1).unwrap_or(1).max(1);
         let config = AssocConfig {
-            id: u32::from(assoc_id),
+            id: assoc_id.selection_id(),
             ..spec.config
         };
         self.peers.push(Peer {
@@ -99,7 +100,7 @@ impl PeerTable {
         self.peers.get_mut(index)
     }
 
-    pub fn by_id(&self, assoc_id: u16) -> Option<&Peer> {
+    pub fn by_id(&self, assoc_id: AssocId) -> Option<&Peer> {
         self.peers.iter().find(|p| p.assoc_id == assoc_id)
     }
 
@@ -154,13 +155,16 @@ mod tests {
         let mut t = PeerTable::new(40000);
         let a = t.mobilize(PeerSpec::server(addr("10.0.0.1:123")), Duration::ZERO);
         let b = t.mobilize(PeerSpec::server(addr("10.0.0.2:123")), Duration::ZERO);
-        assert_eq!((a, b), (Some(40000), Some(40001)));
+        assert_eq!((a, b), (Some(AssocId(40000)), Some(AssocId(40001))));
         assert_eq!(
             t.mobilize(PeerSpec::server(addr("10.0.0.1:123")), Duration::ZERO),
             None
         );
         assert_eq!(t.find(addr("10.0.0.2:123")), Some(1));
-        assert_eq!(t.by_id(40001).map(|p| p.addr), Some(addr("10.0.0.2:123")));
+        assert_eq!(
+            t.by_id(AssocId(40001)).map(|p| p.addr),
+            Some(addr("10.0.0.2:123"))
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! once when the list expires.
 
 use super::control_view::View;
-use super::{Action, Engine};
+use super::{Action, AssocId, Engine};
 use crate::clock::Clock;
 use crate::control::ControlState;
 use crate::discipline::loopfilter::Outcome;
@@ -52,7 +52,7 @@ impl<C: Clock> Engine<C> {
     }
 
     /// A peerstats record for association `assoc_id` after a new sample.
-    pub(super) fn record_peer(&mut self, assoc_id: u16) {
+    pub(super) fn record_peer(&mut self, assoc_id: AssocId) {
         if !self.settings.stats {
             return;
         }
@@ -60,7 +60,7 @@ impl<C: Clock> Engine<C> {
             engine: self,
             now: self.clock.now(),
         };
-        let Some(vars) = view.peer(assoc_id) else {
+        let Some(vars) = view.peer(assoc_id.0) else {
             return;
         };
         self.actions.push(Action::Stats(Record::Peer(PeerStats {
