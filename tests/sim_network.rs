@@ -213,7 +213,7 @@ fn limited_kod_server_kisses_a_flood_but_serves_an_iburst_client() {
 }
 
 fn ring(text: &str, trusted: &[u32]) -> KeyRing {
-    let mut ring = KeyRing::new(keys::parse(text).keys);
+    let mut ring = KeyRing::new(keys::parse(text.as_bytes()).keys);
     for id in trusted {
         ring.trust(*id);
     }
