@@ -231,14 +231,6 @@ impl Lab {
     }
 }
 
-/// The steps a client's log reports ("time reset +0.500000 s").
-fn steps(log: &str) -> Vec<f64> {
-    log.lines()
-        .filter_map(|l| l.split("time reset ").nth(1))
-        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
-        .collect()
-}
-
 fn secs(d: Option<Duration>) -> String {
     d.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
 }
@@ -528,7 +520,7 @@ fn print_table(lab: &Lab, clients: &[Client], rms_offsets: &[f64], liar_selected
         let mut measured = secs(reached);
         let log = lab.log(c.proc);
         match c.row.row {
-            1 | 2 => measured += &format!(" ({} step)", steps(&log).len()),
+            1 | 2 => measured += &format!(" ({} step)", common::logged_steps(&log).len()),
             3 => {
                 let wrong = c.wrong_after();
                 met &= wrong.is_none() && !liar_selected;
@@ -608,7 +600,10 @@ fn issue_11_table() {
     );
     // The falseticker never takes over and never steps the clock.
     assert!(!liar_selected, "the liar was selected\n{row3}");
-    assert!(steps(&row3).iter().all(|s| s.abs() < 1.0), "{row3}");
+    assert!(
+        common::logged_steps(&row3).iter().all(|s| s.abs() < 1.0),
+        "{row3}"
+    );
     for c in &clients {
         let (row, log) = (c.row.row, lab.log(c.proc));
         // Slews below the step threshold; at most one step above it.
@@ -618,7 +613,7 @@ fn issue_11_table() {
             1
         };
         assert!(
-            steps(&log).len() <= most,
+            common::logged_steps(&log).len() <= most,
             "row {row}: stepped too often\n{log}"
         );
         // Serves eventually, and once right stays right.

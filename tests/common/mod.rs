@@ -72,6 +72,14 @@ impl Drop for TempDir {
     }
 }
 
+/// The steps our ntpd's log reports, in seconds ("time reset -2.999982 s").
+pub fn logged_steps(log: &str) -> Vec<f64> {
+    log.lines()
+        .filter_map(|l| l.split("time reset ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
 /// Holds the machine-wide test lock: namespace tests run one at a time (2 cores, and
 /// flood tests must not disturb the others).
 pub struct Serial(File);
