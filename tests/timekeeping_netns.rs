@@ -14,7 +14,8 @@
 mod common;
 
 use common::{ntp_addr, query, require_peer, socket_for, LanLab, Netns, CLIENT, CLIENT2, SERVER};
-use ntp6::time::{NtpDuration, NtpShort};
+use ntp6::discipline::system::SystemVars;
+use ntp6::time::NtpDuration;
 use ntp6::wire::ntp::{Header, Leap, Mode, RefId, HEADER_LEN};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,8 +90,8 @@ fn first_serving(probes: &[Probe], stratum: u8, within: f64) -> Option<Duration>
         .map(|p| p.at)
 }
 
-/// A scripted server answering like Windows' w32time: right time, but a large root
-/// dispersion. It records when each request arrived, per source address.
+/// A scripted server answering like Windows' w32time (through the crate's own server
+/// code): right time, but a large root dispersion. It records when each request arrived.
 struct Scripted {
     stop: AtomicBool,
     arrivals: Mutex<Vec<(SocketAddr, Instant)>>,
@@ -116,23 +117,16 @@ impl Scripted {
                 .lock()
                 .expect("arrivals")
                 .push((from, Instant::now()));
-            let reply = Header {
+            let vars = SystemVars {
                 leap: Leap::NoWarning,
-                version: req.version,
-                mode: Mode::Server,
                 stratum: WINDOWS_STRATUM,
-                poll: req.poll,
-                precision: -23,
-                root_delay: NtpShort::from_duration(NtpDuration::from_secs_f64(0.0005)),
-                root_dispersion: NtpShort::from_duration(NtpDuration::from_secs_f64(
-                    WINDOWS_ROOT_DISPERSION,
-                )),
-                reference_id: RefId([192, 0, 2, 1]),
+                root_delay: NtpDuration::from_secs_f64(0.0005),
+                root_dispersion: NtpDuration::from_secs_f64(WINDOWS_ROOT_DISPERSION),
+                refid: RefId([192, 0, 2, 1]),
                 reference_time: rx + NtpDuration::from_secs_f64(-30.0),
-                origin_time: req.transmit_time,
-                receive_time: rx,
-                transmit_time: common::now(),
+                ..SystemVars::initial(-23)
             };
+            let reply = ntp6::server::reply(&req, &vars, rx, common::now());
             let mut out = [0u8; HEADER_LEN];
             let n = reply.encode(&mut out);
             let _ = sock.send_to(&out[..n], from);
@@ -152,57 +146,9 @@ impl Scripted {
     }
 }
 
-struct Lab {
-    lab: LanLab,
-}
+type Lab = LanLab;
 
 impl Lab {
-    fn host(&self, addr: &str) -> &Netns {
-        match addr {
-            SERVER => &self.lab.lan.server,
-            CLIENT => &self.lab.lan.client,
-            CLIENT2 => &self.lab.lan.client2,
-            _ => {
-                let n: usize = addr.rsplit('.').next().unwrap().parse().unwrap();
-                &self.lab.extra[n - 14]
-            }
-        }
-    }
-
-    /// Our ntpd at `addr` with config `conf` and a virtual clock; returns its process index.
-    fn ours(&mut self, addr: &str, conf: &str, vclock: &str) -> usize {
-        let path = self.lab.tmp.write(&format!("ntp-{addr}.conf"), conf);
-        let argv = [
-            env!("CARGO_BIN_EXE_ntpd"),
-            "-n",
-            "-c",
-            &path,
-            "--virtual-clock",
-            vclock,
-        ];
-        let p = self.host(addr).spawn(&self.lab.tmp, &argv);
-        self.lab.procs.push(p);
-        self.lab.procs.len() - 1
-    }
-
-    /// chronyd serving its undisciplined clock at stratum 10 (-x: hands off the clock).
-    fn chronyd_server(&mut self, addr: &str) -> Option<()> {
-        let bin = require_peer("chronyd")?;
-        let dir = self.lab.tmp.path().join(format!("chrony-{addr}"));
-        std::fs::create_dir_all(&dir).ok()?;
-        let conf = self.lab.tmp.write(
-            &format!("chrony-{addr}.conf"),
-            &format!(
-                "local stratum 10\nallow all\ncmdport 0\nbindcmdaddress /\npidfile {}/pid\n",
-                dir.display()
-            ),
-        );
-        let argv = [bin.to_str()?, "-d", "-x", "-u", "root", "-f", &conf];
-        let p = self.host(addr).spawn(&self.lab.tmp, &argv);
-        self.lab.procs.push(p);
-        Some(())
-    }
-
     /// Waits until the server at `addr` serves `stratum` (asked from its own namespace).
     fn server_ready(&self, addr: &str, stratum: u8) {
         common::wait_for_stratum(
@@ -214,18 +160,17 @@ impl Lab {
     }
 
     fn log(&self, index: usize) -> String {
-        self.lab.procs[index].describe()
+        self.procs[index].describe()
     }
 
     /// ntpdig run from the LAN server's namespace against `addr`: (stratum, offset), or
     /// None while the daemon serves no time (ntpdig refuses an unsynchronised answer).
     fn dig(&self, addr: &str) -> Option<(u8, f64)> {
         let bin = common::peer("ntpdig")?;
-        let out = self.lab.lan.server.run(
-            &self.lab.tmp,
-            &[bin.to_str()?, addr],
-            common::CLIENT_TIMEOUT,
-        );
+        let out = self
+            .lan
+            .server
+            .run(&self.tmp, &[bin.to_str()?, addr], common::CLIENT_TIMEOUT);
         let seen = common::parse_ntpdig(&out.stdout).filter(|_| out.code == Some(0))?;
         Some((seen.stratum, seen.offset))
     }
@@ -353,13 +298,13 @@ struct Servers {
 
 impl Servers {
     fn start(lab: &mut Lab) -> Option<Servers> {
-        lab.ours(SERVER, LOCAL_SERVER, "0.0");
+        lab.ours(SERVER, LOCAL_SERVER, None);
         lab.chronyd_server(CLIENT2)?;
-        let second = lab.lab.add_host();
-        lab.ours(&second, LOCAL_SERVER, "0.0");
-        let liar = lab.lab.add_host();
-        lab.ours(&liar, LOCAL_SERVER, "2.0");
-        let windows = lab.lab.add_host();
+        let second = lab.add_host();
+        lab.ours(&second, LOCAL_SERVER, None);
+        let liar = lab.add_host();
+        lab.ours(&liar, LOCAL_SERVER, Some("2.0"));
+        let windows = lab.add_host();
         let windows_sock = lab
             .host(&windows)
             .udp_socket(format!("{windows}:123").parse().expect("address"));
@@ -458,7 +403,7 @@ fn run_rows(lab: &mut Lab, servers: &Servers) -> (Vec<Client>, Vec<f64>) {
             let addr = if row.row == 4 {
                 CLIENT.to_string()
             } else {
-                lab.lab.add_host()
+                lab.add_host()
             };
             Client {
                 row,
@@ -476,7 +421,7 @@ fn run_rows(lab: &mut Lab, servers: &Servers) -> (Vec<Client>, Vec<f64>) {
             .map(|s| format!("server {s} iburst\n"))
             .chain([c.row.conf.to_string()])
             .collect();
-        c.proc = lab.ours(&c.addr, &conf, c.row.vclock);
+        c.proc = lab.ours(&c.addr, &conf, Some(c.row.vclock));
         c.started = Instant::now();
     }
     let lab = &*lab;
@@ -565,11 +510,10 @@ fn print_table(lab: &Lab, clients: &[Client], rms_offsets: &[f64], liar_selected
 
 #[test]
 fn issue_11_table() {
-    let Some(lab) = LanLab::new() else { return };
+    let Some(mut lab) = Lab::new() else { return };
     if require_peer("ntpdig").is_none() {
         return;
     }
-    let mut lab = Lab { lab };
     let Some(servers) = Servers::start(&mut lab) else {
         return;
     };

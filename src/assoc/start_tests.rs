@@ -6,7 +6,6 @@
 use super::*;
 use crate::discipline::loopfilter::{LoopConfig, Outcome};
 use crate::discipline::system::SystemProcess;
-use crate::time::NtpShort;
 use crate::wire::ntp::Header;
 
 /// A server `offset` seconds from true time, `delay` seconds away each way.
@@ -57,25 +56,21 @@ impl Start {
         }
     }
 
+    /// Server `i`'s answer to `req` sent at `sent` (the crate's own server code, as a
+    /// stratum 1 server), and when it arrives.
     fn reply(&self, i: usize, req: &Header, sent: Duration) -> (Duration, usize, Header) {
         let s = self.servers[i];
-        let arrives = sent.as_secs_f64() + s.delay;
-        let header = Header {
+        let arrives = sent + secs(s.delay);
+        let vars = SystemVars {
             leap: Leap::NoWarning,
-            version: 4,
-            mode: Mode::Server,
             stratum: 1,
-            poll: req.poll,
-            precision: -20,
-            root_delay: NtpShort::ZERO,
-            root_dispersion: NtpShort::ZERO,
-            reference_id: RefId::from_ascii("GPS"),
+            refid: RefId::from_ascii("GPS"),
             reference_time: at(sent, s.offset - 1.0),
-            origin_time: req.transmit_time,
-            receive_time: at(Duration::from_secs_f64(arrives), s.offset),
-            transmit_time: at(Duration::from_secs_f64(arrives), s.offset),
+            ..SystemVars::initial(-20)
         };
-        (Duration::from_secs_f64(arrives + s.delay), i, header)
+        let served = at(arrives, s.offset);
+        let header = crate::server::reply(req, &vars, served, served);
+        (arrives + secs(s.delay), i, header)
     }
 
     fn select(&mut self, now: Duration) {
