@@ -232,7 +232,7 @@ fn five_ppm_step_is_back_under_1ms_within_10_minutes() {
 }
 
 #[test]
-fn restarted_server_is_said_once_and_used_again_within_a_minute() {
+fn restarted_server_is_said_once_and_used_again_within_one_minpoll() {
     let mut sim = Sim::empty(21);
     sim.add_server(Server::good(0.0002));
     let srv_addr: std::net::SocketAddr = "10.0.2.1:123".parse().unwrap();
@@ -277,6 +277,8 @@ fn restarted_server_is_said_once_and_used_again_within_a_minute() {
         sampled > server_back,
         "sampled {sampled:?}, back {server_back:?}"
     );
-    assert!(sampled - server_back < Duration::from_secs(60));
+    // While its server is unsynchronised the client keeps polling it at minpoll (64 s),
+    // so it is sampled again within one minpoll of being back.
+    assert!(sampled - server_back <= Duration::from_secs(64));
     assert!(sim.system().vars.synchronized());
 }
