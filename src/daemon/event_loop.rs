@@ -271,3 +271,53 @@ fn read_batch<C: Clock>(engine: &mut Engine<C>, listener: &Listener, buf: &mut [
     }
     Batch::Full
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ManualMono, VirtualClock, VirtualClockSpec};
+    use crate::control::NonceKey;
+    use crate::engine::Settings;
+    use crate::restrict::{AccessControl, Monitor, RestrictList};
+    use crate::time::NtpTimestamp;
+
+    /// A socket with more datagrams waiting than a batch takes is read a batch at a time,
+    /// each answered, until it runs dry.
+    #[test]
+    fn a_batch_reads_at_most_batch_datagrams() {
+        let clock = VirtualClock::new(
+            ManualMono::default(),
+            NtpTimestamp::from_bits(0xeeab_8432_0000_0000),
+            "0".parse::<VirtualClockSpec>().unwrap(),
+        );
+        let access = AccessControl::new(RestrictList::new(), Monitor::new(64));
+        let mut engine = Engine::new(clock, Settings::new(access, NonceKey::new([1, 2]), 1));
+        let listener = Listener {
+            socket: udp::bind("127.0.0.1:0".parse().unwrap()).unwrap(),
+            drop: false,
+        };
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        let to = listener.socket.local_addr().unwrap();
+        let mut request = [0u8; 48];
+        request[0] = 0x23; // version 4, mode 3
+        request[40] = 1; // a transmit time
+        let waiting = BATCH + 10;
+        for _ in 0..waiting {
+            client.send_to(&request, to).unwrap();
+        }
+        // Loopback delivery may finish in a softirq just after send_to returns.
+        std::thread::sleep(Duration::from_millis(50));
+        let mut buf = [0u8; 2048];
+        let mut batches = Vec::new();
+        while batches.last() != Some(&Batch::Done) && batches.len() < 5 {
+            batches.push(read_batch(&mut engine, &listener, &mut buf));
+        }
+        assert_eq!(batches, [Batch::Full, Batch::Done]);
+        for _ in 0..waiting {
+            client.recv(&mut buf).expect("one answer per request");
+        }
+    }
+}
