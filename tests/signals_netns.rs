@@ -265,7 +265,8 @@ fn stop_under_flood(sig: i32) -> Option<()> {
         flood.answers,
     );
     let took = took.unwrap_or_else(|| panic!("still running 5 s after signal {sig}"));
-    let status = d.proc.wait_timeout(Duration::from_secs(1)).expect("reaped");
+    assert!(!d.proc.is_alive(), "pidfd readable but the daemon runs");
+    let status = d.proc.wait_timeout(Duration::ZERO).expect("reaped");
     assert_eq!(status.code(), Some(0), "{}", d.describe());
     assert!(
         took <= STOP_BOUND,
