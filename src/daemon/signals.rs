@@ -2,9 +2,11 @@
 //! loop sees them as ordinary events and no signal handler or global flag is needed.
 //!
 //! Every signal whose default action would end the daemon without its clean stop (drift
-//! file written, pid file removed) is taken here: TERM, INT and QUIT end it cleanly; USR1
-//! and USR2 raise and lower the debug level (classic's `moredebug`/`lessdebug`); HUP, ALRM
-//! and PIPE are ignored. A stray `kill -ALRM` must not stop time service.
+//! file written, pid file removed) is taken care of here: TERM, INT and QUIT end it
+//! cleanly; USR1 and USR2 raise and lower the debug level (classic's `moredebug` and
+//! `lessdebug`); HUP and ALRM are logged and ignored. A stray `kill -ALRM` must not stop
+//! time service. PIPE is ignored outright (SIG_IGN, as classic): a write to a closed
+//! stderr raises it, and logging it would write there again, for ever.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -19,7 +21,7 @@ pub enum Signal {
     MoreDebug,
     /// USR2: one debug level less.
     LessDebug,
-    /// HUP, ALRM or PIPE (the number): noted, nothing else.
+    /// HUP or ALRM (the number): noted, nothing else.
     Ignored(i32),
 }
 
@@ -36,7 +38,7 @@ impl Signal {
 }
 
 /// The signals taken through the descriptor.
-const HANDLED: [i32; 8] = [
+const HANDLED: [i32; 7] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -44,7 +46,6 @@ const HANDLED: [i32; 8] = [
     libc::SIGUSR2,
     libc::SIGHUP,
     libc::SIGALRM,
-    libc::SIGPIPE,
 ];
 
 /// The blocked signals, readable through a non-blocking signalfd.
@@ -69,6 +70,10 @@ impl Signals {
     /// Blocks the signals for this process and opens the signalfd. Must run before any
     /// thread starts (the resolver thread inherits the mask, so no signal lands there).
     pub fn new() -> io::Result<Signals> {
+        // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+        if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
+            return Err(io::Error::last_os_error());
+        }
         let set = signal_set();
         // SAFETY: valid set pointer; blocking signals in the only thread.
         if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } != 0 {
@@ -122,7 +127,7 @@ mod tests {
         for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
             assert_eq!(Signal::of(sig), Signal::Terminate(sig));
         }
-        for sig in [libc::SIGHUP, libc::SIGALRM, libc::SIGPIPE] {
+        for sig in [libc::SIGHUP, libc::SIGALRM] {
             assert_eq!(Signal::of(sig), Signal::Ignored(sig));
         }
     }
