@@ -210,6 +210,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         names,
         max_clock: settings::max_clock(config),
         stats,
+        debug_level: opts.debug_level,
     };
     let system = SystemClock::new();
     match opts.virtual_clock {
