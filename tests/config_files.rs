@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use ntp6::config::{check, load, parse_str, Diagnostic, RestrictTarget, Severity, Target};
+use ntp6::config::{check, load, parse_bytes, Diagnostic, RestrictTarget, Severity, Target};
 
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference");
 
@@ -40,7 +40,7 @@ fn errors(diags: &[Diagnostic]) -> Vec<String> {
 fn check_text(text: &str, not_acted_on: &[&str]) -> Vec<Diagnostic> {
     let mut read = |p: &Path| {
         if p == Path::new("ntp.conf") {
-            Ok(text.to_string())
+            Ok(text.as_bytes().to_vec())
         } else {
             Err(io::Error::from(io::ErrorKind::NotFound))
         }
@@ -63,7 +63,7 @@ fn rhel6_and_centos_configs_have_no_errors() {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("read");
-        let (stmts, diags) = parse_str(&text, "ntp.conf");
+        let (stmts, diags) = parse_bytes(text.as_bytes(), "ntp.conf");
         assert!(diags.is_empty(), "{}: {diags:?}", path.display());
         assert!(!stmts.is_empty());
         let checked = check_text(&text, &[]);
@@ -81,7 +81,7 @@ fn rhel6_and_centos_configs_have_no_errors() {
 fn lan_server_config_reads_as_written() {
     let text = reference("configs/rhel6-lan-server.ntp.conf");
     let mut read = |p: &Path| match p == Path::new("ntp.conf") {
-        true => Ok(text.clone()),
+        true => Ok(text.as_bytes().to_vec()),
         false => Err(io::Error::from(io::ErrorKind::NotFound)),
     };
     let (c, _) = load(Path::new("ntp.conf"), &mut read);
@@ -106,12 +106,12 @@ fn classic_golden_configs_parse_cleanly() {
     let names: Vec<&str> = configs.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["rhel6-local.conf", "rich.conf", "errors.conf"]);
     for (name, text) in configs.iter().filter(|(n, _)| n != "errors.conf") {
-        let (stmts, diags) = parse_str(text, name);
+        let (stmts, diags) = parse_bytes(text.as_bytes(), name);
         assert!(diags.is_empty(), "{name}: {diags:?}");
         assert!(stmts.len() >= 9);
     }
     let (_, rich) = &configs[1];
-    let mut read = |_: &Path| Ok(rich.clone());
+    let mut read = |_: &Path| Ok(rich.as_bytes().to_vec());
     let (c, _) = load(Path::new("rich.conf"), &mut read);
     assert_eq!(c.associations.len(), 6);
     assert_eq!(c.restrictions.len(), 10);
@@ -170,12 +170,12 @@ fn errors_conf_is_reported_like_classic() {
 
 #[test]
 fn every_broken_line_of_the_fixture_is_reported() {
-    let text = std::fs::read_to_string(concat!(
+    let bytes = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/broken.conf"
     ))
     .expect("fixture");
-    let (stmts, diags) = parse_str(&text, "broken.conf");
+    let (stmts, diags) = parse_bytes(&bytes, "broken.conf");
     let ok_lines: Vec<u32> = stmts.iter().map(|s| s.location.line).collect();
     assert_eq!(ok_lines, [2, 4, 14]);
     let expected = [

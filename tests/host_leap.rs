@@ -9,7 +9,7 @@ use common::{Netns, Proc, TempDir};
 use ntp6::leap::ntp_seconds;
 use ntp6::wire::ntp::Leap;
 use sha1::{Digest, Sha1};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A leap-seconds.list: the 2017 leap, then `leap` (NTP seconds) adding one more second,
 /// expiring at `expires`; hashed as NIST does unless `hash` is false.
@@ -53,14 +53,8 @@ fn start(ns: &Netns, tmp: &TempDir, name: &str, list: &str) -> Proc {
 }
 
 fn wait_for_log(proc: &Proc, text: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if proc.stderr().contains(text) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
+    proc.wait_for_stderr(&[text], Duration::from_secs(10))
+        .is_some()
 }
 
 #[test]

@@ -191,4 +191,10 @@ fn flood_gets_few_rate_kods_while_another_client_is_served() {
     assert!(!r.is_kod(b"RATE"), "{CLIENT2} was rate limited: {r:?}");
     assert_eq!(r.header.stratum, srv.stratum);
     srv.assert_alive();
+    // `discard` was applied above, so the log must not call it unsupported (issue 16).
+    assert!(
+        !srv.proc.stderr().contains("'discard' not supported"),
+        "{}",
+        srv.proc.describe()
+    );
 }

@@ -18,6 +18,7 @@ const CORE: &[&str] = &[
     "src/leap",
     "src/stats",
     "src/sysconfig.rs",
+    "src/lines.rs",
     "src/auth/keys.rs",
     "src/auth/mac.rs",
     "src/auth/keyring.rs",

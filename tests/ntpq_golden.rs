@@ -45,6 +45,11 @@ impl Transport for Loopback {
     fn recv(&mut self, _: Duration) -> io::Result<Option<Vec<u8>>> {
         Ok(self.queue.pop_front())
     }
+
+    /// Answers are queued at once: no time passes.
+    fn mono(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Runs commands with the client clock `when` seconds after the peer's last packet.

@@ -118,6 +118,11 @@ impl Transport for Loopback {
     fn recv(&mut self, _: Duration) -> io::Result<Option<Vec<u8>>> {
         Ok(self.queue.pop_front())
     }
+
+    /// Answers are queued at once: no time passes.
+    fn mono(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Resolves 127.0.0.1 to `localhost`, as /etc/hosts does.

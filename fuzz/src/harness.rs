@@ -23,7 +23,7 @@ pub const CONTROL_KEY: u32 = 1;
 
 /// Trusted keys 1 and 2; key 3 is known but untrusted.
 pub fn key_ring() -> KeyRing {
-    let mut ring = KeyRing::new(keys::parse(KEYS).keys);
+    let mut ring = KeyRing::new(keys::parse(KEYS.as_bytes()).keys);
     ring.trust(1);
     ring.trust(2);
     ring

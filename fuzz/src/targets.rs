@@ -8,6 +8,7 @@ use ntp6::auth::{keys, mac, KeyRing, MAX_KEY_ID, MIN_KEY_ID};
 use ntp6::config;
 use ntp6::discipline::drift;
 use ntp6::leap::{ntp_seconds, LeapTable};
+use ntp6::lines;
 use ntp6::restrict::{RestrictEntry, RestrictFlag, RestrictFlags, RestrictList};
 use ntp6::time::{NtpTimestamp, Ppm};
 use ntp6::wire::control::ControlPacket;
@@ -227,25 +228,46 @@ fn model_lookup(entries: &[RestrictEntry], src: SocketAddr) -> RestrictFlags {
     union(best.unwrap_or((0, 0, false)))
 }
 
-/// The ntp.conf parser: diagnostics name lines that exist, and a folded config comes out.
-pub fn ntp_conf(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let (statements, diags) = config::parse_str(&text, "fuzz.conf");
-    let lines = text.lines().count();
-    for d in &diags {
-        assert!(d.to_string().starts_with("fuzz.conf:"), "{d}");
+/// A comment in a legacy encoding (Latin-1 "café", GBK "本地时钟"), appended to every line
+/// by the byte-level checks below: comments may hold any bytes.
+const FOREIGN_COMMENT: &[u8] = b" # caf\xe9 \xb1\xbe\xb5\xd8\xca\xb1\xd6\xd3";
+
+/// `data` with [`FOREIGN_COMMENT`] at the end of every line.
+fn with_foreign_comments(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 2);
+    for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(FOREIGN_COMMENT);
     }
-    assert!(statements.len() <= lines);
+    out
 }
 
-/// The keys file: IDs in range, bad lines named in order, and every key signs packets
-/// that verify under it and under nothing after a flipped bit.
+/// The ntp.conf parser on bytes: diagnostics name lines that exist, at most one statement
+/// per line, and a comment in another encoding on every line changes no statement.
+pub fn ntp_conf(data: &[u8]) {
+    let (statements, diags) = config::parse_bytes(data, "fuzz.conf");
+    let lines = lines::numbered(data).count();
+    for d in &diags {
+        assert!(d.to_string().starts_with("fuzz.conf:"), "{d}");
+        assert!((1..=lines).contains(&(d.location.line as usize)), "{d}");
+    }
+    assert!(statements.len() <= lines);
+    let (commented, _) = config::parse_bytes(&with_foreign_comments(data), "fuzz.conf");
+    assert_eq!(statements, commented);
+}
+
+/// The keys file on bytes: IDs in range, bad lines named in order, the same result with a
+/// foreign comment on every line, and every key signs packets that verify under it and
+/// under nothing after a flipped bit.
 pub fn keys_file(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let parsed = keys::parse(&text);
-    let lines = text.lines().count();
+    let parsed = keys::parse(data);
+    let lines = lines::numbered(data).count();
     assert!(parsed.errors.windows(2).all(|w| w[0].line < w[1].line));
     assert!(parsed.errors.iter().all(|e| (1..=lines).contains(&e.line)));
+    assert_eq!(keys::parse(&with_foreign_comments(data)), parsed);
     for key in parsed.keys.iter().take(4) {
         assert!((MIN_KEY_ID..=MAX_KEY_ID).contains(&key.id));
         let mut pkt = data.iter().take(64).copied().collect::<Vec<u8>>();
@@ -260,10 +282,9 @@ pub fn keys_file(data: &[u8]) {
 
 /// The drift file: accepted values are within classic's limit and survive a write/read.
 pub fn drift_file(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    if let Ok(Ppm(v)) = drift::parse(&text) {
+    if let Ok(Ppm(v)) = drift::parse(data) {
         assert!(v.is_finite() && v.abs() <= drift::MAX_PPM);
-        let again = drift::parse(&drift::format(Ppm(v))).expect("own output parses");
+        let again = drift::parse(drift::format(Ppm(v)).as_bytes()).expect("own output parses");
         assert!((again.0 - v).abs() <= 0.0005 + 1e-9);
     }
 }
@@ -272,8 +293,7 @@ pub fn drift_file(data: &[u8]) {
 /// every question about it is answered for times across the NTP era, the next leap
 /// always lying in the future.
 pub fn leap_file(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let Ok(table) = LeapTable::parse(&text) else {
+    let Ok(table) = LeapTable::parse(data) else {
         return;
     };
     assert!(!table.entries.is_empty());

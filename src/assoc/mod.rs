@@ -8,6 +8,8 @@ pub mod flash;
 mod poll;
 mod receive;
 mod round;
+#[cfg(test)]
+mod start_tests;
 
 pub use flash::Flash;
 pub use poll::PollOutput;
@@ -23,9 +25,13 @@ pub use crate::wire::ntp::PeerHeader;
 use crate::wire::ntp::{Leap, Mode, RefId};
 use std::time::Duration;
 
-/// Exchanges in a burst (NTP_BURST) and the spacing between them (BURST_DELAY).
+/// Exchanges in a burst (NTP_BURST) and the spacing between them (BURST_DELAY), which is
+/// also the least time between any two requests to one server.
 pub const BURST_COUNT: u8 = 8;
 pub const BURST_INTERVAL: Duration = Duration::from_secs(2);
+/// Samples a fresh association must hold before the empty stages of its clock filter stop
+/// counting at MAXDISPERSE: two, so that the jitter measures something.
+const START_SAMPLES: usize = 2;
 /// Unanswered polls after which the poll interval backs off (NTP_UNREACH).
 pub const UNREACH_LIMIT: u32 = 10;
 
@@ -120,12 +126,14 @@ pub struct Association {
     status: SelectStatus,
     next_poll: Duration,
     last_poll: Duration,
+    /// When the last request went out (kept across a clear, for the 2 s spacing).
+    last_request: Option<Duration>,
     sent: u64,
     received: u64,
 }
 
 impl Association {
-    /// A fresh association whose first poll is one second from `now`.
+    /// A fresh association whose first poll is due at `now`.
     pub fn new(config: AssocConfig, now: Duration) -> Association {
         let mut assoc = Association {
             config,
@@ -145,6 +153,7 @@ impl Association {
             status: SelectStatus::Reject,
             next_poll: now,
             last_poll: now,
+            last_request: None,
             sent: 0,
             received: 0,
         };
@@ -157,7 +166,9 @@ impl Association {
     }
 
     /// Classic `peer_clear`: forget everything learned (after a step, refid "STEP"),
-    /// so the association starts over, with a new iburst if configured.
+    /// so the association starts over, with a new iburst if configured. Where classic
+    /// polls one second later, the first request goes out as soon as the last one is
+    /// [`BURST_INTERVAL`] old: at once for a new association.
     pub fn clear(&mut self, refid: RefId, now: Duration) {
         self.peer = Self::cleared_header(refid);
         self.filter = ClockFilter::new(now);
@@ -171,7 +182,23 @@ impl Association {
         self.ppoll = self.config.max_poll;
         self.flash = Flash::default();
         self.last_poll = now;
-        self.next_poll = now + Duration::from_secs(1);
+        self.schedule(now);
+    }
+
+    /// The peer dispersion (epsilon) that root distance and the served root dispersion
+    /// use. Classic counts the stages a fresh filter has not filled yet at MAXDISPERSE,
+    /// which keeps a new association unfit for its first four samples (seven seconds of
+    /// iburst). Those stages say nothing about the peer, so once the filter holds
+    /// [`START_SAMPLES`] (a jitter to go by) only the stages filled count: a "no answer"
+    /// dummy still counts in full, and a full filter is classic's. Falsetickers are still
+    /// caught: the intervals are still offset plus or minus root distance, which bounds
+    /// the error of a correct server whatever its dispersion (half the delay).
+    fn peer_dispersion(&self) -> NtpDuration {
+        if self.filter.filled() >= START_SAMPLES {
+            self.filter.held_dispersion()
+        } else {
+            self.filter.dispersion()
+        }
     }
 
     /// Root distance (lambda) at `now`, floored at `tos mindist`.
@@ -181,7 +208,7 @@ impl Association {
             + self.filter.delay().to_secs_f64())
             / 2.0
             + self.peer.root_dispersion.to_duration().to_secs_f64()
-            + self.filter.dispersion().to_secs_f64()
+            + self.peer_dispersion().to_secs_f64()
             + PHI * age
             + self.filter.jitter().to_secs_f64();
         NtpDuration::from_secs_f64(d).max(tos.min_dist)
@@ -350,7 +377,7 @@ impl Association {
                 root_delay: self.peer.root_delay.to_duration(),
                 root_dispersion: self.peer.root_dispersion.to_duration(),
                 delay: self.filter.delay(),
-                dispersion: self.filter.dispersion(),
+                dispersion: self.peer_dispersion(),
                 epoch: self.filter.epoch(),
                 received: self.rec,
                 min_poll: self.config.min_poll,

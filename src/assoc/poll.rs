@@ -1,5 +1,8 @@
 //! The poll process: RFC 5905 section 13 (A.5.4 `poll`, `poll_update`) with classic
-//! 4.2.6p5's behaviour. Each poll shifts the reach register; an association that was never
+//! 4.2.6p5's behaviour but for the start: the first request goes out at once (classic
+//! waits a second), and no server ever gets two requests less than two seconds apart, not
+//! even right after a step clears the association (classic re-polls a second later).
+//! Each poll shifts the reach register; an association that was never
 //! reachable sends an `iburst` of eight requests two seconds apart; one unreachable for
 //! more than ten polls backs its interval off; a reachable one silent for three polls
 //! gets a maximum-dispersion dummy sample; `burst` sends eight per poll while reachable.
@@ -95,6 +98,7 @@ impl Association {
             out.demobilize = !self.config.configured;
         } else {
             out.send = Some(self.request(clock_now, sys));
+            self.last_request = Some(now);
         }
         self.update_poll(hpoll, now, true);
         out
@@ -129,15 +133,26 @@ impl Association {
         self.hpoll = poll.clamp(self.config.min_poll, self.config.max_poll);
         if self.burst > 0 {
             if from_timer {
-                self.next_poll = now + BURST_INTERVAL;
+                self.schedule(now + BURST_INTERVAL);
             }
             return;
         }
         let interval = self.ppoll.min(self.hpoll).max(self.config.min_poll);
-        self.next_poll = self.last_poll + Duration::from_secs(interval.seconds());
-        if self.next_poll <= now {
-            self.next_poll = now + Duration::from_secs(1);
-        }
+        let next = self.last_poll + Duration::from_secs(interval.seconds());
+        self.schedule(if next <= now {
+            now + Duration::from_secs(1)
+        } else {
+            next
+        });
+    }
+
+    /// Sets the next poll to `at`, or later if the last request would be less than
+    /// [`BURST_INTERVAL`] old: no server ever gets two requests closer than that.
+    pub(super) fn schedule(&mut self, at: Duration) {
+        self.next_poll = match self.last_request {
+            Some(sent) => at.max(sent + BURST_INTERVAL),
+            None => at,
+        };
     }
 
     /// Classic `poll_update(sys_peer, sys_poll)`: the system peer follows the loop's time
@@ -176,7 +191,7 @@ mod tests {
             }
             t = a.next_deadline();
         }
-        assert_eq!(sends, vec![1, 3, 5, 7, 9, 11, 13, 15]);
+        assert_eq!(sends, vec![0, 2, 4, 6, 8, 10, 12, 14]);
     }
 
     #[test]

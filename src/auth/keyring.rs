@@ -115,7 +115,7 @@ mod tests {
     use crate::wire::ntp::Packet;
 
     fn ring() -> KeyRing {
-        let mut r = KeyRing::new(parse("1 M one\n2 SHA1 two\n3 M untrusted\n").keys);
+        let mut r = KeyRing::new(parse(b"1 M one\n2 SHA1 two\n3 M untrusted\n").keys);
         r.trust(1);
         r.trust(2);
         r.trust(9);

@@ -5,6 +5,7 @@
 //! Types are `M`/`MD5`, `SHA1`, `SHA256` (4.2.6p5 with OpenSSL) and 4.2.8's `AES128CMAC`.
 //! Like classic, a bad line is reported and skipped; the good keys are still used.
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// Lowest and highest key ID a keys file may define (0 is "no key"; 65535 is reserved).
@@ -82,28 +83,33 @@ pub struct LineError {
 }
 
 /// What a keys file holds: its good keys (a later line overrides an earlier one with the
-/// same ID, as classic) and its bad lines.
+/// same ID, as classic; the key keeps the place of the ID's first line) and its bad lines.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeysFile {
     pub keys: Vec<Key>,
     pub errors: Vec<LineError>,
 }
 
-/// Parses the text of a keys file.
-pub fn parse(text: &str) -> KeysFile {
+/// Parses the bytes of a keys file, in one pass: a repeated ID replaces its earlier key
+/// where it stands. A comment may hold any bytes; a key line must be UTF-8.
+pub fn parse(input: &[u8]) -> KeysFile {
     let mut file = KeysFile::default();
-    for (index, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("");
-        if line.trim().is_empty() {
+    let mut at: HashMap<u32, usize> = HashMap::new();
+    for (number, raw) in crate::lines::numbered(input) {
+        let line = crate::lines::before_comment(raw);
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        match parse_line(line) {
-            Ok(key) => {
-                file.keys.retain(|k| k.id != key.id);
-                file.keys.push(key);
-            }
+        match crate::lines::utf8(line).and_then(parse_line) {
+            Ok(key) => match at.get(&key.id) {
+                Some(&i) => file.keys[i] = key,
+                None => {
+                    at.insert(key.id, file.keys.len());
+                    file.keys.push(key);
+                }
+            },
             Err(message) => file.errors.push(LineError {
-                line: index + 1,
+                line: number,
                 message,
             }),
         }
@@ -159,7 +165,7 @@ mod tests {
     #[test]
     fn reads_the_classic_example() {
         let f = parse(
-            "# ntp keys\n\
+            b"# ntp keys\n\
              1 M secret\n\
              2 MD5 Hello#comment\n\
              3 SHA1 0123456789abcdef0123456789ABCDEF01234567\n\
@@ -188,7 +194,7 @@ mod tests {
 
     #[test]
     fn bad_lines_are_named_and_skipped() {
-        let f = parse("1 M ok\n0 M zero\n65535 M big\n7 DES x\n8 M\nx M y\n9 M 0123456789abcdef0123456789abcdefg\n10 SHA1 0123456789abcdef0123456789abcdef0123456789\n");
+        let f = parse(b"1 M ok\n0 M zero\n65535 M big\n7 DES x\n8 M\nx M y\n9 M 0123456789abcdef0123456789abcdefg\n10 SHA1 0123456789abcdef0123456789abcdef0123456789\n");
         assert_eq!(f.keys.len(), 1);
         let lines: Vec<_> = f.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [2, 3, 4, 5, 6, 7, 8]);
@@ -199,9 +205,33 @@ mod tests {
 
     #[test]
     fn later_definition_wins_and_debug_hides_the_secret() {
-        let f = parse("5 M first\n5 SHA1 second\n");
+        let f = parse(b"5 M first\n5 SHA1 second\n");
         assert_eq!(f.keys.len(), 1);
         assert_eq!(f.keys[0].secret, b"second");
         assert_eq!(format!("{:?}", f.keys[0]), "Key(5 SHA1 <secret>)");
+        let f = parse(b"1 M a\n2 M b\n1 M c\n");
+        let ids: Vec<_> = f.keys.iter().map(|k| (k.id, k.secret.clone())).collect();
+        assert_eq!(ids, [(1, b"c".to_vec()), (2, b"b".to_vec())]);
+    }
+
+    #[test]
+    fn foreign_comments_are_skipped_and_foreign_keys_located() {
+        let f = parse(
+            b"# cl\xe9s du serveur (Latin-1)\n\
+              1 M secret # \xc3\xdc\xd4\xbf (GBK)\n\
+              2 M s\xe9same\n\
+              3 M ok\n",
+        );
+        let ids: Vec<u32> = f.keys.iter().map(|k| k.id).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(
+            f.errors,
+            [LineError {
+                line: 3,
+                message:
+                    "byte 0xE9 at column 6 is not UTF-8 (only comments may use another encoding)"
+                        .to_string()
+            }]
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use super::keys::{parse, Key};
 use super::KeyRing;
+use crate::fileio;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -16,12 +17,12 @@ pub struct Loaded {
     pub diagnostics: Vec<String>,
 }
 
-/// Reads `path`. An unreadable file is an error; bad lines and a world-readable mode are
-/// diagnostics.
+/// Reads `path` (a regular file of at most [`fileio::KEYS_LIMIT`] bytes). An unreadable
+/// file is an error; bad lines and a world-readable mode are diagnostics.
 pub fn load(path: &Path) -> io::Result<Loaded> {
-    let text = fs::read_to_string(path)?;
+    let bytes = fileio::read_bounded(path, fileio::KEYS_LIMIT)?;
     let mode = fs::metadata(path)?.permissions().mode();
-    let parsed = parse(&text);
+    let parsed = parse(&bytes);
     let shown = path.display();
     let mut diagnostics: Vec<String> = parsed
         .errors
@@ -44,7 +45,11 @@ pub fn key_ring(path: Option<&Path>, trusted: &[u32], control_key: Option<u32>) 
     let keys = match path.map(|p| (p, load(p))) {
         None => Vec::new(),
         Some((p, Err(err))) => {
-            log::error!("keys file {}: {err}; running without keys", p.display());
+            log::error!(
+                "keys file {}: {}; running without keys",
+                p.display(),
+                fileio::reason(&err)
+            );
             Vec::new()
         }
         Some((_, Ok(loaded))) => {
@@ -105,6 +110,11 @@ mod tests {
             [format!("{}:2: unknown key type 'XX'", path.display())]
         );
         assert!(load(&dir.join("missing")).is_err());
+        let refused = load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "a character device, not a regular file"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

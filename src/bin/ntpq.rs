@@ -4,16 +4,18 @@
 use std::io::{self, BufRead};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ntp6::ntpq::auth::Prompter;
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::{Numeric, Resolver};
 use ntp6::ntpq::session::Transport;
 use ntp6::time::NtpTimestamp;
+use ntp6::wire::printable::printable;
 use std::os::fd::AsRawFd;
 
-struct Udp(UdpSocket);
+/// The socket to one server and the start of the monotonic clock its deadlines use.
+struct Udp(UdpSocket, Instant);
 
 impl Transport for Udp {
     fn send(&mut self, d: &[u8]) -> io::Result<()> {
@@ -36,6 +38,10 @@ impl Transport for Udp {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn mono(&self) -> Duration {
+        self.1.elapsed()
     }
 }
 
@@ -72,7 +78,8 @@ fn reverse(addr: IpAddr) -> Option<String> {
     }
     // SAFETY: getnameinfo NUL-terminates host on success.
     let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
-    Some(name.to_string_lossy().into_owned())
+    // A name from DNS is shown like server text: no control character gets through.
+    Some(printable(name.to_bytes()))
 }
 
 /// Classic's `getkeyid`/`getpass`: the prompt goes to stderr, the answer comes from the
@@ -218,7 +225,7 @@ fn connect(host: &str, family: Option<bool>) -> io::Result<Udp> {
     };
     let sock = UdpSocket::bind(bind)?;
     sock.connect(addr)?;
-    Ok(Udp(sock))
+    Ok(Udp(sock, Instant::now()))
 }
 
 fn main() {

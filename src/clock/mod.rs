@@ -48,6 +48,11 @@ pub trait Clock {
     fn now(&self) -> NtpTimestamp;
     /// Monotonic time, immune to steps, for timers and intervals.
     fn mono(&self) -> std::time::Duration;
+    /// Monotonic time including time spent suspended (CLOCK_BOOTTIME): when it runs ahead
+    /// of [`Clock::mono`], the system was asleep. A clock that cannot tell returns `mono`.
+    fn boottime(&self) -> std::time::Duration {
+        self.mono()
+    }
     /// log2 of the clock's reading precision in seconds (classic ntpd measures -20 or so).
     fn precision(&self) -> i8;
     /// Jumps the clock by `offset` (positive: forward).

@@ -113,6 +113,14 @@ impl<K: Kernel> SystemClock<K> {
     }
 }
 
+/// A CLOCK_MONOTONIC or CLOCK_BOOTTIME reading as a duration.
+fn since_boot(ts: libc::timespec) -> Duration {
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 impl<K: Kernel> Clock for SystemClock<K> {
     fn now(&self) -> NtpTimestamp {
         let ts = self.kernel.gettime(libc::CLOCK_REALTIME);
@@ -120,11 +128,11 @@ impl<K: Kernel> Clock for SystemClock<K> {
     }
 
     fn mono(&self) -> Duration {
-        let ts = self.kernel.gettime(libc::CLOCK_MONOTONIC);
-        Duration::new(
-            ts.tv_sec.max(0) as u64,
-            ts.tv_nsec.clamp(0, 999_999_999) as u32,
-        )
+        since_boot(self.kernel.gettime(libc::CLOCK_MONOTONIC))
+    }
+
+    fn boottime(&self) -> Duration {
+        since_boot(self.kernel.gettime(libc::CLOCK_BOOTTIME))
     }
 
     fn precision(&self) -> i8 {
@@ -306,6 +314,8 @@ mod tests {
         let (secs, _) = c.now().to_unix();
         assert!(secs > 1_600_000_000);
         assert!(c.frequency().is_ok());
-        assert!(c.mono() > Duration::ZERO);
+        let mono = c.mono();
+        assert!(mono > Duration::ZERO);
+        assert!(c.boottime() >= mono);
     }
 }

@@ -14,6 +14,10 @@ const MAX_SLEW_RATE: f64 = 500e-6;
 /// counter in simulations.
 pub trait MonoSource {
     fn mono(&self) -> Duration;
+    /// Time including suspends (CLOCK_BOOTTIME); a source that cannot tell returns `mono`.
+    fn boottime(&self) -> Duration {
+        self.mono()
+    }
 }
 
 /// The process's monotonic clock (`CLOCK_MONOTONIC` through `std::time::Instant`).
@@ -194,6 +198,10 @@ impl<M: MonoSource> Clock for VirtualClock<M> {
 
     fn mono(&self) -> Duration {
         self.mono.mono()
+    }
+
+    fn boottime(&self) -> Duration {
+        self.mono.boottime()
     }
 
     fn precision(&self) -> i8 {

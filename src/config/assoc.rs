@@ -222,7 +222,7 @@ fn refid(word: &str) -> [u8; 4] {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::{parse_one as one, parse_str, Directive};
+    use super::super::parse::{parse_bytes, parse_one as one, Directive};
     use super::*;
 
     fn assoc(line: &str) -> AssocConfig {
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn poll_out_of_range_is_clamped_with_a_warning() {
-        let (stmts, diags) = parse_str("server a.b minpoll 1 maxpoll 30", "x");
+        let (stmts, diags) = parse_bytes(b"server a.b minpoll 1 maxpoll 30", "x");
         let Directive::Assoc(a) = &stmts[0].directive else {
             panic!()
         };

@@ -4,16 +4,17 @@ use std::io;
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, Location};
-use super::load::load;
+use super::load::{load, read_config};
 use super::model::{Config, Target};
 
-/// Loads `path` (via `read`) and reports syntax errors (Error), unreadable includes,
+/// Loads `path` (via `read`) and reports a configuration that cannot be read whole (Fatal),
+/// syntax errors (Error), missing includes,
 /// a missing keys/leap file or driftfile directory (Warning, checked with `exists`), fudges
 /// for clocks no `server` line configures (Warning: classic ignores them) and every
 /// directive in `not_acted_on` (Warning "'X' not supported yet"). Ordered by file and line.
 pub fn check(
     path: &Path,
-    read: &mut dyn FnMut(&Path) -> io::Result<String>,
+    read: &mut dyn FnMut(&Path) -> io::Result<Vec<u8>>,
     exists: &mut dyn FnMut(&Path) -> bool,
     not_acted_on: &[&str],
 ) -> Vec<Diagnostic> {
@@ -46,7 +47,7 @@ pub fn check(
 pub fn check_file(path: &Path, not_acted_on: &[&str]) -> Vec<Diagnostic> {
     check(
         path,
-        &mut |p: &Path| std::fs::read_to_string(p),
+        &mut read_config,
         &mut |p: &Path| p.exists(),
         not_acted_on,
     )
@@ -120,7 +121,7 @@ mod tests {
                     server 10.0.0.1 iburst\nbogus\ncrypto\n";
         let mut read = |p: &Path| {
             if p == Path::new("/etc/ntp.conf") {
-                Ok(text.to_string())
+                Ok(text.as_bytes().to_vec())
             } else {
                 Err(io::Error::from(io::ErrorKind::NotFound))
             }

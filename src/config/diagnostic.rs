@@ -32,6 +32,10 @@ impl fmt::Display for Location {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// The configuration could not be read whole (a file that is not a regular file, too
+    /// large or unreadable, an include cycle): the daemon must not start on what is left,
+    /// which could lack its access rules.
+    Fatal,
     /// The line was dropped (classic logs a syntax error and goes on without it).
     Error,
     /// Accepted, but probably not what the admin meant or not fully honoured.
@@ -63,8 +67,21 @@ impl Diagnostic {
         }
     }
 
+    pub fn fatal(location: Location, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            location,
+            severity: Severity::Fatal,
+            message: message.into(),
+        }
+    }
+
+    /// An error or worse: `ntpd --check` exits 1.
     pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
+        self.severity <= Severity::Error
+    }
+
+    pub fn is_fatal(&self) -> bool {
+        self.severity == Severity::Fatal
     }
 }
 

@@ -39,6 +39,21 @@ fn words(i: &str) -> IResult<&str, Vec<&str>> {
     ))(i)
 }
 
+/// The bytes of a line before its comment: the first `#` outside a quoted word. Works on
+/// bytes so a comment in any encoding is cut off before the line has to be UTF-8 (`#` and
+/// `"` never occur inside a UTF-8, Latin-1 or GBK multi-byte character).
+pub fn before_comment(line: &[u8]) -> &[u8] {
+    let mut quoted = false;
+    for (i, &b) in line.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'#' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
 /// The words of one line (without its newline). Fails only on an unterminated quote.
 pub fn split_words(line: &str) -> Result<Vec<&str>, String> {
     match words(line) {
@@ -79,5 +94,16 @@ mod tests {
             vec!["setvar", "a", "=", ""]
         );
         assert!(split_words("keys \"/etc/ntp/keys").is_err());
+    }
+
+    #[test]
+    fn comments_are_cut_off_as_bytes() {
+        assert_eq!(before_comment(b"server x # caf\xe9"), b"server x ");
+        assert_eq!(
+            before_comment(b"statsdir \"/a#b\" # c"),
+            b"statsdir \"/a#b\" "
+        );
+        assert_eq!(before_comment(b"keys \"/k#"), b"keys \"/k#");
+        assert_eq!(before_comment(b"# \xd6\xd0\xce\xc4"), b"");
     }
 }

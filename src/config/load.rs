@@ -1,38 +1,50 @@
 //! Reading a config file with its `includefile`s into one [`Config`].
 //!
 //! File access is injected (`read`), so this is testable without a filesystem and the
-//! daemon's shell decides how files are opened; [`load_file`] is the std::fs shell.
+//! daemon's shell decides how files are opened; [`load_file`] is the shell, reading through
+//! [`crate::fileio`] (regular files only, bounded in size).
+//!
+//! A file that does not exist is a warning, as in classic (the main file: "running with
+//! defaults"; `includefile /etc/ntp/crypto/pw` is absent on most RHEL6 hosts). A file that
+//! exists but cannot be read whole, an include cycle or too deep a nesting is
+//! [`Severity::Fatal`](super::Severity::Fatal): the daemon refuses to start rather than run
+//! without the access rules the unread part may hold.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::diagnostic::{Diagnostic, Location};
 use super::model::Config;
-use super::parse::{parse_str, Directive, Statement};
+use super::parse::{parse_bytes, Directive, Statement};
+use crate::fileio::{self, reason};
 
-/// How deep `includefile` may nest (classic's MAXINCLUDELEVEL); deeper is almost surely a
-/// file including itself.
+/// How deep `includefile` may nest (classic's MAXINCLUDELEVEL).
 pub const MAX_INCLUDE_DEPTH: usize = 5;
 
-type Reader<'r> = dyn FnMut(&Path) -> io::Result<String> + 'r;
+type Reader<'r> = dyn FnMut(&Path) -> io::Result<Vec<u8>> + 'r;
 
-/// Loads `path` and its includes. A missing main file is a warning: classic then runs
-/// with its defaults ("getconfig: Couldn't open <...>").
+/// Loads `path` and its includes.
 pub fn load(path: &Path, read: &mut Reader<'_>) -> (Config, Vec<Diagnostic>) {
     let mut loader = Loader {
         config: Config::default(),
         diags: Vec::new(),
         read,
+        open: vec![path.to_path_buf()],
     };
     let file = path.display().to_string();
+    let whole = Location::new(&file, 0);
     match (loader.read)(path) {
-        Ok(text) => loader.include(&text, &file, 0),
-        Err(e) => loader.diags.push(Diagnostic::warning(
-            Location::new(&file, 0),
+        Ok(bytes) => loader.include(&bytes, &file),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => loader.diags.push(Diagnostic::warning(
+            whole,
             format!(
                 "Couldn't open <{file}>: {}; running with defaults",
-                io_reason(&e)
+                reason(&e)
             ),
+        )),
+        Err(e) => loader.diags.push(Diagnostic::fatal(
+            whole,
+            format!("cannot read the configuration: {}", reason(&e)),
         )),
     }
     (loader.config, loader.diags)
@@ -40,52 +52,62 @@ pub fn load(path: &Path, read: &mut Reader<'_>) -> (Config, Vec<Diagnostic>) {
 
 /// [`load`] reading real files.
 pub fn load_file(path: &Path) -> (Config, Vec<Diagnostic>) {
-    load(path, &mut |p: &Path| std::fs::read_to_string(p))
+    load(path, &mut read_config)
 }
 
-/// The OS reason without Rust's "(os error N)" suffix.
-pub(super) fn io_reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
+/// How the shell reads ntp.conf and its includes.
+pub(super) fn read_config(path: &Path) -> io::Result<Vec<u8>> {
+    fileio::read_bounded(path, fileio::CONFIG_LIMIT)
 }
 
 struct Loader<'r, 'a> {
     config: Config,
     diags: Vec<Diagnostic>,
     read: &'a mut Reader<'r>,
+    /// The files being read, outermost first: an include of one of them is a cycle.
+    open: Vec<PathBuf>,
 }
 
 impl Loader<'_, '_> {
-    fn include(&mut self, text: &str, file: &str, depth: usize) {
-        let (statements, diags) = parse_str(text, file);
+    fn include(&mut self, bytes: &[u8], file: &str) {
+        let (statements, diags) = parse_bytes(bytes, file);
         self.diags.extend(diags);
         for statement in statements {
-            self.statement(statement, depth);
+            self.statement(statement);
         }
     }
 
-    fn statement(&mut self, s: Statement, depth: usize) {
+    fn statement(&mut self, s: Statement) {
         self.config.directives.push((s.location.clone(), s.keyword));
         let Directive::IncludeFile(path) = s.directive else {
             apply(&mut self.config, s.directive);
             return;
         };
         let name = path.display().to_string();
-        if depth + 1 > MAX_INCLUDE_DEPTH {
-            self.diags.push(Diagnostic::error(
-                s.location,
-                format!("includefile '{name}' nested deeper than {MAX_INCLUDE_DEPTH} levels"),
-            ));
+        if self.open.contains(&path) {
+            let fatal = format!("includefile <{name}> is already being read: an include cycle");
+            self.diags.push(Diagnostic::fatal(s.location, fatal));
+            return;
+        }
+        if self.open.len() > MAX_INCLUDE_DEPTH {
+            let fatal =
+                format!("includefile <{name}> nested deeper than {MAX_INCLUDE_DEPTH} levels");
+            self.diags.push(Diagnostic::fatal(s.location, fatal));
             return;
         }
         match (self.read)(&path) {
-            Ok(text) => self.include(&text, &name, depth + 1),
-            Err(e) => self.diags.push(Diagnostic::warning(
+            Ok(bytes) => {
+                self.open.push(path);
+                self.include(&bytes, &name);
+                self.open.pop();
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.diags.push(Diagnostic::warning(
                 s.location,
-                format!("Couldn't open includefile <{name}>: {}", io_reason(&e)),
+                format!("Couldn't open includefile <{name}>: {}", reason(&e)),
+            )),
+            Err(e) => self.diags.push(Diagnostic::fatal(
+                s.location,
+                format!("cannot read includefile <{name}>: {}", reason(&e)),
             )),
         }
     }
@@ -163,10 +185,10 @@ mod tests {
     use std::collections::HashMap;
     use std::path::PathBuf;
 
-    fn fake_fs(files: &[(&str, &str)]) -> impl FnMut(&Path) -> io::Result<String> {
-        let map: HashMap<PathBuf, String> = files
+    fn fake_fs(files: &[(&str, &str)]) -> impl FnMut(&Path) -> io::Result<Vec<u8>> {
+        let map: HashMap<PathBuf, Vec<u8>> = files
             .iter()
-            .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+            .map(|(p, t)| (PathBuf::from(p), t.as_bytes().to_vec()))
             .collect();
         move |p: &Path| {
             map.get(p)
@@ -222,12 +244,95 @@ mod tests {
             .starts_with("/nope.conf: Couldn't open </nope.conf>"));
     }
 
+    fn fatal(diags: &[Diagnostic]) -> Vec<String> {
+        let fatal = diags.iter().filter(|d| d.is_fatal());
+        fatal.map(|d| d.to_string()).collect()
+    }
+
     #[test]
-    fn self_include_stops_at_the_depth_limit() {
+    fn include_cycles_are_fatal_and_located() {
         let mut fs = fake_fs(&[("/a.conf", "server x.example\nincludefile /a.conf\n")]);
         let (config, diags) = load(Path::new("/a.conf"), &mut fs);
-        assert_eq!(config.associations.len(), MAX_INCLUDE_DEPTH + 1);
-        assert_eq!(diags.iter().filter(|d| d.is_error()).count(), 1);
+        assert_eq!(config.associations.len(), 1);
+        assert_eq!(
+            fatal(&diags),
+            ["/a.conf:2: includefile </a.conf> is already being read: an include cycle"]
+        );
+        let mut fs = fake_fs(&[
+            ("/a", "server 127.127.1.0\nincludefile /b\n"),
+            ("/b", "\n\nincludefile /a\n"),
+        ]);
+        let (config, diags) = load(Path::new("/a"), &mut fs);
+        assert_eq!(config.associations.len(), 1, "LOCAL(0) once");
+        assert_eq!(
+            fatal(&diags),
+            ["/b:3: includefile </a> is already being read: an include cycle"]
+        );
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_fatal() {
+        let names: Vec<String> = (0..=MAX_INCLUDE_DEPTH + 1)
+            .map(|n| format!("/{n}"))
+            .collect();
+        let texts: Vec<String> = (0..=MAX_INCLUDE_DEPTH + 1)
+            .map(|n| format!("includefile /{}\n", n + 1))
+            .collect();
+        let files: Vec<(&str, &str)> = names
+            .iter()
+            .map(String::as_str)
+            .zip(texts.iter().map(String::as_str))
+            .collect();
+        let (_, diags) = load(Path::new("/0"), &mut fake_fs(&files));
+        assert_eq!(
+            fatal(&diags),
+            [format!("/{MAX_INCLUDE_DEPTH}:1: includefile </{}> nested deeper than {MAX_INCLUDE_DEPTH} levels", MAX_INCLUDE_DEPTH + 1)]
+        );
+    }
+
+    #[test]
+    fn files_that_exist_but_cannot_be_read_whole_are_fatal() {
+        let mut read = |p: &Path| match p.to_str() {
+            Some("/etc/ntp.conf") => {
+                Ok(b"restrict default noquery\nincludefile /dev/zero\n".to_vec())
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a character device, not a regular file",
+            )),
+        };
+        let (_, diags) = load(Path::new("/etc/ntp.conf"), &mut read);
+        assert_eq!(
+            fatal(&diags),
+            ["/etc/ntp.conf:2: cannot read includefile </dev/zero>: a character device, not a regular file"]
+        );
+        let (config, diags) = load(Path::new("/dev/zero"), &mut read);
+        assert_eq!(config, Config::default());
+        assert_eq!(
+            fatal(&diags),
+            ["/dev/zero: cannot read the configuration: a character device, not a regular file"]
+        );
+    }
+
+    #[test]
+    fn foreign_comments_are_skipped_and_foreign_directives_located() {
+        let mut read = |_: &Path| {
+            Ok(b"# Serveur de temps, r\xe9seau local (Latin-1)\n\
+                 # \xb1\xbe\xb5\xd8\xca\xb1\xd6\xd3 (GBK)\n\
+                 restrict default noquery # \xe9\n\
+                 server 127.127.1.0 \xe9\n\
+                 server 127.127.1.0\n"
+                .to_vec())
+        };
+        let (config, diags) = load(Path::new("/etc/ntp.conf"), &mut read);
+        assert_eq!(config.restrictions.len(), 1);
+        assert_eq!(config.associations.len(), 1);
+        let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            shown,
+            ["/etc/ntp.conf:4: byte 0xE9 at column 20 is not UTF-8 (only comments may use another encoding)"]
+        );
+        assert!(diags[0].is_error() && !diags[0].is_fatal());
     }
 
     #[test]

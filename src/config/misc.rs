@@ -352,11 +352,11 @@ pub(super) fn anything(args: &mut Args<'_>) -> Result<Directive, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::parse_str;
+    use super::super::parse::parse_bytes;
     use super::*;
 
     fn one(line: &str) -> Directive {
-        let (mut stmts, diags) = parse_str(line, "ntp.conf");
+        let (mut stmts, diags) = parse_bytes(line.as_bytes(), "ntp.conf");
         assert!(diags.is_empty(), "{line}: {diags:?}");
         stmts.remove(0).directive
     }

@@ -1,6 +1,6 @@
 //! ntp.conf parsing (nom lexer, typed directives), include resolution and `--check`.
 //!
-//! [`parse_str`] turns text into located [`Statement`]s; [`load`] follows `includefile`
+//! [`parse_bytes`] turns a file's bytes into located [`Statement`]s; [`load`] follows `includefile`
 //! through an injected reader and folds everything into a [`Config`]; [`check`] adds the
 //! file-existence and "not supported yet" findings for `ntpd --check`.
 
@@ -19,4 +19,4 @@ pub use check::{check, check_file};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use load::{load, load_file, MAX_INCLUDE_DEPTH};
 pub use model::*;
-pub use parse::{parse_str, Directive, Statement};
+pub use parse::{parse_bytes, Directive, Statement};

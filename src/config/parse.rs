@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::diagnostic::{Diagnostic, Location};
-use super::lexer::split_words;
+use super::lexer::{before_comment, split_words};
 use super::model::{
     AssocConfig, Discard, DriftFile, Filegen, Fudge, InterfaceRule, RestrictEntry, SetVar,
     StatsFile, SystemFlag, Target, Tinker, Tos,
@@ -225,14 +225,17 @@ const DIRECTIVES: &[(&str, Parser)] = &[
     ("unpeer", misc::anything),
 ];
 
-/// Parses ntp.conf text; `file` names it in locations. Never fails: bad lines become
-/// diagnostics and are left out of the statements.
-pub fn parse_str(text: &str, file: &str) -> (Vec<Statement>, Vec<Diagnostic>) {
+/// Parses the bytes of an ntp.conf; `file` names it in locations. Never fails: bad lines
+/// become diagnostics and are left out of the statements. A comment may hold any bytes; a
+/// byte that is not UTF-8 before the comment makes its line an error.
+pub fn parse_bytes(input: &[u8], file: &str) -> (Vec<Statement>, Vec<Diagnostic>) {
     let mut statements = Vec::new();
     let mut diags = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let location = Location::new(file, u32::try_from(index + 1).unwrap_or(u32::MAX));
-        match parse_line(line, &location) {
+    for (number, line) in crate::lines::numbered(input) {
+        let location = Location::new(file, u32::try_from(number).unwrap_or(u32::MAX));
+        let parsed =
+            crate::lines::utf8(before_comment(line)).and_then(|code| parse_line(code, &location));
+        match parsed {
             Ok(None) => {}
             Ok(Some((statement, warnings))) => {
                 let warned = warnings.into_iter();
@@ -274,7 +277,7 @@ fn parse_line(line: &str, location: &Location) -> Result<Option<(Statement, Vec<
 /// Parses one line, for the directive parsers' unit tests: its directive, or its first error.
 #[cfg(test)]
 pub(super) fn parse_one(line: &str) -> Result<Directive, String> {
-    let (mut stmts, diags) = parse_str(line, "ntp.conf");
+    let (mut stmts, diags) = parse_bytes(line.as_bytes(), "ntp.conf");
     match diags.iter().find(|d| d.is_error()) {
         Some(d) => Err(d.to_string()),
         None => Ok(stmts.remove(0).directive),
@@ -300,7 +303,7 @@ mod tests {
 
     #[test]
     fn unknown_directive_names_the_word_and_line() {
-        let (stmts, diags) = parse_str("driftfile /x\nfoobar 1 2 3\n", "ntp.conf");
+        let (stmts, diags) = parse_bytes(b"driftfile /x\nfoobar 1 2 3\n", "ntp.conf");
         assert_eq!(stmts.len(), 1);
         assert_eq!(diags.len(), 1);
         assert_eq!(
@@ -311,7 +314,7 @@ mod tests {
 
     #[test]
     fn trailing_words_are_an_error() {
-        let (_, diags) = parse_str("requestkey 1 2", "ntp.conf");
+        let (_, diags) = parse_bytes(b"requestkey 1 2", "ntp.conf");
         assert_eq!(
             diags[0].to_string(),
             "ntp.conf:1: unexpected '2' in requestkey line"

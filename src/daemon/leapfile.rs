@@ -1,7 +1,8 @@
 //! Reading the `leapfile` at start and saying what came of it: loaded (with its expiry,
 //! last leap and TAI offset), used without a hash, or rejected (with the reason).
 
-use crate::leap::{HashCheck, LeapTable};
+use crate::fileio;
+use crate::leap::{HashCheck, LeapError, LeapTable};
 use crate::ntpdate::format::Civil;
 use crate::time::UNIX_EPOCH_NTP_SECS;
 use std::path::Path;
@@ -20,18 +21,24 @@ fn iso(ntp: i64) -> String {
     )
 }
 
-/// Reads and checks `path`. (Expiry is judged by the engine on the clock it runs on.)
+/// Reads (a regular file of at most [`fileio::LEAP_LIMIT`] bytes) and checks `path`.
+/// (Expiry is judged by the engine on the clock it runs on.)
 pub fn load(path: &Path) -> Option<LeapTable> {
     let shown = path.display();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let bytes = match fileio::read_bounded(path, fileio::LEAP_LIMIT) {
+        Ok(b) => b,
         Err(err) => {
-            log::error!("leapsecond file ('{shown}'): cannot read: {err}");
+            let reason = fileio::reason(&err);
+            log::error!("leapsecond file ('{shown}'): cannot read: {reason}");
             return None;
         }
     };
-    let table = match LeapTable::parse(&text) {
+    let table = match LeapTable::parse(&bytes) {
         Ok(t) => t,
+        Err(LeapError::Syntax { line, message }) => {
+            log::error!("leapsecond file ('{shown}'): rejected: {shown}:{line}: {message}");
+            return None;
+        }
         Err(err) => {
             log::error!("leapsecond file ('{shown}'): rejected: {err}");
             return None;
@@ -66,6 +73,7 @@ mod tests {
         std::fs::write(&bad, "#@ 3991593600\n3692217600 37\n#h 1 2 3 4 5\n").unwrap();
         assert!(load(&bad).is_none());
         assert!(load(&dir.join("missing")).is_none());
+        assert!(load(Path::new("/dev/zero")).is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

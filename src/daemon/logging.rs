@@ -13,12 +13,11 @@ use std::time::Duration;
 /// A logger writing classic-style lines (`21 Nov 02:44:01 ntpd[26935]: message`) to a file.
 struct FileLogger {
     file: Mutex<File>,
-    level: log::LevelFilter,
 }
 
 impl log::Log for FileLogger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= self.level
+        metadata.level() <= log::max_level()
     }
 
     fn log(&self, record: &log::Record) {
@@ -46,12 +45,11 @@ impl log::Log for FileLogger {
 struct SyslogLogger {
     socket: UnixDatagram,
     path: PathBuf,
-    level: log::LevelFilter,
 }
 
 impl log::Log for SyslogLogger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= self.level
+        metadata.level() <= log::max_level()
     }
 
     fn log(&self, record: &log::Record) {
@@ -125,22 +123,27 @@ fn level_for(debug: u8) -> log::LevelFilter {
     }
 }
 
+/// Applies classic's debug level (`-d`, SIGUSR1/SIGUSR2): 0 logs info and above, 1 adds
+/// debug, 2 and more add trace. The loggers filter on log's max level alone, so this
+/// takes effect at once whichever logger is in use.
+pub fn set_debug_level(debug: u8) {
+    log::set_max_level(level_for(debug));
+}
+
 /// Where syslog listens.
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 
 /// Sets up logging once at start. `RUST_LOG` overrides the level in the foreground;
 /// `syslog_socket` replaces /dev/log.
 pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: Option<&Path>) {
-    let level = level_for(debug);
     if let Some(path) = logfile {
         match OpenOptions::new().create(true).append(true).open(path) {
             Ok(file) => {
                 let logger = FileLogger {
                     file: Mutex::new(file),
-                    level,
                 };
                 if log::set_boxed_logger(Box::new(logger)).is_ok() {
-                    log::set_max_level(level);
+                    set_debug_level(debug);
                 }
                 return;
             }
@@ -148,8 +151,10 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
         }
     }
     if foreground {
+        // env_logger lets everything through and log's max level decides, so the debug
+        // level can change at run time; RUST_LOG, when set, filters as it says.
         env_logger::Builder::new()
-            .filter_level(level)
+            .filter_level(log::LevelFilter::Trace)
             .parse_default_env()
             .format(|buf, record| {
                 writeln!(
@@ -161,6 +166,9 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
                 )
             })
             .init();
+        if std::env::var_os("RUST_LOG").is_none() {
+            set_debug_level(debug);
+        }
         return;
     }
     let path = syslog_socket.unwrap_or(Path::new(DEFAULT_SYSLOG_SOCKET));
@@ -176,10 +184,9 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
     let logger = SyslogLogger {
         socket,
         path: path.to_path_buf(),
-        level,
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
-        log::set_max_level(level);
+        set_debug_level(debug);
     }
 }
 

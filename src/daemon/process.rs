@@ -78,8 +78,14 @@ pub fn daemonize() -> io::Result<Detached> {
 pub struct PidFile(PathBuf);
 
 impl PidFile {
+    /// Writes our PID to `path`; the error names the file.
     pub fn create(path: &Path) -> io::Result<PidFile> {
-        fs::write(path, format!("{}\n", std::process::id()))?;
+        fs::write(path, format!("{}\n", std::process::id())).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("cannot write pid file {}: {err}", path.display()),
+            )
+        })?;
         Ok(PidFile(path.to_path_buf()))
     }
 }
@@ -107,4 +113,18 @@ pub fn random_seed() -> [u64; 2] {
         u64::from_ne_bytes(a.try_into().unwrap_or_default()),
         u64::from_ne_bytes(b.try_into().unwrap_or_default()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_file_error_names_the_file() {
+        let err = PidFile::create(Path::new("/nonexistent-dir/ntpd.pid")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot write pid file /nonexistent-dir/ntpd.pid: No such file or directory (os error 2)"
+        );
+    }
 }

@@ -65,6 +65,9 @@ pub fn main(args: Vec<String>) -> i32 {
             log::warn!("{d}");
         }
     }
+    if diagnostics.iter().any(|d| d.is_fatal()) {
+        return refuse_partial_config(&diagnostics, &opts, &shell);
+    }
     settings::log_unsupported(&config);
     log_unsupported_options(&opts);
     match start(&opts, &config, &shell) {
@@ -74,6 +77,25 @@ pub fn main(args: Vec<String>) -> i32 {
             1
         }
     }
+}
+
+/// Exits instead of running on a configuration read only in part: what is missing may be
+/// the `restrict` lines that keep mode 6 from the world. The reason also goes to stderr
+/// when the log does not, so `service ntpd start` shows it.
+fn refuse_partial_config(
+    diagnostics: &[config::Diagnostic],
+    opts: &Options,
+    shell: &ShellSettings,
+) -> i32 {
+    const EXITING: &str = "configuration not read whole; exiting";
+    log::error!("{EXITING}");
+    if !opts.no_fork || shell.log_file.is_some() {
+        for d in diagnostics.iter().filter(|d| d.is_fatal()) {
+            eprintln!("ntpd: {d}");
+        }
+        eprintln!("ntpd: {EXITING}");
+    }
+    1
 }
 
 /// Options accepted for compatibility whose work arrives with later issues.
@@ -188,6 +210,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         names,
         max_clock: settings::max_clock(config),
         stats,
+        debug_level: opts.debug_level,
     };
     let system = SystemClock::new();
     match opts.virtual_clock {

@@ -35,7 +35,6 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "broadcastdelay",
     "crypto",
     "setvar",
-    "discard",
 ];
 
 /// The shell's own settings.
@@ -47,12 +46,23 @@ pub struct ShellSettings {
 }
 
 /// Logs, once each, the directives present in `config` that are not acted on yet.
+/// `discard average/minimum` are applied (see [`access`]); only its `monitor` is not.
 pub fn log_unsupported(config: &Config) {
     let mut said = BTreeSet::new();
     for (location, keyword) in &config.directives {
         if NOT_ACTED_ON.contains(keyword) && said.insert(*keyword) {
             log::warn!("{location}: '{keyword}' not supported yet");
         }
+    }
+    if config.discard.monitor.is_some() {
+        let location = config
+            .directives
+            .iter()
+            .rev()
+            .find(|(_, keyword)| *keyword == "discard")
+            .map(|(location, _)| format!("{location}: "))
+            .unwrap_or_default();
+        log::warn!("{location}'discard monitor' not supported yet; ignored");
     }
 }
 

@@ -219,7 +219,7 @@ mod tests {
     use crate::time::{NtpDuration, Ppm};
 
     fn config(text: &str) -> Config {
-        let mut read = |_: &Path| Ok(text.to_string());
+        let mut read = |_: &Path| Ok(text.as_bytes().to_vec());
         let (config, diags) = crate::config::load(Path::new("ntp.conf"), &mut read);
         assert!(diags.is_empty(), "{diags:?}");
         config

@@ -30,11 +30,17 @@ impl std::error::Error for DriftError {}
 
 /// Parses the first word of the file (classic ignores anything after it, e.g. 4.2.8's
 /// second "tolerance" value).
-pub fn parse(text: &str) -> Result<Ppm, DriftError> {
-    let word = text.split_whitespace().next().ok_or(DriftError::Empty)?;
-    let value: f64 = word
-        .parse()
-        .map_err(|_| DriftError::NotANumber(word.chars().take(40).collect()))?;
+pub fn parse(input: &[u8]) -> Result<Ppm, DriftError> {
+    let word = input
+        .split(|b| b.is_ascii_whitespace())
+        .find(|w| !w.is_empty())
+        .ok_or(DriftError::Empty)?;
+    let not_a_number =
+        || DriftError::NotANumber(String::from_utf8_lossy(word).chars().take(40).collect());
+    let value: f64 = std::str::from_utf8(word)
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .ok_or_else(not_a_number)?;
     if !value.is_finite() || value.abs() > MAX_PPM {
         return Err(DriftError::OutOfRange(value));
     }
@@ -52,18 +58,22 @@ mod tests {
 
     #[test]
     fn round_trips_classic_text() {
-        assert_eq!(parse("-21.077\n"), Ok(Ppm(-21.077)));
+        assert_eq!(parse(b"-21.077\n"), Ok(Ppm(-21.077)));
         assert_eq!(format(Ppm(-21.077)), "-21.077\n");
         assert_eq!(format(Ppm(3.0)), "3.000\n");
-        assert_eq!(parse("  12.5 0.001\n"), Ok(Ppm(12.5)));
+        assert_eq!(parse(b"  12.5 0.001\n"), Ok(Ppm(12.5)));
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert_eq!(parse(""), Err(DriftError::Empty));
-        assert!(matches!(parse("abc"), Err(DriftError::NotANumber(_))));
-        assert!(matches!(parse("1e9"), Err(DriftError::OutOfRange(_))));
-        assert!(matches!(parse("NaN"), Err(DriftError::OutOfRange(_))));
-        assert!(parse(&"9".repeat(10_000)).is_err());
+        assert_eq!(parse(b" \n"), Err(DriftError::Empty));
+        assert!(matches!(parse(b"abc"), Err(DriftError::NotANumber(_))));
+        assert!(matches!(
+            parse(b"\xff\xfe1"),
+            Err(DriftError::NotANumber(_))
+        ));
+        assert!(matches!(parse(b"1e9"), Err(DriftError::OutOfRange(_))));
+        assert!(matches!(parse(b"NaN"), Err(DriftError::OutOfRange(_))));
+        assert!(parse("9".repeat(10_000).as_bytes()).is_err());
     }
 }

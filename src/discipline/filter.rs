@@ -71,6 +71,11 @@ pub struct ClockFilter {
     jitter: f64,
     /// Epoch of the sample last handed on.
     epoch: f64,
+    /// Stages written since the filter was cleared (at most [`STAGES`]); the rest are
+    /// empty, and rank last.
+    filled: usize,
+    /// The peer dispersion counting only the filled stages.
+    held_dispersion: f64,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -97,6 +102,8 @@ impl ClockFilter {
             dispersion: MAX_DISPERSION,
             jitter: MAX_DISPERSION.sqrt(),
             epoch: now,
+            filled: 0,
+            held_dispersion: MAX_DISPERSION,
         }
     }
 
@@ -133,6 +140,7 @@ impl ClockFilter {
         };
         let newest = self.next;
         self.next = (self.next + 1) % STAGES;
+        self.filled = (self.filled + 1).min(STAGES);
         self.age(now, newest);
         // Newest first; once synchronised, a stable sort by distance keeps that order
         // among equal distances, as classic's insertion sort does.
@@ -182,14 +190,20 @@ impl ClockFilter {
     fn summarise(&mut self, valid: usize, ctx: FilterContext) -> FilterVerdict {
         let best = self.order[0];
         let mut dispersion = 0.0;
+        let mut held = 0.0;
         let mut jitter = 0.0;
         for (rank, &i) in self.order.iter().enumerate().rev() {
             dispersion = WEIGHT * (dispersion + self.stages[i].dispersion);
+            // Stages fill from index 0 after a clear, so those below `filled` are written.
+            if i < self.filled {
+                held = WEIGHT * (held + self.stages[i].dispersion);
+            }
             if rank < valid {
                 jitter += (self.stages[i].offset - self.stages[best].offset).powi(2);
             }
         }
         self.dispersion = dispersion;
+        self.held_dispersion = held;
         if valid == 0 {
             return FilterVerdict::Empty;
         }
@@ -227,6 +241,19 @@ impl ClockFilter {
     /// The peer dispersion (epsilon) as of the last update.
     pub fn dispersion(&self) -> NtpDuration {
         NtpDuration::from_secs_f64(self.dispersion)
+    }
+
+    /// The peer dispersion as of the last update counting only the stages written since
+    /// the filter was cleared, each with classic's weight for its rank (the empty stages
+    /// rank last, so this is [`ClockFilter::dispersion`] without their MAXDISPERSE share).
+    pub fn held_dispersion(&self) -> NtpDuration {
+        NtpDuration::from_secs_f64(self.held_dispersion)
+    }
+
+    /// Stages written since the filter was cleared, real samples and "no answer" dummies
+    /// alike (at most [`STAGES`]).
+    pub fn filled(&self) -> usize {
+        self.filled
     }
 
     /// The peer jitter (psi).
@@ -348,6 +375,25 @@ mod tests {
         f.add(&sample(1.0, 10.0), at(1007), ctx());
         let stages = f.stages_newest_first();
         assert!((stages[1].2.to_secs_f64() - (1e-6 + PHI * 1000.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn held_dispersion_leaves_out_only_the_empty_stages() {
+        let mut f = ClockFilter::new(at(0));
+        f.add(&sample(1.0, 10.0), at(1), ctx());
+        f.add(&sample(1.2, 10.0), at(3), ctx());
+        assert_eq!(f.filled(), 2);
+        // Two fresh samples: classic counts six empty stages at 16 s (about 4 s in all).
+        assert!(f.dispersion().to_secs_f64() > 3.9);
+        assert!(f.held_dispersion().to_secs_f64() < 1e-4);
+        // A "no answer" dummy is a filled stage: it counts in full.
+        f.add_missing(at(5), ctx());
+        assert!(f.held_dispersion().to_secs_f64() > 7.9);
+        for t in 0..STAGES as u64 {
+            f.add(&sample(1.0, 10.0), at(7 + 2 * t), synced());
+        }
+        assert_eq!(f.filled(), STAGES);
+        assert_eq!(f.held_dispersion(), f.dispersion());
     }
 
     #[test]

@@ -464,6 +464,12 @@ impl LoopFilter {
         NtpDuration::from_secs_f64(self.last_offset)
     }
 
+    /// The offset the next measurement should show if the frequency is right: the
+    /// phase still to amortise (zero with `enable kernel`, which hands it to the clock).
+    pub fn expected_offset(&self) -> NtpDuration {
+        NtpDuration::from_secs_f64(self.residual)
+    }
+
     /// Clock jitter (ntpq `clk_jitter`).
     pub fn jitter(&self) -> NtpDuration {
         NtpDuration::from_secs_f64(self.jitter)

@@ -2,7 +2,7 @@
 //! shapes `crate::control` formats, and the monitor as an MRU source.
 
 use super::peers::Peer;
-use super::Engine;
+use super::{AssocId, Engine, Source};
 use crate::assoc::AssocMode;
 use crate::clock::Clock;
 use crate::control::{
@@ -62,8 +62,10 @@ fn modes(mode: AssocMode) -> (u8, u8) {
 
 impl<C: Clock> View<'_, C> {
     fn local(&self, assoc_id: u16) -> Option<&LocalClock> {
-        let index = assoc_id.checked_sub(self.engine.settings.assoc_base.max(1))?;
-        self.engine.settings.local_clocks.get(usize::from(index))
+        match self.engine.sources.get(AssocId(assoc_id))? {
+            Source::Local(local) => Some(local),
+            Source::Network(_) => None,
+        }
     }
 
     fn system_peer(&self) -> Option<u16> {
@@ -173,7 +175,7 @@ impl<C: Clock> View<'_, C> {
         let stages = f.stages_newest_first();
         let (hmode, pmode) = modes(a.config().mode);
         PeerVars {
-            assoc_id: peer.assoc_id,
+            assoc_id: peer.assoc_id.0,
             status: self.peer_status(peer),
             srcadr: peer.addr,
             dstadr: peer.local,
@@ -211,7 +213,7 @@ impl<C: Clock> View<'_, C> {
     /// The monitor as `monstats` shows it. It recycles its oldest entry only when full,
     /// whatever the age, and never shrinks, so the peak is the current depth.
     fn monitor_stats(&self) -> MonitorStats {
-        let m = self.engine.settings.access.monitor();
+        let m = self.engine.access.monitor();
         MonitorStats {
             enabled: m.is_active(),
             depth: m.len() as u64,
@@ -300,27 +302,21 @@ impl<C: Clock> ControlState for View<'_, C> {
     }
 
     fn associations(&self) -> Vec<(u16, PeerStatus)> {
-        let base = self.engine.settings.assoc_base.max(1);
-        let locals = (0..self.engine.settings.local_clocks.len()).filter_map(|i| {
-            let id = base + i as u16;
-            self.local(id).map(|l| (id, self.local_status(id, l)))
-        });
-        let network = self
-            .engine
-            .peers
+        self.engine
+            .sources
             .iter()
-            .map(|p| (p.assoc_id, self.peer_status(p)));
-        locals.chain(network).collect()
+            .map(|(id, source)| match source {
+                Source::Local(l) => (id.0, self.local_status(id.0, l)),
+                Source::Network(p) => (id.0, self.peer_status(p)),
+            })
+            .collect()
     }
 
     fn peer(&self, assoc_id: u16) -> Option<PeerVars> {
-        if let Some(local) = self.local(assoc_id) {
-            return Some(self.local_vars(assoc_id, local));
-        }
-        self.engine
-            .peers
-            .by_id(assoc_id)
-            .map(|p| self.network_vars(p))
+        Some(match self.engine.sources.get(AssocId(assoc_id))? {
+            Source::Local(l) => self.local_vars(assoc_id, l),
+            Source::Network(p) => self.network_vars(p),
+        })
     }
 
     fn clock(&self, assoc_id: u16) -> Option<ClockVars> {

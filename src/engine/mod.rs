@@ -1,12 +1,17 @@
 //! The daemon's sans-IO core: one [`Engine`] owns the clock, the system process, access
-//! control and the sources (network associations and LOCAL clock drivers). The shell feeds
-//! it datagrams and timer ticks, sends what it hands back and carries out its [`Action`]s.
+//! control and the sources (network associations, LOCAL clock drivers, orphan mode: one
+//! table, [`Sources`]). It keeps the read-only [`Settings`] apart from what changes as it
+//! runs. The shell feeds it datagrams and timer ticks, sends what it hands back and
+//! carries out its [`Action`]s.
 //! One packet reads top to bottom in [`Engine::handle_datagram`]: decode -> restrict ->
 //! handler (serve, association, mode 6) -> encode.
 
 pub mod control_view;
+mod events;
 pub mod peers;
 mod records;
+mod recover;
+pub mod sources;
 mod steer;
 
 use crate::assoc::{select_round, AssocMode, Flash, Received};
@@ -14,9 +19,9 @@ use crate::auth::KeyRing;
 use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::discipline::loopfilter::LoopConfig;
-use crate::discipline::system::{Contender, SystemProcess, SystemVars, TosParams};
+use crate::discipline::system::{SystemProcess, SystemVars, TosParams};
 use crate::leap::LeapTable;
-use crate::refclock::local::{LocalClock, LocalFudge};
+use crate::refclock::local::LocalClock;
 use crate::restrict::{
     kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Grant,
     NewSymmetric,
@@ -26,7 +31,11 @@ use crate::stats::Record;
 use crate::time::{NtpDuration, PollInterval, Ppm};
 use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
 use control_view::{MruView, View};
+use events::ClockWatch;
+pub use events::Event;
 use peers::{refid_of, PeerSpec, PeerTable};
+use sources::ORPHAN_ID;
+pub use sources::{AssocId, Source, Sources};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -35,10 +44,14 @@ const DRIFT_WRITE_INTERVAL: Duration = Duration::from_secs(3600);
 /// The system clock housekeeping interval (classic's one-second timer).
 const TICK: Duration = Duration::from_secs(1);
 
-/// Settings the engine runs with, resolved from ntp.conf and the command line.
+/// Settings the engine runs with, resolved from ntp.conf and the command line. The engine
+/// never changes them: what changes as it runs (the MRU monitor, the sources' state)
+/// starts from them and lives in the engine.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The LOCAL drivers (`server 127.127.1.u` with their `fudge`s), as configured.
     pub local_clocks: Vec<LocalClock>,
+    /// The restrict list, and the monitor as configured (empty).
     pub access: AccessControl,
     /// `enable ntp` (the default): the daemon may steer the clock.
     pub steer_clock: bool,
@@ -115,9 +128,6 @@ pub struct Orphan {
     pub wait: Duration,
 }
 
-/// Association ID reported while orphan mode is the time source (no association).
-const ORPHAN_ID: u32 = 0;
-
 /// One received datagram, as the shell hands it over.
 #[derive(Clone, Copy, Debug)]
 pub struct Datagram<'a> {
@@ -142,6 +152,8 @@ pub enum Action {
     },
     /// Append this statistics record (loopstats, peerstats) to its file.
     Stats(Record),
+    /// Log this event (see [`Event::log`]).
+    Event(Event),
 }
 
 /// The NTP version `ss_thisver` counts; the others count as `ss_oldver`.
@@ -191,10 +203,11 @@ pub struct Engine<C: Clock> {
     clock: C,
     settings: Settings,
     system: SystemProcess,
-    peers: PeerTable,
+    /// The restrict list and the MRU monitor, which every packet updates.
+    access: AccessControl,
+    sources: Sources,
     counters: Counters,
     next_tick: Duration,
-    next_local_poll: Duration,
     next_drift_write: Duration,
     /// The kernel refused a clock operation once; it has been logged and is not retried.
     clock_refused: bool,
@@ -207,10 +220,18 @@ pub struct Engine<C: Clock> {
     kernel_leap: Leap,
     /// The expiry of the leap file has been logged.
     leap_expired: bool,
+    /// What happens to the clock behind our back.
+    watch: ClockWatch,
+    /// Since when no source survives selection (holdover).
+    holdover_since: Option<Duration>,
+    /// The discipline's last update.
+    last_update: recover::LastUpdate,
+    /// Sources said to answer unsynchronised, until they answer synchronised again.
+    unsynchronised: Vec<AssocId>,
 }
 
 impl<C: Clock> Engine<C> {
-    pub fn new(clock: C, mut settings: Settings) -> Engine<C> {
+    pub fn new(clock: C, settings: Settings) -> Engine<C> {
         let now = clock.mono();
         let (system, first) = SystemProcess::new(
             settings.loop_config,
@@ -219,9 +240,12 @@ impl<C: Clock> Engine<C> {
             settings.tos,
             now,
         );
-        let base = settings.assoc_base.max(1);
-        let first_peer_id = base.saturating_add(settings.local_clocks.len() as u16);
-        let sources = std::mem::take(&mut settings.sources);
+        let sources = Sources::new(
+            settings.assoc_base,
+            &settings.local_clocks,
+            settings.orphan,
+            now,
+        );
         let own_refids = settings
             .own_addresses
             .iter()
@@ -229,15 +253,15 @@ impl<C: Clock> Engine<C> {
             .collect();
         let mut engine = Engine {
             clock,
+            access: settings.access.clone(),
             settings,
             system,
-            peers: PeerTable::new(first_peer_id, base..first_peer_id),
+            sources,
             counters: Counters {
                 started: now,
                 ..Counters::default()
             },
             next_tick: now + TICK,
-            next_local_poll: now,
             next_drift_write: now + DRIFT_WRITE_INTERVAL,
             clock_refused: false,
             own_refids,
@@ -246,9 +270,14 @@ impl<C: Clock> Engine<C> {
             started: now,
             kernel_leap: Leap::NoWarning,
             leap_expired: false,
+            watch: ClockWatch::default(),
+            holdover_since: None,
+            last_update: recover::LastUpdate::default(),
+            unsynchronised: Vec::new(),
         };
         engine.apply(first);
-        for spec in sources {
+        engine.steered(&[first]);
+        for spec in engine.settings.sources.clone() {
             engine.mobilize(spec);
         }
         engine
@@ -266,30 +295,32 @@ impl<C: Clock> Engine<C> {
         &self.system
     }
 
+    /// The network associations.
     pub fn peers(&self) -> &PeerTable {
-        &self.peers
+        self.sources.network()
+    }
+
+    /// Every source: network associations, reference clocks, orphan mode.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
     }
 
     pub fn counters(&self) -> Counters {
         self.counters
     }
 
-    pub fn local_clocks(&self) -> &[LocalClock] {
-        &self.settings.local_clocks
-    }
-
     pub fn access(&self) -> &AccessControl {
-        &self.settings.access
+        &self.access
     }
 
     /// Adds a network association (a resolved `server`/`peer` name, a `pool` address);
     /// returns its association ID, or None if that address is already a source.
-    pub fn mobilize(&mut self, mut spec: PeerSpec) -> Option<u16> {
+    pub fn mobilize(&mut self, mut spec: PeerSpec) -> Option<AssocId> {
         if self.settings.loop_config.once {
             // Classic -q bursts every source so the clock is set within seconds.
             spec.config.iburst = true;
         }
-        let id = self.peers.mobilize(spec, self.clock.mono())?;
+        let id = self.sources.mobilize(spec, self.clock.mono())?;
         if self.settings.loop_config.once {
             self.quit_waiting += 1;
         }
@@ -308,32 +339,31 @@ impl<C: Clock> Engine<C> {
         } else {
             Duration::MAX
         };
-        let local = if self.has_fallback() {
-            self.next_local_poll
-        } else {
-            Duration::MAX
-        };
-        drift
-            .min(local)
-            .min(self.next_tick)
-            .min(self.peers.next_deadline())
+        drift.min(self.next_tick).min(self.sources.next_deadline())
     }
 
-    /// Runs what is due: the one-second discipline tick, LOCAL polls, association polls
-    /// (requests go out through `send`) and the hourly drift write.
+    /// Runs what is due: the one-second discipline tick, reference clock polls, association
+    /// polls (requests go out through `send`) and the hourly drift write.
     pub fn handle_timer(&mut self, send: &mut dyn FnMut(SocketAddr, &[u8])) {
         let now = self.clock.mono();
         if now >= self.next_tick {
             self.next_tick = now + TICK;
+            self.watch_clock(now);
             if let Some(cmd) = self.system.tick(now) {
                 self.apply(cmd);
+                self.steered(&[cmd]);
             }
             self.leap_tick();
         }
-        if now >= self.next_local_poll && self.has_fallback() {
-            self.poll_local_clocks(now);
+        if let Some(sampled) = self.sources.poll_refclocks(self.clock.now(), now) {
+            // Without network sources a reference clock (or orphan mode) becomes the
+            // system peer, so an isolated server serves at its stratum + 1.
+            for id in sampled {
+                self.record_peer(id);
+            }
+            self.select(now);
         }
-        while let Some(id) = self.peers.due(now) {
+        while let Some(id) = self.sources.network().due(now) {
             self.poll_peer(id, now, send);
         }
         if self.settings.drift_file && now >= self.next_drift_write {
@@ -350,49 +380,11 @@ impl<C: Clock> Engine<C> {
             .then(|| self.system.discipline.frequency())
     }
 
-    /// LOCAL drivers or orphan mode: sources of last resort, polled on their own timer.
-    fn has_fallback(&self) -> bool {
-        !self.settings.local_clocks.is_empty() || self.settings.orphan.is_some()
-    }
-
-    /// Samples the LOCAL drivers and runs a selection round: without network sources one
-    /// of them (or orphan mode) becomes the system peer, so an isolated server serves at
-    /// its stratum + 1.
-    fn poll_local_clocks(&mut self, now: Duration) {
-        let clock_now = self.clock.now();
-        for local in &mut self.settings.local_clocks {
-            local.sample(clock_now, now);
-        }
-        let base = self.settings.assoc_base.max(1);
-        for i in 0..self.settings.local_clocks.len() {
-            self.record_peer(base.saturating_add(i as u16));
-        }
-        self.next_local_poll = now + Duration::from_secs(PollInterval::DEFAULT_MIN.seconds());
-        self.select(now);
-    }
-
-    /// The orphan stand-in, once `orphanwait` has passed: a reference of stratum N - 1
-    /// that selection uses only when no real source survives, served with refid
-    /// 127.0.0.1 as classic does.
-    fn orphan_contender(&self, now: Duration) -> Option<Contender> {
-        let orphan = self.settings.orphan?;
-        if now < self.started + orphan.wait {
-            return None;
-        }
-        let mut local = LocalClock::new(0, LocalFudge::default());
-        local.fudge.stratum = orphan.stratum.saturating_sub(1);
-        local.sample(self.clock.now(), now);
-        let mut c = local.contender(ORPHAN_ID, false, now)?;
-        c.details.addr_refid = RefId([127, 0, 0, 1]);
-        c.details.dispersion = NtpDuration::ZERO;
-        Some(c)
-    }
-
     /// One association's poll: send its request, forget it if it is useless now.
-    fn poll_peer(&mut self, id: u16, now: Duration, send: &mut dyn FnMut(SocketAddr, &[u8])) {
+    fn poll_peer(&mut self, id: AssocId, now: Duration, send: &mut dyn FnMut(SocketAddr, &[u8])) {
         let clock_now = self.clock.now();
         let vars = self.system.vars;
-        let Some(peer) = self.peers.get_mut(id) else {
+        let Some(peer) = self.sources.network_mut().get_mut(id) else {
             return;
         };
         let bursting = peer.assoc.reach() == 0 && peer.assoc.packets_received() == 0;
@@ -413,7 +405,7 @@ impl<C: Clock> Engine<C> {
             }
         }
         if out.demobilize {
-            if let Some(gone) = self.peers.remove(id) {
+            if let Some(gone) = self.sources.network_mut().remove(id) {
                 // A passive association never proven is what spoofed sources leave behind:
                 // not worth a line each.
                 let level = if gone.assoc.proven() {
@@ -455,20 +447,17 @@ impl<C: Clock> Engine<C> {
 
     /// Classic `clock_select` + `clock_update` over every source, then the clock commands.
     fn select(&mut self, now: Duration) {
-        let base = self.settings.assoc_base.max(1);
-        let extra: Vec<Contender> = self
-            .settings
-            .local_clocks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| l.contender(u32::from(base) + i as u32, false, now))
-            .chain(self.orphan_contender(now))
-            .collect();
+        let extra = self
+            .sources
+            .fallback_contenders(self.clock.now(), now, self.started);
         let before = (self.system.vars.peer, self.system.vars.synchronized());
-        let mut assocs = self.peers.assocs_mut();
+        let discipline = self.before_round();
+        let mut assocs = self.sources.network_mut().assocs_mut();
         let update = select_round(&mut self.system, &mut assocs, &extra, &self.own_refids, now);
         self.carry_out(&update);
+        self.steered(&update.commands);
         self.after_update(&update);
+        self.after_round(discipline, &update, now);
         let after = (self.system.vars.peer, self.system.vars.synchronized());
         if after != before && after.1 {
             self.log_sync();
@@ -483,21 +472,12 @@ impl<C: Clock> Engine<C> {
         let Some(id) = self.system.vars.peer else {
             return;
         };
-        let base = u32::from(self.settings.assoc_base.max(1));
         if id == ORPHAN_ID {
             log::info!("orphan mode: serving stratum {}", self.system.vars.stratum);
             return;
         }
-        let name = match self.peers.iter().find(|p| u32::from(p.assoc_id) == id) {
-            Some(p) => p.addr.ip().to_string(),
-            None => match self
-                .settings
-                .local_clocks
-                .get((id.saturating_sub(base)) as usize)
-            {
-                Some(l) => format!("LOCAL({})", l.unit),
-                None => return,
-            },
+        let Some(name) = self.sources.name(id) else {
+            return;
         };
         let stratum = self.system.vars.stratum.saturating_sub(1);
         log::info!("synchronized to {name}, stratum {stratum}");
@@ -529,10 +509,7 @@ impl<C: Clock> Engine<C> {
             mode,
             version,
         };
-        let access = self
-            .settings
-            .access
-            .check(self.clock.mono(), &arrival, has_mac);
+        let access = self.access.check(self.clock.mono(), &arrival, has_mac);
         self.counters.denied(&access);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
@@ -541,7 +518,7 @@ impl<C: Clock> Engine<C> {
             }
             (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
-                let floor = self.settings.access.monitor().limits().average_log2 as i8;
+                let floor = self.access.monitor().limits().average_log2 as i8;
                 (
                     kiss_header(&p.header, reply_mode, code, floor),
                     ReplyMac::None,
@@ -617,7 +594,7 @@ impl<C: Clock> Engine<C> {
         // Client requests, the bulk of the traffic, never belong to an association.
         let known = match grant.mode {
             Mode::Client => None,
-            _ => self.peers.find(dgram.source),
+            _ => self.sources.network().find(dgram.source),
         };
         let same_key = match auth {
             AuthStatus::Ok => ReplyMac::Key(packet.trailer.key_id),
@@ -667,7 +644,7 @@ impl<C: Clock> Engine<C> {
         addr: SocketAddr,
         header: &Header,
         key: Option<u32>,
-    ) -> Option<u16> {
+    ) -> Option<AssocId> {
         let mut spec = PeerSpec::server(addr);
         spec.config.mode = AssocMode::SymmetricPassive;
         spec.config.configured = false;
@@ -677,7 +654,7 @@ impl<C: Clock> Engine<C> {
         spec.config.min_poll =
             PollInterval(header.poll).clamp(PollInterval::MIN, PollInterval::DEFAULT_MIN);
         spec.config.key = key;
-        let id = self.peers.mobilize(spec, self.clock.mono())?;
+        let id = self.sources.mobilize(spec, self.clock.mono())?;
         // Debug only: any spoofed source gets this far (see `receive` for the info line).
         log::debug!("{} passive association {id} awaits proof", addr.ip());
         Some(id)
@@ -689,7 +666,7 @@ impl<C: Clock> Engine<C> {
     /// requires one. A failure lights TEST5 and ends here.
     fn receive(
         &mut self,
-        id: u16,
+        id: AssocId,
         grant: &Grant,
         packet: &Packet,
         auth: AuthStatus,
@@ -699,7 +676,8 @@ impl<C: Clock> Engine<C> {
         let now = self.clock.mono();
         let rx = self.clock.now() + -age_of(dgram.age);
         let vars = self.system.vars;
-        let peer = self.peers.get_mut(id)?;
+        let was_synchronised = self.source_synchronised(id);
+        let peer = self.sources.network_mut().get_mut(id)?;
         let passes = match peer.assoc.config().key {
             Some(key) => auth == AuthStatus::Ok && packet.trailer.key_id == key,
             None => grant.association_auth_ok(auth),
@@ -731,12 +709,13 @@ impl<C: Clock> Engine<C> {
         } else {
             self.counters.to_associations += 1;
         }
-        match received {
+        let reply = match received {
             Received::Sample { select } => {
                 self.record_peer(id);
                 if select {
                     self.select(now);
                 }
+                None
             }
             Received::Answer => {
                 let answer = peer.assoc.answer(self.clock.now(), &vars);
@@ -745,7 +724,7 @@ impl<C: Clock> Engine<C> {
                     .config()
                     .key
                     .map_or(ReplyMac::None, ReplyMac::Key);
-                return Some((answer, mac));
+                Some((answer, mac))
             }
             Received::ForgedKiss(flash) => {
                 // Anyone can send these "from" a server: counted, not believed, and not
@@ -757,6 +736,7 @@ impl<C: Clock> Engine<C> {
                     String::from_utf8_lossy(&header.reference_id.0),
                     flash.names()
                 );
+                None
             }
             Received::Denied { demobilize } => {
                 log::warn!(
@@ -765,12 +745,14 @@ impl<C: Clock> Engine<C> {
                     String::from_utf8_lossy(&header.reference_id.0)
                 );
                 if demobilize {
-                    self.peers.remove(id);
+                    self.sources.network_mut().remove(id);
                 }
+                None
             }
-            _ => {}
-        }
-        None
+            _ => None,
+        };
+        self.after_packet(id, was_synchronised, received);
+        reply
     }
 
     /// Answers a mode 6 request from a snapshot of the engine.
@@ -778,7 +760,7 @@ impl<C: Clock> Engine<C> {
         let now = self.clock.now();
         let view = View { engine: self, now };
         let mru = MruView {
-            monitor: self.settings.access.monitor(),
+            monitor: self.access.monitor(),
             now,
             now_mono: self.clock.mono(),
         };
@@ -915,7 +897,8 @@ mod tests {
             assert!(e.clock().mono() >= e.next_deadline());
             e.handle_timer(&mut |_, _| {});
         }
-        assert_eq!(e.local_clocks()[0].reach, 0b11);
+        let (_, local) = e.sources().refclocks().next().unwrap();
+        assert_eq!(local.reach, 0b11);
         assert!(e.system().synchronized());
     }
 

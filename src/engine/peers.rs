@@ -12,6 +12,7 @@
 //! oldest that is unreachable, and when every one is reachable it is refused (the sender
 //! then gets classic's stateless answer).
 
+use super::sources::AssocId;
 use crate::assoc::{AssocConfig, AssocMode, Association};
 use crate::wire::ntp::RefId;
 use std::cell::Cell;
@@ -63,7 +64,7 @@ pub fn refid_of(addr: IpAddr) -> RefId {
 /// One network association.
 #[derive(Clone, Debug)]
 pub struct Peer {
-    pub assoc_id: u16,
+    pub assoc_id: AssocId,
     pub addr: SocketAddr,
     /// Our address its packets arrive on (ntpq `dstadr`), once one has.
     pub local: Option<SocketAddr>,
@@ -80,11 +81,11 @@ impl Peer {
 /// The associations, by association ID, with an index by remote address.
 #[derive(Clone, Debug, Default)]
 pub struct PeerTable {
-    peers: BTreeMap<u16, Peer>,
-    by_addr: HashMap<SocketAddr, u16>,
+    peers: BTreeMap<AssocId, Peer>,
+    by_addr: HashMap<SocketAddr, AssocId>,
     /// Passive associations in mobilisation order, oldest first, for reclaiming. Entries
     /// of associations removed since are skipped when met and purged when they pile up.
-    passive_order: VecDeque<(u16, SocketAddr)>,
+    passive_order: VecDeque<(AssocId, SocketAddr)>,
     passive: usize,
     /// IDs handed out next (wrapping), and those never handed out (0, the LOCAL drivers').
     next_id: u16,
@@ -109,7 +110,7 @@ impl PeerTable {
     /// Adds an association unless one with that address exists; returns its ID. A passive
     /// one beyond [`MAX_PASSIVE`] takes the place of the oldest unreachable passive one,
     /// and is refused (None) when all are reachable.
-    pub fn mobilize(&mut self, spec: PeerSpec, now: Duration) -> Option<u16> {
+    pub fn mobilize(&mut self, spec: PeerSpec, now: Duration) -> Option<AssocId> {
         if self.by_addr.contains_key(&spec.addr) {
             return None;
         }
@@ -119,7 +120,7 @@ impl PeerTable {
         }
         let assoc_id = self.free_id()?;
         let config = AssocConfig {
-            id: u32::from(assoc_id),
+            id: assoc_id.selection_id(),
             ..spec.config
         };
         self.by_addr.insert(spec.addr, assoc_id);
@@ -147,12 +148,12 @@ impl PeerTable {
     }
 
     /// The next ID not in use, not 0 and not reserved, wrapping after 65535.
-    fn free_id(&mut self) -> Option<u16> {
+    fn free_id(&mut self) -> Option<AssocId> {
         for _ in 0..=u16::MAX {
             let id = self.next_id;
             self.next_id = id.wrapping_add(1);
-            if id != 0 && !self.reserved.contains(&id) && !self.peers.contains_key(&id) {
-                return Some(id);
+            if id != 0 && !self.reserved.contains(&id) && !self.peers.contains_key(&AssocId(id)) {
+                return Some(AssocId(id));
             }
         }
         None
@@ -184,20 +185,20 @@ impl PeerTable {
     }
 
     /// The association talking to `addr` (address and port, as classic matches).
-    pub fn find(&self, addr: SocketAddr) -> Option<u16> {
+    pub fn find(&self, addr: SocketAddr) -> Option<AssocId> {
         self.by_addr.get(&addr).copied()
     }
 
-    pub fn get_mut(&mut self, assoc_id: u16) -> Option<&mut Peer> {
+    pub fn get_mut(&mut self, assoc_id: AssocId) -> Option<&mut Peer> {
         self.earliest.set(None);
         self.peers.get_mut(&assoc_id)
     }
 
-    pub fn by_id(&self, assoc_id: u16) -> Option<&Peer> {
+    pub fn by_id(&self, assoc_id: AssocId) -> Option<&Peer> {
         self.peers.get(&assoc_id)
     }
 
-    pub fn remove(&mut self, assoc_id: u16) -> Option<Peer> {
+    pub fn remove(&mut self, assoc_id: AssocId) -> Option<Peer> {
         let peer = self.peers.remove(&assoc_id)?;
         self.by_addr.remove(&peer.addr);
         self.earliest.set(None);
@@ -247,7 +248,7 @@ impl PeerTable {
     }
 
     /// ID of an association whose poll is due at `now`.
-    pub fn due(&self, now: Duration) -> Option<u16> {
+    pub fn due(&self, now: Duration) -> Option<AssocId> {
         if now < self.next_deadline() {
             return None;
         }
@@ -282,7 +283,7 @@ mod tests {
     }
 
     /// Runs the exchange that proves a passive association and makes it reachable.
-    fn prove(t: &mut PeerTable, id: u16) {
+    fn prove(t: &mut PeerTable, id: AssocId) {
         let sys = SystemVars::initial(-20);
         let at = |s: i64| NtpTimestamp::from_unix(1_700_000_000 + s, 0);
         let mut pkt = Header::decode(&[0x21; 48]).unwrap();
@@ -306,36 +307,48 @@ mod tests {
         let mut t = PeerTable::new(40000, 39999..40000);
         let a = t.mobilize(PeerSpec::server(addr("10.0.0.1:123")), Duration::ZERO);
         let b = t.mobilize(PeerSpec::server(addr("10.0.0.2:123")), Duration::ZERO);
-        assert_eq!((a, b), (Some(40000), Some(40001)));
+        assert_eq!((a, b), (Some(AssocId(40000)), Some(AssocId(40001))));
         assert_eq!(
             t.mobilize(PeerSpec::server(addr("10.0.0.1:123")), Duration::ZERO),
             None
         );
-        assert_eq!(t.find(addr("10.0.0.2:123")), Some(40001));
+        assert_eq!(t.find(addr("10.0.0.2:123")), Some(AssocId(40001)));
         assert_eq!(t.find(addr("10.0.0.2:124")), None);
-        assert_eq!(t.by_id(40001).map(|p| p.addr), Some(addr("10.0.0.2:123")));
-        assert!(t.remove(40000).is_some());
+        assert_eq!(
+            t.by_id(AssocId(40001)).map(|p| p.addr),
+            Some(addr("10.0.0.2:123"))
+        );
+        assert!(t.remove(AssocId(40000)).is_some());
         assert_eq!(t.find(addr("10.0.0.1:123")), None);
-        assert_eq!(t.iter().map(|p| p.assoc_id).collect::<Vec<_>>(), [40001]);
+        assert_eq!(
+            t.iter().map(|p| p.assoc_id).collect::<Vec<_>>(),
+            [AssocId(40001)]
+        );
     }
 
     #[test]
     fn ids_wrap_around_skipping_zero_reserved_and_live() {
         let mut t = PeerTable::new(65534, 1..3);
         let server = t.mobilize(PeerSpec::server(addr("192.0.2.1:123")), Duration::ZERO);
-        assert_eq!(server, Some(65534));
+        assert_eq!(server, Some(AssocId(65534)));
         let mut ids = Vec::new();
         for i in 0..3 {
             ids.push(t.mobilize(passive(spoofed(i)), Duration::ZERO).unwrap());
         }
-        assert_eq!(ids, [65535, 3, 4]);
+        assert_eq!(ids, [AssocId(65535), AssocId(3), AssocId(4)]);
         // Churn through the whole ID space: the server keeps its ID and nobody takes it.
         for i in 3..70_000 {
             let id = t.mobilize(passive(spoofed(i)), Duration::ZERO);
-            assert!(id.is_some_and(|id| id >= 3 && id != 65534), "{i}: {id:?}");
+            assert!(
+                id.is_some_and(|id| id >= AssocId(3) && id != AssocId(65534)),
+                "{i}: {id:?}"
+            );
         }
-        assert_eq!(t.find(addr("192.0.2.1:123")), Some(65534));
-        assert_eq!(t.by_id(65534).map(|p| p.addr), Some(addr("192.0.2.1:123")));
+        assert_eq!(t.find(addr("192.0.2.1:123")), Some(AssocId(65534)));
+        assert_eq!(
+            t.by_id(AssocId(65534)).map(|p| p.addr),
+            Some(addr("192.0.2.1:123"))
+        );
     }
 
     #[test]
@@ -384,10 +397,13 @@ mod tests {
     fn next_deadline_follows_changes_made_through_the_table() {
         let mut t = PeerTable::new(1, 0..0);
         assert_eq!(t.next_deadline(), Duration::MAX);
+        // The first poll is due at once: mobilised at 10 s, it is not due before.
+        let start = Duration::from_secs(10);
         let id = t
-            .mobilize(PeerSpec::server(addr("192.0.2.1:123")), Duration::ZERO)
+            .mobilize(PeerSpec::server(addr("192.0.2.1:123")), start)
             .unwrap();
         let first = t.next_deadline();
+        assert_eq!(first, start);
         assert_eq!(
             (first, t.due(first), t.due(first / 2)),
             (first, Some(id), None)

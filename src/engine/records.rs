@@ -5,7 +5,7 @@
 //! once when the list expires.
 
 use super::control_view::View;
-use super::{Action, Engine};
+use super::{Action, AssocId, Engine};
 use crate::clock::Clock;
 use crate::control::ControlState;
 use crate::discipline::loopfilter::Outcome;
@@ -52,7 +52,7 @@ impl<C: Clock> Engine<C> {
     }
 
     /// A peerstats record for association `assoc_id` after a new sample.
-    pub(super) fn record_peer(&mut self, assoc_id: u16) {
+    pub(super) fn record_peer(&mut self, assoc_id: AssocId) {
         if !self.settings.stats {
             return;
         }
@@ -60,7 +60,7 @@ impl<C: Clock> Engine<C> {
             engine: self,
             now: self.clock.now(),
         };
-        let Some(vars) = view.peer(assoc_id) else {
+        let Some(vars) = view.peer(assoc_id.0) else {
             return;
         };
         self.actions.push(Action::Stats(Record::Peer(PeerStats {
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn kernel_is_armed_only_on_the_last_day() {
         // 2017-01-01 00:00 UTC was a leap (3692217600).
-        let table = LeapTable::parse("#@ 3800000000\n3644697600 36\n3692217600 37\n").unwrap();
+        let table = LeapTable::parse(b"#@ 3800000000\n3644697600 36\n3692217600 37\n").unwrap();
         let leap = 3_692_217_600;
         assert_eq!(
             kernel_leap(Some(&table), Leap::NoWarning, at(leap - 3600)),

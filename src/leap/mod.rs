@@ -98,26 +98,33 @@ fn parse_hash(words: &str, line: usize) -> Result<[u8; 20], LeapError> {
 
 impl LeapTable {
     /// Parses and checks a whole file: entries in time order, each offset one away from
-    /// the previous, an expiry date, and the hash when there is one.
-    pub fn parse(text: &str) -> Result<LeapTable, LeapError> {
+    /// the previous, an expiry date, and the hash when there is one. Comments may hold any
+    /// bytes; a `#$`, `#@`, `#h` or data line that is not UTF-8 is a syntax error.
+    pub fn parse(input: &[u8]) -> Result<LeapTable, LeapError> {
         let mut hasher = Sha1::new();
         let (mut updated, mut expires, mut stated) = (None, None, None);
         let mut entries: Vec<LeapEntry> = Vec::new();
-        for (n, raw) in text.lines().enumerate() {
-            let line = n + 1;
-            if let Some(rest) = raw.strip_prefix("#$") {
+        for (line, raw) in crate::lines::numbered(input) {
+            let special = [b"#$", b"#@", b"#h"].iter().any(|p| raw.starts_with(*p));
+            let code = if special {
+                raw
+            } else {
+                crate::lines::before_comment(raw)
+            };
+            let code =
+                crate::lines::utf8(code).map_err(|message| LeapError::Syntax { line, message })?;
+            if let Some(rest) = code.strip_prefix("#$") {
                 let value = number(rest.trim(), line, "update time")?;
                 hasher.update(rest.trim().as_bytes());
                 updated = Some(value);
-            } else if let Some(rest) = raw.strip_prefix("#@") {
+            } else if let Some(rest) = code.strip_prefix("#@") {
                 let value = number(rest.trim(), line, "expiry time")?;
                 hasher.update(rest.trim().as_bytes());
                 expires = Some(value);
-            } else if let Some(rest) = raw.strip_prefix("#h") {
+            } else if let Some(rest) = code.strip_prefix("#h") {
                 stated = Some(parse_hash(rest, line)?);
-            } else if !raw.starts_with('#') && !raw.trim().is_empty() {
-                let data = raw.split('#').next().unwrap_or_default();
-                let mut fields = data.split_whitespace();
+            } else if !code.trim().is_empty() {
+                let mut fields = code.split_whitespace();
                 let (Some(at), Some(offset)) = (fields.next(), fields.next()) else {
                     return Err(LeapError::Syntax {
                         line,
@@ -266,7 +273,7 @@ mod tests {
 
     #[test]
     fn real_file_verifies() {
-        let t = LeapTable::parse(REAL).unwrap();
+        let t = LeapTable::parse(REAL.as_bytes()).unwrap();
         assert_eq!(t.hash, HashCheck::Verified);
         assert_eq!((t.updated, t.expires), (Some(3_960_835_200), 3_991_593_600));
         assert_eq!(t.entries.len(), 28);
@@ -280,24 +287,45 @@ mod tests {
     #[test]
     fn a_changed_digit_breaks_the_hash_and_comments_do_not() {
         let tampered = REAL.replace("3692217600\t37", "3692217601\t37");
-        assert_eq!(LeapTable::parse(&tampered), Err(LeapError::BadHash));
+        assert_eq!(
+            LeapTable::parse(tampered.as_bytes()),
+            Err(LeapError::BadHash)
+        );
         let commented = REAL.replace("# 1 Jan 2017", "# first of January");
-        assert!(LeapTable::parse(&commented).is_ok());
+        assert!(LeapTable::parse(commented.as_bytes()).is_ok());
         let unhashed: String = REAL
             .lines()
             .filter(|l| !l.starts_with("#h"))
             .collect::<Vec<_>>()
             .join("\n");
         assert_eq!(
-            LeapTable::parse(&unhashed).unwrap().hash,
+            LeapTable::parse(unhashed.as_bytes()).unwrap().hash,
             HashCheck::Missing
+        );
+    }
+
+    #[test]
+    fn foreign_comments_are_skipped_and_foreign_data_located() {
+        let mut latin1 = b"# Mis \xe0 jour par l'IERS\n".to_vec();
+        latin1.extend_from_slice(REAL.replace("# 1 Jan 2017", "# 1er janvier").as_bytes());
+        latin1.extend_from_slice(b"# \xc8\xf2\xc3\xeb (GBK)\n");
+        assert_eq!(LeapTable::parse(&latin1).unwrap().hash, HashCheck::Verified);
+        let bad = b"#@ 3991593600\n3692217600\t37\xe9\n";
+        assert_eq!(
+            LeapTable::parse(bad),
+            Err(LeapError::Syntax {
+                line: 2,
+                message:
+                    "byte 0xE9 at column 14 is not UTF-8 (only comments may use another encoding)"
+                        .to_string()
+            })
         );
     }
 
     #[test]
     fn indicator_28_days_kernel_one_day() {
         let text = "#@ 3800000000\n3692217600 37\n3750000000 38\n3760000000 37\n";
-        let t = LeapTable::parse(text).unwrap();
+        let t = LeapTable::parse(text.as_bytes()).unwrap();
         let leap = 3_750_000_000;
         assert_eq!(
             t.indicator_at(at(leap - ANNOUNCE_WINDOW - 1)),
@@ -320,14 +348,14 @@ mod tests {
             ("#@ 1\n1 2\n#h 1 2 3\n", 3),
         ];
         for (text, line) in cases {
-            match LeapTable::parse(text) {
+            match LeapTable::parse(text.as_bytes()) {
                 Err(LeapError::Syntax { line: l, .. }) => assert_eq!(l, line, "{text}"),
                 other => panic!("{text}: {other:?}"),
             }
         }
-        assert_eq!(LeapTable::parse("1 2\n"), Err(LeapError::NoExpiry));
+        assert_eq!(LeapTable::parse(b"1 2\n"), Err(LeapError::NoExpiry));
         assert_eq!(
-            LeapTable::parse("#@ 5\n# only comments\n"),
+            LeapTable::parse(b"#@ 5\n# only comments\n"),
             Err(LeapError::NoEntries)
         );
     }

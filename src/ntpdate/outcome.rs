@@ -6,6 +6,7 @@ use super::format::{fixed, pretty_date};
 use super::options::Adjust;
 use super::select::{check, decide, select, Candidate, Decision, Dropped};
 use super::session::ServerState;
+use crate::wire::printable::printable;
 use std::fmt::Write as _;
 
 /// The conclusion of a run.
@@ -73,14 +74,8 @@ pub fn dropped_line(server: &ServerState, why: Dropped) -> String {
 /// with the true round trip of the chosen sample, which classic never shows.
 pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String {
     let refid = if server.peer.stratum == 1 {
-        server
-            .peer
-            .refid
-            .0
-            .iter()
-            .take_while(|b| **b != 0)
-            .map(|b| *b as char)
-            .collect()
+        let text = &server.peer.refid.0;
+        printable(&text[..text.iter().position(|b| *b == 0).unwrap_or(text.len())])
     } else {
         server.addr.ip().to_string()
     };

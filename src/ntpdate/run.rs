@@ -275,8 +275,13 @@ fn drive(
                 return Err(Some(format!("poll() error: {e}")));
             }
         }
+        // Every socket is read after every wake-up until it runs dry or the next request
+        // is due: a flood of datagrams cannot hold back the schedule, which ends the run.
         for socket in &sockets {
-            while let Ok((len, from)) = socket.recv_from(&mut buf) {
+            while clock.mono() < deadline {
+                let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                    break;
+                };
                 session.handle_reply(&buf[..len], canonical(from), clock.now());
             }
         }

@@ -65,6 +65,9 @@ pub struct ServerState {
     pub last_server_time: NtpTimestamp,
     /// Our transmit time of the last request (classic's `xmt`).
     pub last_request_time: NtpTimestamp,
+    /// The last request still waits for its reply: the first reply that answers it is
+    /// taken, and copies of it after that are dropped, so one reply never counts twice.
+    awaiting_reply: bool,
     pub transmitted: u32,
     pub filter: Filter,
     /// Classic's trust shift register: a 1 enters for every reply that failed
@@ -83,6 +86,7 @@ impl ServerState {
             },
             last_server_time: NtpTimestamp::ZERO,
             last_request_time: NtpTimestamp::ZERO,
+            awaiting_reply: false,
             transmitted: 0,
             filter: Filter::new(samples),
             trust: 0,
@@ -148,6 +152,7 @@ impl Session {
             }
             let stamp = clock_now + self.auth.as_ref().map_or(NtpDuration::ZERO, |a| a.delay);
             server.last_request_time = stamp;
+            server.awaiting_reply = true;
             server.transmitted += 1;
             server.next_event = Some(now + spacing);
             let mut bytes = request(params.version, stamp).to_vec();
@@ -176,9 +181,13 @@ impl Session {
         let Some(server) = self.servers.iter_mut().find(|s| s.addr == from) else {
             return;
         };
-        if server.is_done() || reply.origin_time != server.last_request_time {
+        if server.is_done()
+            || !server.awaiting_reply
+            || reply.origin_time != server.last_request_time
+        {
             return;
         }
+        server.awaiting_reply = false;
         if let Some(auth) = &self.auth {
             server.trust = (server.trust << 1) | u8::from(!authentic(bytes, &auth.key));
         }
@@ -356,6 +365,25 @@ mod tests {
         assert!(s.is_done());
     }
 
+    /// A server (or a man in the middle) sending each reply four times gives one sample
+    /// per request, not four.
+    #[test]
+    fn copies_of_one_reply_count_once() {
+        let addr: SocketAddr = SERVER.parse().unwrap();
+        let mut s = Session::new(&[addr], params(4), Duration::ZERO);
+        let tx = s.poll_transmit(Duration::ZERO, clock(0.0)).unwrap();
+        let reply = reply_to(&tx.bytes, 0.0, Leap::NoWarning);
+        for _ in 0..4 {
+            s.handle_reply(&reply, addr, clock(0.001));
+        }
+        assert_eq!(s.servers()[0].filter.len(), 1);
+        assert!(!s.is_done());
+        let tx = s.poll_transmit(s.spacing(), clock(2.0)).unwrap();
+        let reply = reply_to(&tx.bytes, 0.0, Leap::NoWarning);
+        s.handle_reply(&reply, addr, clock(2.001));
+        assert_eq!(s.servers()[0].filter.len(), 2);
+    }
+
     #[test]
     fn unreachable_server_gives_up_after_classic_slots() {
         let addr: SocketAddr = SERVER.parse().unwrap();
@@ -399,7 +427,7 @@ mod tests {
     }
 
     fn md5_key() -> Key {
-        crate::auth::keys::parse("7 M secret\n").keys.remove(0)
+        crate::auth::keys::parse(b"7 M secret\n").keys.remove(0)
     }
 
     /// `-a 7`: requests are signed and stamped `-e` later; a reply signed with the key is
@@ -428,7 +456,10 @@ mod tests {
             );
             let mut reply = reply_to(&tx.bytes, 0.0, Leap::NoWarning).to_vec();
             if let Some(keys) = signing {
-                mac::sign(&crate::auth::keys::parse(keys).keys[0], &mut reply);
+                mac::sign(
+                    &crate::auth::keys::parse(keys.as_bytes()).keys[0],
+                    &mut reply,
+                );
             }
             // Received 0.25 s (the -e delay) + 1 ms after the request left.
             s.handle_reply(&reply, addr, clock(0.251));

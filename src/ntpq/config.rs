@@ -4,16 +4,19 @@
 
 use super::commands::{Failure, Ntpq, Out};
 use crate::wire::control::opcode;
+use crate::wire::printable::printable;
 
 /// Configuration lines longer than this are cut (classic MAXLINE).
 const MAX_LINE: usize = 512;
 
-/// Response text without its line end.
+/// Response text without its line end (and padding), made printable: a server cannot
+/// put a line or a control character of its own into ntpq's output.
 fn reply_text(data: &[u8]) -> String {
-    let text = String::from_utf8_lossy(data);
-    text.trim_end_matches('\n')
-        .trim_end_matches('\r')
-        .to_string()
+    let end = data
+        .iter()
+        .rposition(|b| !matches!(b, b'\r' | b'\n' | 0))
+        .map_or(0, |i| i + 1);
+    printable(&data[..end])
 }
 
 /// `column N syntax error`: the column to mark under the command.
@@ -81,13 +84,13 @@ impl Ntpq<'_> {
                 )?;
                 return Ok(());
             };
-            let reply = String::from_utf8_lossy(&r.data);
+            let reply = reply_text(&r.data);
             writeln!(o.out, "Line No: {} {}: {line}", i + 1, reply.trim_end())?;
         }
         Ok(writeln!(o.out, "Done sending file")?)
     }
 
-    /// `saveconfig FILE`: ntpd's reply as it comes.
+    /// `saveconfig FILE`: ntpd's reply, one line.
     pub(super) fn saveconfig(
         &mut self,
         file: Option<&str>,
@@ -98,7 +101,7 @@ impl Ntpq<'_> {
         if r.data.is_empty() {
             return Ok(write!(o.out, "(no response message, curiously)")?);
         }
-        Ok(write!(o.out, "{}", String::from_utf8_lossy(&r.data))?)
+        Ok(writeln!(o.out, "{}", reply_text(&r.data))?)
     }
 }
 

@@ -6,6 +6,7 @@ use super::mrulist::{self, Collector, MAX_FRAGS};
 use super::session::QueryError;
 use super::stats;
 use crate::wire::control::{cerr, opcode};
+use crate::wire::printable::printable;
 use crate::wire::varlist::parse_varlist;
 
 /// (name, usage arguments, function) as `help` prints them.
@@ -91,7 +92,8 @@ impl Ntpq<'_> {
         match text.strip_prefix("nonce=") {
             Some(n) => Ok(Some(n.trim_end_matches(['\r', '\n']).to_string())),
             None => {
-                writeln!(o.err, "unexpected nonce response format: {text}")?;
+                let shown = printable(&r.data);
+                writeln!(o.err, "unexpected nonce response format: {shown}")?;
                 Ok(None)
             }
         }

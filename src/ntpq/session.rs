@@ -1,6 +1,11 @@
-//! One ntpq request/response exchange, sans-IO: the [`Transport`] moves datagrams; this
-//! code numbers requests, retransmits once after a silent timeout (classic: 5 s, twice),
-//! and reassembles the fragments.
+//! One ntpq request/response exchange, sans-IO: the [`Transport`] moves datagrams and
+//! tells the time; this code numbers requests, retransmits once when an attempt ends
+//! without the whole response (classic: 5 s, twice), and reassembles the fragments.
+//!
+//! Each attempt ends at a deadline fixed when the request leaves. Classic restarts its
+//! wait with every datagram, so a server trickling duplicate fragments holds it forever;
+//! here duplicates, fragments of other requests and stray datagrams are dropped and the
+//! wait goes on towards the same deadline, so a query never outlives two timeouts.
 
 use std::io;
 use std::time::Duration;
@@ -16,6 +21,8 @@ pub trait Transport {
     fn send(&mut self, datagram: &[u8]) -> io::Result<()>;
     /// Waits up to `timeout` for one datagram; `Ok(None)` on timeout.
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>>;
+    /// Monotonic time since any fixed start: what the deadlines are measured on.
+    fn mono(&self) -> Duration;
 }
 
 /// Why a query produced no data.
@@ -47,7 +54,8 @@ pub struct Session {
     sequence: u16,
     /// NTP version in requests (classic ntpq sends 2).
     pub version: u8,
-    /// Per-attempt timeout.
+    /// How long one attempt (the request and its retransmission each) waits for the
+    /// whole response, counted from sending.
     pub timeout: Duration,
     /// `keyid`, `passwd`, `keytype`, `authenticate`.
     pub auth: super::auth::RequestAuth,
@@ -64,9 +72,8 @@ impl Default for Session {
     }
 }
 
-/// Datagrams one attempt reads at most before giving up on it (bounds a flood of
-/// unrelated packets).
-const MAX_DATAGRAMS_PER_ATTEMPT: usize = 64;
+/// The request and one retransmission, as classic.
+const ATTEMPTS: usize = 2;
 
 impl Session {
     /// Sends a request and waits for the whole response, retransmitting once.
@@ -106,10 +113,15 @@ impl Session {
         };
         let mut r = Reassembler::new(op, self.sequence);
         let mut received = false;
-        for _attempt in 0..2 {
+        for _attempt in 0..ATTEMPTS {
             t.send(&request).map_err(QueryError::Io)?;
-            for _ in 0..MAX_DATAGRAMS_PER_ATTEMPT {
-                let Some(d) = t.recv(self.timeout).map_err(QueryError::Io)? else {
+            let deadline = t.mono() + self.timeout;
+            loop {
+                let left = deadline.saturating_sub(t.mono());
+                if left.is_zero() {
+                    break;
+                }
+                let Some(d) = t.recv(left).map_err(QueryError::Io)? else {
                     break;
                 };
                 let Ok(pkt) = ControlPacket::decode(&d) else {
@@ -125,7 +137,7 @@ impl Session {
                         });
                     }
                     Ok(Progress::Incomplete) => received = true,
-                    Ok(_) => {}
+                    Ok(Progress::Duplicate | Progress::Foreign) => {}
                     Err(ReassemblyError::Server(code)) => return Err(QueryError::Server(code)),
                     Err(ReassemblyError::TooMuch) => return Err(QueryError::TooMuch),
                     Err(ReassemblyError::Inconsistent) => return Err(QueryError::Incomplete),
@@ -137,5 +149,123 @@ impl Session {
         } else {
             Err(QueryError::Timeout)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::control::opcode;
+    use std::collections::VecDeque;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// A server on a simulated clock: each request queues the datagrams `answer` returns
+    /// (delay after the request, datagram); `recv` moves the clock to the next one.
+    struct Scripted<F> {
+        clock: Duration,
+        queue: VecDeque<(Duration, Vec<u8>)>,
+        answer: F,
+        sent: usize,
+    }
+
+    impl<F: FnMut(u16) -> Vec<(Duration, Vec<u8>)>> Transport for Scripted<F> {
+        fn send(&mut self, d: &[u8]) -> io::Result<()> {
+            self.sent += 1;
+            let sequence = ControlPacket::decode(d).unwrap().header.sequence;
+            let now = self.clock;
+            let mut all: Vec<_> = self.queue.drain(..).collect();
+            all.extend(
+                (self.answer)(sequence)
+                    .into_iter()
+                    .map(|(d, p)| (now + d, p)),
+            );
+            all.sort_by_key(|(at, _)| *at);
+            self.queue = all.into();
+            Ok(())
+        }
+
+        fn recv(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+            match self.queue.front() {
+                Some((at, _)) if *at <= self.clock + timeout => {
+                    self.clock = self.clock.max(*at);
+                    Ok(self.queue.pop_front().map(|(_, d)| d))
+                }
+                _ => {
+                    self.clock += timeout;
+                    Ok(None)
+                }
+            }
+        }
+
+        fn mono(&self) -> Duration {
+            self.clock
+        }
+    }
+
+    fn scripted<F: FnMut(u16) -> Vec<(Duration, Vec<u8>)>>(answer: F) -> Scripted<F> {
+        Scripted {
+            clock: Duration::ZERO,
+            queue: VecDeque::new(),
+            answer,
+            sent: 0,
+        }
+    }
+
+    /// A READVAR response fragment.
+    fn fragment(sequence: u16, offset: u16, data: &[u8], more: bool) -> Vec<u8> {
+        let h = ControlHeader {
+            version: 2,
+            response: true,
+            more,
+            opcode: opcode::READVAR,
+            sequence,
+            offset,
+            ..ControlHeader::default()
+        };
+        let mut buf = [0u8; HEADER_LEN + MAX_DATA];
+        let n = encode(&h, data, &mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn silent_server_times_out_after_two_attempts() {
+        let mut t = scripted(|_| Vec::new());
+        let r = Session::default().query(&mut t, opcode::READVAR, 0, &[]);
+        assert!(matches!(r, Err(QueryError::Timeout)), "{r:?}");
+        assert_eq!((t.sent, t.clock), (2, Duration::from_secs(10)));
+    }
+
+    /// One duplicate of the first fragment every 0.9 s, for ever: the wait does not start
+    /// again with each one, so the query ends after its two timeouts.
+    #[test]
+    fn trickled_duplicates_do_not_extend_the_wait() {
+        let mut t = scripted(|seq| {
+            (0..1000u32)
+                .map(|i| (900 * i * MS, fragment(seq, 0, b"a=1, ", true)))
+                .collect()
+        });
+        let r = Session::default().query(&mut t, opcode::READVAR, 0, &[]);
+        assert!(matches!(r, Err(QueryError::Incomplete)), "{r:?}");
+        assert_eq!(t.sent, 2);
+        assert!(t.clock <= Duration::from_secs(10), "{:?}", t.clock);
+    }
+
+    /// A burst of replies to other requests is dropped and the right reply, when it
+    /// comes, is taken.
+    #[test]
+    fn wrong_sequence_replies_are_ignored_until_the_right_one() {
+        let mut t = scripted(|seq| {
+            let mut out: Vec<_> = (1..=200u16)
+                .map(|i| (MS, fragment(seq.wrapping_add(i), 0, b"x=666\r\n", false)))
+                .collect();
+            out.push((Duration::from_secs(2), fragment(seq, 0, b"a=1\r\n", false)));
+            out
+        });
+        let r = Session::default()
+            .query(&mut t, opcode::READVAR, 0, &[])
+            .unwrap();
+        assert_eq!(r.data, b"a=1\r\n");
+        assert_eq!(t.sent, 1);
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod control;
 pub mod ntp;
+pub mod printable;
 pub mod varlist;

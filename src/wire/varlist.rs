@@ -17,6 +17,7 @@ use nom::IResult;
 
 use super::control::MAX_DATA;
 use super::ntp::RefId;
+use super::printable::printable;
 use crate::time::NtpTimestamp;
 
 /// Classic folds text lines before they reach this many columns.
@@ -257,12 +258,14 @@ pub struct Var {
     pub value: String,
 }
 
-/// Parses response text into variables in server order.
+/// Parses response text into variables in server order, names and values made
+/// [`printable`]: whatever ntpq shows of them can hold no control character and no line
+/// break of the server's making.
 pub fn parse_varlist(data: &[u8]) -> Vec<Var> {
     RequestItems::new(data)
         .map(|it| Var {
-            name: String::from_utf8_lossy(it.name).into_owned(),
-            value: String::from_utf8_lossy(it.value.unwrap_or_default()).into_owned(),
+            name: printable(it.name),
+            value: printable(it.value.unwrap_or_default()),
         })
         .collect()
 }
@@ -318,6 +321,13 @@ mod tests {
         assert!(breaks
             .iter()
             .all(|b| data[b - 1] == b' ' || data[b - 1] == b'\n'));
+    }
+
+    #[test]
+    fn values_are_made_printable() {
+        let vars = parse_varlist(b"version=\"evil\r\nleap=0\x1b[31m\", x\x07=1\r\n");
+        assert_eq!(vars[0].value, "\"evil^M^Jleap=0^[[31m\"");
+        assert_eq!(vars[1].name, "x^G");
     }
 
     #[test]

@@ -74,6 +74,14 @@ impl Drop for TempDir {
     }
 }
 
+/// The steps our ntpd's log reports, in seconds ("time reset -2.999982 s").
+pub fn logged_steps(log: &str) -> Vec<f64> {
+    log.lines()
+        .filter_map(|l| l.split("time reset ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
 /// Holds the machine-wide test lock: namespace tests run one at a time (2 cores, and
 /// flood tests must not disturb the others).
 pub struct Serial(File);
@@ -283,6 +291,51 @@ impl LanLab {
             tmp: TempDir::new(),
             _lock: lock,
         })
+    }
+
+    /// The namespace of the LAN host at `addr` (server, client, client2 or an added host).
+    pub fn host(&self, addr: &str) -> &Netns {
+        match addr {
+            SERVER => &self.lan.server,
+            CLIENT => &self.lan.client,
+            CLIENT2 => &self.lan.client2,
+            _ => {
+                let n: usize = addr.rsplit('.').next().unwrap().parse().unwrap();
+                &self.extra[n - 14]
+            }
+        }
+    }
+
+    /// Our ntpd at `addr` with config text `conf`, on `--virtual-clock SPEC` if given;
+    /// returns its index in `procs`.
+    pub fn ours(&mut self, addr: &str, conf: &str, vclock: Option<&str>) -> usize {
+        let path = self.tmp.write(&format!("ntp-{addr}.conf"), conf);
+        let mut argv = vec![env!("CARGO_BIN_EXE_ntpd"), "-n", "-c", &path];
+        if let Some(spec) = vclock {
+            argv.extend(["--virtual-clock", spec]);
+        }
+        let p = self.host(addr).spawn(&self.tmp, &argv);
+        self.procs.push(p);
+        self.procs.len() - 1
+    }
+
+    /// chronyd at `addr` serving its undisciplined clock at stratum 10 (-x: hands off the
+    /// clock); None = skipped.
+    pub fn chronyd_server(&mut self, addr: &str) -> Option<()> {
+        let bin = require_peer("chronyd")?;
+        let dir = self.tmp.path().join(format!("chrony-{addr}"));
+        fs::create_dir_all(&dir).ok()?;
+        let conf = self.tmp.write(
+            &format!("chrony-{addr}.conf"),
+            &format!(
+                "local stratum 10\nallow all\ncmdport 0\nbindcmdaddress /\npidfile {}/pid\n",
+                dir.display()
+            ),
+        );
+        let argv = [bin.to_str()?, "-d", "-x", "-u", "root", "-f", &conf];
+        let p = self.host(addr).spawn(&self.tmp, &argv);
+        self.procs.push(p);
+        Some(())
     }
 
     /// One more host on the LAN bridge, at 172.25.0.(14 + n); returns its address.

@@ -213,6 +213,20 @@ impl Proc {
         )
     }
 
+    /// Waits until every text in `wanted` is in the process's stderr (its log under -n);
+    /// how long that took, None after `timeout`.
+    pub fn wait_for_stderr(&self, wanted: &[&str], timeout: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            let log = self.stderr();
+            if wanted.iter().all(|w| log.contains(w)) {
+                return Some(start.elapsed());
+            }
+            sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
     /// True while the process has not exited.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
