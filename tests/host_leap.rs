@@ -110,7 +110,11 @@ fn expired_and_tampered_lists_are_reported() {
     let tmp = TempDir::new();
     let ns = Netns::new();
     // Expired ten days and an hour ago; its leaps are all in the past.
-    let expired = leap_list(3_700_000_000, today() - 10 * 86_400 - 3600, false);
+    let expired = leap_list(
+        3_700_000_000,
+        ntp_seconds(common::now()) - 10 * 86_400 - 3600,
+        false,
+    );
     let daemon = start(&ns, &tmp, "expired", &expired);
     assert!(
         wait_for_log(&daemon, "leapsecond file expired 10 days ago"),
