@@ -187,5 +187,6 @@ pub fn local_peer() -> PeerVars {
         filtdelay: [NtpDuration::ZERO; 8],
         filtoffset: [NtpDuration::ZERO; 8],
         filtdisp,
+        reason: "system peer".into(),
     }
 }

@@ -6,11 +6,13 @@
 
 pub mod flash;
 mod poll;
+pub mod reason;
 mod receive;
 mod round;
 
 pub use flash::Flash;
 pub use poll::PollOutput;
+pub use reason::Reason;
 pub use receive::Received;
 pub use round::select_round;
 
@@ -118,6 +120,10 @@ pub struct Association {
     last_poll: Duration,
     sent: u64,
     received: u64,
+    /// Monotonic time of the last reply that reached us, refused or not (for the reason).
+    last_reply: Option<Duration>,
+    /// That reply was a kiss-o'-death RATE.
+    rate_kissed: bool,
 }
 
 impl Association {
@@ -142,6 +148,8 @@ impl Association {
             last_poll: now,
             sent: 0,
             received: 0,
+            last_reply: None,
+            rate_kissed: false,
         };
         assoc.clear(RefId::INIT, now);
         assoc.next_poll = now + Duration::from_secs(1);
@@ -168,6 +176,7 @@ impl Association {
         self.hpoll = self.config.min_poll;
         self.ppoll = self.config.max_poll;
         self.flash = Flash::default();
+        self.rate_kissed = false;
         self.last_poll = now;
         self.next_poll = now + BURST_INTERVAL;
     }
@@ -185,15 +194,15 @@ impl Association {
         NtpDuration::from_secs_f64(d).max(tos.min_dist)
     }
 
-    /// Classic `peer_unfit`: sets the peer flash bits (TEST10-13) and returns the
-    /// candidate if none is set. `own_refids` are the refids of our own addresses.
-    pub fn evaluate(
-        &mut self,
+    /// Classic `peer_unfit`: the peer test bits (TEST10-13) at `now`. `own_refids` are
+    /// the refids of our own addresses.
+    pub fn unfit(
+        &self,
         now: Duration,
         sys: &SystemVars,
         tos: &TosParams,
         own_refids: &[RefId],
-    ) -> Option<Candidate> {
+    ) -> u16 {
         let mut bits = 0;
         let p = &self.peer;
         if p.leap == Leap::Unsync || p.stratum < tos.floor || p.stratum >= tos.ceiling {
@@ -214,6 +223,21 @@ impl Association {
         if self.reach == 0 || self.config.noselect {
             bits |= Flash::PEER_UNREACH;
         }
+        bits
+    }
+
+    /// Sets the peer flash bits ([`Association::unfit`]) and returns the candidate if
+    /// none is set.
+    pub fn evaluate(
+        &mut self,
+        now: Duration,
+        sys: &SystemVars,
+        tos: &TosParams,
+        own_refids: &[RefId],
+    ) -> Option<Candidate> {
+        let bits = self.unfit(now, sys, tos, own_refids);
+        let distance = self.root_distance(now, tos);
+        let p = &self.peer;
         self.flash = Flash((self.flash.0 & !Flash::PEER_MASK) | bits);
         if bits != 0 {
             self.status = SelectStatus::Reject;

@@ -9,6 +9,7 @@
 pub mod control_view;
 mod events;
 pub mod peers;
+pub mod reasons;
 mod records;
 mod recover;
 pub mod sources;
@@ -223,6 +224,8 @@ pub struct Engine<C: Clock> {
     last_update: recover::LastUpdate,
     /// Sources said to answer unsynchronised, until they answer synchronised again.
     unsynchronised: Vec<AssocId>,
+    /// The reasons said in the log.
+    reason_log: reasons::ReasonLog,
 }
 
 impl<C: Clock> Engine<C> {
@@ -269,6 +272,7 @@ impl<C: Clock> Engine<C> {
             holdover_since: None,
             last_update: recover::LastUpdate::default(),
             unsynchronised: Vec::new(),
+            reason_log: reasons::ReasonLog::default(),
         };
         engine.apply(first);
         engine.steered(&[first]);
@@ -349,6 +353,7 @@ impl<C: Clock> Engine<C> {
                 self.steered(&[cmd]);
             }
             self.leap_tick();
+            self.say_reasons(now);
         }
         if let Some(sampled) = self.sources.poll_refclocks(self.clock.now(), now) {
             // Without network sources a reference clock (or orphan mode) becomes the
@@ -654,6 +659,7 @@ impl<C: Clock> Engine<C> {
             Some(key) => auth == AuthStatus::Ok && packet.trailer.key_id == key,
             None => grant.association_auth_ok(auth),
         };
+        peer.assoc.note_reply(now, false);
         if !passes {
             peer.assoc.auth_failed();
             self.counters.dropped += 1;
@@ -664,6 +670,7 @@ impl<C: Clock> Engine<C> {
         self.counters.to_associations += 1;
         let assoc_id = peer.assoc_id;
         let got = peer.assoc.on_packet(header, rx, now, &vars);
+        peer.assoc.note_reply(now, got == Received::RateKiss);
         match got {
             Received::Sample { select } => {
                 self.record_peer(assoc_id);
