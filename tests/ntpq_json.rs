@@ -2,14 +2,14 @@
 //! parses, with the values the classic text shows (our ntpq against our mode 6 server
 //! over the classic capture's LOCAL(0) state, in memory).
 
+mod common;
 #[path = "control_fixture.rs"]
 mod fixture;
 
+use common::python;
 use fixture::Loopback;
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::Numeric;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Runs `commands` with `--json` (client clock 8 s after the peer's last packet):
 /// stdout, stderr.
@@ -30,39 +30,6 @@ fn json_run(commands: &[&str], silent: bool) -> (String, String) {
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
     )
-}
-
-/// Parses every line of `docs` with Python's json module (as a user's script would)
-/// and evaluates each expression over `docs` (the list of documents); their reprs.
-fn python(docs: &str, exprs: &[&str]) -> Vec<String> {
-    let script = "import json, sys\n\
-                  docs = [json.loads(l) for l in sys.stdin.read().splitlines()]\n\
-                  for e in sys.argv[1:]:\n    print(repr(eval(e)))\n";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .args(exprs)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed to check the JSON");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(docs.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "not JSON:\n{docs}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

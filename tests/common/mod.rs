@@ -12,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod install;
+mod json;
 mod netns;
 mod ntp;
 mod peers;
@@ -19,6 +20,7 @@ mod pty;
 mod rng;
 
 pub use install::*;
+pub use json::*;
 pub use netns::*;
 pub use ntp::*;
 pub use peers::*;
