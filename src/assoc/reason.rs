@@ -51,8 +51,9 @@ pub enum Reason {
     Waiting,
     /// Requests went out, none was answered yet (start-up; becomes `Unreachable`).
     NoReplyYet { sent: u64 },
-    /// No usable reply to the last `polls` polls.
-    Unreachable { polls: u64 },
+    /// No usable reply to the last `polls` polls (`ever`: it answered before), or to any
+    /// of its `polls` requests.
+    Unreachable { polls: u64, ever: bool },
     /// A kiss-o'-death DENY or RSTR (`code`) stopped the association.
     Denied { code: RefId },
     /// The last reply failed the digest test, or (no reply) the key cannot sign.
@@ -164,8 +165,11 @@ impl fmt::Display for Reason {
             }
             Reason::Waiting => f.write_str("waiting for the first poll"),
             Reason::NoReplyYet { sent } => write!(f, "no reply yet to {sent} requests"),
-            Reason::Unreachable { polls } => {
+            Reason::Unreachable { polls, ever: true } => {
                 write!(f, "unreachable: no reply to the last {polls} polls")
+            }
+            Reason::Unreachable { polls, ever: false } => {
+                write!(f, "unreachable: no reply to any of its {polls} requests")
             }
             Reason::Denied { code } => write!(
                 f,
@@ -303,7 +307,10 @@ impl Association {
         } else {
             REPLY_NEWS_POLLS + u64::from(self.unreach.saturating_sub(1))
         };
-        Reason::Unreachable { polls }
+        Reason::Unreachable {
+            polls,
+            ever: self.received > 0,
+        }
     }
 
     /// The peer tests (classic `peer_unfit`), as they stand now.
@@ -508,11 +515,21 @@ mod tests {
             } else {
                 assert_eq!(
                     r.to_string(),
-                    "unreachable: no reply to the last 8 polls",
+                    "unreachable: no reply to any of its 8 requests",
                     "{r:?}"
                 );
             }
         }
+        // A server that answered, then fell silent: the reach register empties.
+        let (mut a, mut now) = answered(server(), 0.0);
+        let mut reason = Reason::Waiting;
+        while !matches!(reason, Reason::Unreachable { .. }) && now < Duration::from_secs(3600) {
+            now = a.next_deadline();
+            let (mono, clock) = at(now.as_secs());
+            a.on_timer(mono, clock, &sys());
+            reason = a.reason(&ctx(mono, TosParams::default(), 0, 0));
+        }
+        assert_eq!(reason.to_string(), "unreachable: no reply to the last 8 polls");
     }
 
     #[test]

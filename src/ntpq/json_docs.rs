@@ -304,9 +304,10 @@ impl Ntpq<'_> {
             .iter()
             .enumerate()
             .map(|(i, (id, st))| {
-                status(StatusKind::Peer, *st)
+                Object::new()
                     .with("index", i + 1)
                     .with("assoc_id", *id)
+                    .with("status", status(StatusKind::Peer, *st))
                     .into()
             })
             .collect()
