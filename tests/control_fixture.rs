@@ -11,6 +11,8 @@ use ntp6::control::{
     handle, ClockVars, Context, ControlState, NonceKey, PeerStatus, PeerVars, QueryAccess,
     SystemStatus, SystemVars,
 };
+use ntp6::ntpq::commands::{Ntpq, Out};
+use ntp6::ntpq::display::Numeric;
 use ntp6::ntpq::session::Transport;
 use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
 use ntp6::wire::ntp::RefId;
@@ -240,4 +242,34 @@ impl Transport for Loopback {
     fn recv(&mut self, _: Duration) -> io::Result<Option<Vec<u8>>> {
         Ok(self.queue.pop_front())
     }
+}
+
+/// Runs ntpq `commands` (set up by `setup`) against the fixture server over a
+/// [`Loopback`] (`silent`: never answered), the client clock at NTP time `now`: stdout,
+/// stderr and the number of requests sent.
+pub fn ntpq_run(
+    commands: &[&str],
+    now: u64,
+    silent: bool,
+    setup: impl FnOnce(&mut Ntpq<'_>),
+) -> (String, String, usize) {
+    let mut t = Loopback::new(silent);
+    let clock = move || now;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    {
+        let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &clock);
+        setup(&mut q);
+        let mut o = Out {
+            out: &mut out,
+            err: &mut err,
+        };
+        for c in commands {
+            q.run(c, &mut o).unwrap();
+        }
+    }
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        t.sent,
+    )
 }

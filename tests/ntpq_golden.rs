@@ -4,32 +4,12 @@
 #[path = "control_fixture.rs"]
 mod fixture;
 
-use fixture::{captured, Loopback};
-use ntp6::ntpq::commands::{Ntpq, Out};
-use ntp6::ntpq::display::Numeric;
+use fixture::{captured, ntpq_run};
 
 /// Runs commands with the client clock `when` seconds after the peer's last packet.
 fn run_with(commands: &[&str], when: u64, names: bool, silent: bool) -> (String, String, usize) {
-    let mut t = Loopback::new(silent);
-    let now = move || 0xeeab8432_fbbb1d05u64 + (when << 32);
-    let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &now);
-    q.names = names;
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    {
-        let mut o = Out {
-            out: &mut out,
-            err: &mut err,
-        };
-        for c in commands {
-            q.run(c, &mut o).unwrap();
-        }
-    }
-    let sent = t.sent;
-    (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-        sent,
-    )
+    let now = 0xeeab8432_fbbb1d05u64 + (when << 32);
+    ntpq_run(commands, now, silent, |q| q.names = names)
 }
 
 fn run(commands: &[&str], when: u64) -> String {

@@ -7,29 +7,14 @@ mod common;
 mod fixture;
 
 use common::python;
-use fixture::Loopback;
-use ntp6::ntpq::commands::{Ntpq, Out};
-use ntp6::ntpq::display::Numeric;
+use fixture::ntpq_run;
 
 /// Runs `commands` with `--json` (client clock 8 s after the peer's last packet):
 /// stdout, stderr.
 fn json_run(commands: &[&str], silent: bool) -> (String, String) {
-    let mut t = Loopback::new(silent);
-    let now = || 0xeeab8432_fbbb1d05u64 + (8 << 32);
-    let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &now);
-    q.json = true;
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut o = Out {
-        out: &mut out,
-        err: &mut err,
-    };
-    for c in commands {
-        q.run(c, &mut o).unwrap();
-    }
-    (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+    let now = 0xeeab8432_fbbb1d05u64 + (8 << 32);
+    let (out, err, _) = ntpq_run(commands, now, silent, |q| q.json = true);
+    (out, err)
 }
 
 #[test]
@@ -194,18 +179,14 @@ fn errors_are_documents_too() {
 
 #[test]
 fn reasons_in_text() {
-    let mut t = Loopback::new(false);
-    let now = || 0xeeab8432_fbbb1d05u64;
-    let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &now);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut o = Out {
-        out: &mut out,
-        err: &mut err,
-    };
-    q.run("reasons", &mut o).unwrap();
-    q.run("rv &1 reason", &mut o).unwrap();
+    let (out, _, _) = ntpq_run(
+        &["reasons", "rv &1 reason"],
+        0xeeab8432_fbbb1d05,
+        false,
+        |_| {},
+    );
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        out,
         format!(
             "     remote      assid  reason\n{}\n*LOCAL(0)         3495  system peer\n\
              reason=\"system peer\"\n",

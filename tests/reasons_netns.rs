@@ -65,16 +65,8 @@ fn windows_like_upstream(sock: UdpSocket, stop: Arc<AtomicBool>) -> JoinHandle<u
 
 /// Our ntpd on the client host with `conf`, on a virtual clock with no error.
 fn start_client(lab: &mut LanLab, name: &str, conf: &str) -> usize {
-    let path = lab.tmp.write(name, conf);
-    let argv = [
-        env!("CARGO_BIN_EXE_ntpd"),
-        "-n",
-        "-c",
-        &path,
-        "--virtual-clock",
-        "0.0",
-    ];
-    lab.procs.push(lab.lan.client.spawn(&lab.tmp, &argv));
+    let p = common::spawn_ours(&lab.lan.client, &lab.tmp, name, conf, Some("0.0"));
+    lab.procs.push(p);
     lab.procs.len() - 1
 }
 

@@ -29,12 +29,8 @@ impl Lab {
 
     /// Our ntpd in the namespace of `addr` with config `conf`.
     fn ours(&mut self, addr: &str, conf: &str, vclock: Option<&str>) {
-        let path = self.tmp.write(&format!("ntp-{addr}.conf"), conf);
-        let mut argv = vec![env!("CARGO_BIN_EXE_ntpd"), "-n", "-c", &path];
-        if let Some(spec) = vclock {
-            argv.extend(["--virtual-clock", spec]);
-        }
-        let p = self.host(addr).spawn(&self.tmp, &argv);
+        let name = format!("ntp-{addr}.conf");
+        let p = common::spawn_ours(self.host(addr), &self.tmp, &name, conf, vclock);
         self.procs.push(p);
     }
 
@@ -72,16 +68,14 @@ impl Lab {
         for s in servers {
             conf.push_str(&format!("server {s} iburst\n"));
         }
-        let path = self.tmp.write("client.conf", &conf);
-        let argv = [
-            env!("CARGO_BIN_EXE_ntpd"),
-            "-n",
-            "-c",
-            &path,
-            "--virtual-clock",
-            vclock,
-        ];
-        self.procs.push(self.lan.client.spawn(&self.tmp, &argv));
+        let p = common::spawn_ours(
+            &self.lan.client,
+            &self.tmp,
+            "client.conf",
+            &conf,
+            Some(vclock),
+        );
+        self.procs.push(p);
         self.procs.len() - 1
     }
 

@@ -529,7 +529,10 @@ mod tests {
             a.on_timer(mono, clock, &sys());
             reason = a.reason(&ctx(mono, TosParams::default(), 0, 0));
         }
-        assert_eq!(reason.to_string(), "unreachable: no reply to the last 8 polls");
+        assert_eq!(
+            reason.to_string(),
+            "unreachable: no reply to the last 8 polls"
+        );
     }
 
     #[test]

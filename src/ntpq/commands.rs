@@ -320,11 +320,7 @@ impl<'a> Ntpq<'a> {
         o: &mut Out<'_>,
     ) -> Result<(), Failure> {
         let r = self.query(op, assoc, list.as_bytes())?;
-        let kind = match (op, assoc) {
-            (opcode::READCLOCK, _) => StatusKind::Clock,
-            (_, 0) => StatusKind::System,
-            _ => StatusKind::Peer,
-        };
+        let kind = status_kind(op, assoc);
         let vars = parse_varlist(&r.data);
         let text = display::readvar(
             r.assoc_id,
@@ -338,9 +334,18 @@ impl<'a> Ntpq<'a> {
     }
 
     fn mreadvar(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        let (wanted, list) = self.mread_targets(args)?;
+        for id in wanted {
+            self.readvar(opcode::READVAR, id, list.clone(), o)?;
+        }
+        Ok(())
+    }
+
+    /// `mreadvar FIRST LAST [list]`: the listed associations in that range, and the list.
+    pub(super) fn mread_targets(&self, args: &[&str]) -> Result<(Vec<u16>, String), Failure> {
         let ids: Vec<u16> = args.iter().take(2).filter_map(|a| parse_assoc(a)).collect();
         let [from, to] = ids[..] else {
-            return Ok(writeln!(o.err, "***Association ID's needed")?);
+            return Err(Failure::Refused("Association ID's needed".into()));
         };
         let wanted: Vec<u16> = self
             .assocs
@@ -349,16 +354,12 @@ impl<'a> Ntpq<'a> {
             .filter(|id| (from..=to).contains(id))
             .collect();
         if wanted.is_empty() {
-            return Ok(writeln!(
-                o.err,
-                "***Association ID {from} not found in list"
-            )?);
+            return Err(Failure::Refused(format!(
+                "Association ID {from} not found in list"
+            )));
         }
         let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
-        for id in wanted {
-            self.readvar(opcode::READVAR, id, list.clone(), o)?;
-        }
-        Ok(())
+        Ok((wanted, list))
     }
 
     fn hostnames(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
@@ -426,6 +427,15 @@ fn prompter<'p>(p: &'p mut Option<&mut dyn auth::Prompter>) -> Option<&'p mut dy
 fn io_text(e: &std::io::Error) -> String {
     let text = e.to_string();
     text.split(" (os error").next().unwrap_or(&text).to_string()
+}
+
+/// What the status word of a READVAR/READSTAT/READCLOCK answer for `assoc` describes.
+pub(super) fn status_kind(op: u8, assoc: u16) -> StatusKind {
+    match (op, assoc) {
+        (opcode::READCLOCK, _) => StatusKind::Clock,
+        (_, 0) => StatusKind::System,
+        _ => StatusKind::Peer,
+    }
 }
 
 fn parse_assoc(s: &str) -> Option<u16> {

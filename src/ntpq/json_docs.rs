@@ -3,7 +3,7 @@
 //! key (`offset_ms`, `poll_s`, `frequency_ppm`, `precision_log2_s`, `reftime_unix_s`);
 //! the schema is docs/ntpq-json.md. Without `--json` none of this runs.
 
-use super::commands::{Failure, Ntpq, Out};
+use super::commands::{status_kind, Failure, Ntpq, Out};
 use super::display::{self, PeerStyle, StatusKind};
 use super::json::{Json, Object};
 use super::mrulist::{self, Collector, Sort};
@@ -322,29 +322,14 @@ impl Ntpq<'_> {
         list: &str,
     ) -> Result<(), Failure> {
         let r = self.query(op, assoc, list.as_bytes())?;
-        let kind = match (op, assoc) {
-            (opcode::READCLOCK, _) => StatusKind::Clock,
-            (_, 0) => StatusKind::System,
-            _ => StatusKind::Peer,
-        };
         doc.put("assoc_id", r.assoc_id);
-        doc.put("status", status(kind, r.status));
+        doc.put("status", status(status_kind(op, assoc), r.status));
         doc.put("variables", variables(&parse_varlist(&r.data)));
         Ok(())
     }
 
     fn mreadvar_json(&mut self, doc: &mut Object, args: &[&str]) -> Result<(), Failure> {
-        let ids: Vec<u16> = args.iter().take(2).filter_map(|a| a.parse().ok()).collect();
-        let [from, to] = ids[..] else {
-            return Err(Failure::Refused("Association ID's needed".into()));
-        };
-        let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
-        let wanted: Vec<u16> = self
-            .assocs
-            .iter()
-            .map(|a| a.0)
-            .filter(|id| (from..=to).contains(id))
-            .collect();
+        let (wanted, list) = self.mread_targets(args)?;
         let mut results = Vec::new();
         for id in wanted {
             let mut one = Object::new();
