@@ -311,6 +311,14 @@ mod tests {
     }
 
     #[test]
+    fn explain_implies_check() {
+        let o = run(&["--explain", "-c", "/etc/ntp.conf"]);
+        assert!(o.check && o.explain);
+        let plain = run(&["--check"]);
+        assert!(plain.check && !plain.explain);
+    }
+
+    #[test]
     fn virtual_clock_accepts_negative_offsets() {
         let o = run(&["--virtual-clock=-0.5,20"]);
         let spec = o.virtual_clock.unwrap();
