@@ -338,13 +338,9 @@ impl Association {
                 max: ctx.tos.max_dist,
             });
         }
-        if unfit.has(Flash::PEER_LOOP) {
-            return Some(Reason::Loop { refid: p.refid });
-        }
-        if self.rate_kissed {
-            return Some(Reason::RateKiss { poll: self.hpoll });
-        }
-        None
+        unfit
+            .has(Flash::PEER_LOOP)
+            .then_some(Reason::Loop { refid: p.refid })
     }
 
     /// A fit source the system process did not use.
