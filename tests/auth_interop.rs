@@ -72,16 +72,7 @@ impl Lab {
 
 /// Our ntpd in `ns` with ntp.conf `conf` (named `name`), on a virtual clock.
 fn ours(tmp: &TempDir, ns: &Netns, name: &str, conf: &str) -> Proc {
-    let path = tmp.write(name, conf);
-    let argv = [
-        env!("CARGO_BIN_EXE_ntpd"),
-        "-n",
-        "-c",
-        &path,
-        "--virtual-clock",
-        "0",
-    ];
-    ns.spawn(tmp, &argv)
+    common::spawn_ours(ns, tmp, name, conf, Some("0"))
 }
 
 /// NTPsec's ntpd in `ns`, never steering the clock; None = skipped.

@@ -220,7 +220,12 @@ fn not_acted_on_directives_are_warned_about() {
         "server 192.0.2.1\ncrypto\nstatistics loopstats\n",
         &["crypto", "statistics"],
     );
-    let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    // (The lint's "one server" finding is not what this test is about.)
+    let shown: Vec<String> = diags
+        .iter()
+        .filter(|d| !d.message.starts_with("lint: "))
+        .map(|d| d.to_string())
+        .collect();
     assert_eq!(
         shown,
         [

@@ -2,9 +2,18 @@
 //! a [`ControlState`] holding the values the captured LOCAL(0) server had.
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
+use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use ntp6::control::{ClockVars, ControlState, PeerStatus, PeerVars, SystemStatus, SystemVars};
+use ntp6::control::{
+    handle, ClockVars, Context, ControlState, NonceKey, PeerStatus, PeerVars, QueryAccess,
+    SystemStatus, SystemVars,
+};
+use ntp6::ntpq::commands::{Ntpq, Out};
+use ntp6::ntpq::display::Numeric;
+use ntp6::ntpq::session::Transport;
 use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
 use ntp6::wire::ntp::RefId;
 
@@ -187,5 +196,85 @@ pub fn local_peer() -> PeerVars {
         filtdelay: [NtpDuration::ZERO; 8],
         filtoffset: [NtpDuration::ZERO; 8],
         filtdisp,
+        reason: "system peer".into(),
     }
+}
+
+/// Answers each request with our control server over the fixture state.
+pub struct Loopback {
+    queue: VecDeque<Vec<u8>>,
+    silent: bool,
+    /// Requests sent.
+    pub sent: usize,
+}
+
+impl Loopback {
+    /// `silent`: requests are never answered.
+    pub fn new(silent: bool) -> Loopback {
+        Loopback {
+            queue: VecDeque::new(),
+            silent,
+            sent: 0,
+        }
+    }
+}
+
+impl Transport for Loopback {
+    fn send(&mut self, d: &[u8]) -> io::Result<()> {
+        self.sent += 1;
+        if self.silent {
+            return Ok(());
+        }
+        let key = NonceKey::new([1, 2]);
+        let ctx = Context {
+            state: &LocalServer,
+            mru: None,
+            nonce: &key,
+            client: "127.0.0.1:40000".parse().unwrap(),
+            now: NtpTimestamp::from_bits(CLOCK_TIME),
+        };
+        handle(d, QueryAccess::default(), &ctx, &mut |r| {
+            self.queue.push_back(r.to_vec())
+        });
+        Ok(())
+    }
+
+    fn recv(&mut self, _: Duration) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.queue.pop_front())
+    }
+
+    /// Answers are queued at once: no time passes.
+    fn mono(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// Runs ntpq `commands` (set up by `setup`) against the fixture server over a
+/// [`Loopback`] (`silent`: never answered), the client clock at NTP time `now`: stdout,
+/// stderr and the number of requests sent.
+pub fn ntpq_run(
+    commands: &[&str],
+    now: u64,
+    silent: bool,
+    setup: impl FnOnce(&mut Ntpq<'_>),
+) -> (String, String, usize) {
+    let mut t = Loopback::new(silent);
+    let clock = move || now;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    {
+        let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &clock);
+        setup(&mut q);
+        let mut o = Out {
+            out: &mut out,
+            err: &mut err,
+        };
+        for c in commands {
+            q.run(c, &mut o).unwrap();
+        }
+    }
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        t.sent,
+    )
 }

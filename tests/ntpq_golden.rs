@@ -4,80 +4,12 @@
 #[path = "control_fixture.rs"]
 mod fixture;
 
-use std::collections::VecDeque;
-use std::io;
-use std::time::Duration;
-
-use fixture::{captured, LocalServer, CLOCK_TIME};
-use ntp6::control::{handle, Context, NonceKey, QueryAccess};
-use ntp6::ntpq::commands::{Ntpq, Out};
-use ntp6::ntpq::display::Numeric;
-use ntp6::ntpq::session::Transport;
-use ntp6::time::NtpTimestamp;
-
-/// Answers each request with our control server over the fixture state.
-struct Loopback {
-    queue: VecDeque<Vec<u8>>,
-    silent: bool,
-    sent: usize,
-}
-
-impl Transport for Loopback {
-    fn send(&mut self, d: &[u8]) -> io::Result<()> {
-        self.sent += 1;
-        if self.silent {
-            return Ok(());
-        }
-        let key = NonceKey::new([1, 2]);
-        let ctx = Context {
-            state: &LocalServer,
-            mru: None,
-            nonce: &key,
-            client: "127.0.0.1:40000".parse().unwrap(),
-            now: NtpTimestamp::from_bits(CLOCK_TIME),
-        };
-        handle(d, QueryAccess::default(), &ctx, &mut |r| {
-            self.queue.push_back(r.to_vec())
-        });
-        Ok(())
-    }
-
-    fn recv(&mut self, _: Duration) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.queue.pop_front())
-    }
-
-    /// Answers are queued at once: no time passes.
-    fn mono(&self) -> Duration {
-        Duration::ZERO
-    }
-}
+use fixture::{captured, ntpq_run};
 
 /// Runs commands with the client clock `when` seconds after the peer's last packet.
 fn run_with(commands: &[&str], when: u64, names: bool, silent: bool) -> (String, String, usize) {
-    let mut t = Loopback {
-        queue: VecDeque::new(),
-        silent,
-        sent: 0,
-    };
-    let now = move || 0xeeab8432_fbbb1d05u64 + (when << 32);
-    let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &now);
-    q.names = names;
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    {
-        let mut o = Out {
-            out: &mut out,
-            err: &mut err,
-        };
-        for c in commands {
-            q.run(c, &mut o).unwrap();
-        }
-    }
-    let sent = t.sent;
-    (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-        sent,
-    )
+    let now = 0xeeab8432_fbbb1d05u64 + (when << 32);
+    ntpq_run(commands, now, silent, |q| q.names = names)
 }
 
 fn run(commands: &[&str], when: u64) -> String {

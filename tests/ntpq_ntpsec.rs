@@ -62,4 +62,35 @@ fn peer_table_and_rv_against_ntpsec() {
     assert_eq!(row.len(), 9, "{out:?}");
     assert_eq!(row[8], "127.0.0.1", "{out:?}");
     assert!(row[6].parse::<u32>().unwrap_or(0) > 1, "count: {out:?}");
+
+    // --json against a server that reports no reasons: the documents parse, the peer
+    // rows carry reason null, and `reasons` says why it has none.
+    let argv = [
+        env!("CARGO_BIN_EXE_ntpq"),
+        "--json",
+        "-p",
+        "-c",
+        "rv",
+        "-c",
+        "reasons",
+        "127.0.0.1",
+    ];
+    let out = ns.run(&tmp, &argv, Duration::from_secs(30));
+    let got = common::python(
+        &out.stdout,
+        &[
+            "docs[0]['peers'][0]['remote'], docs[0]['peers'][0]['reason']",
+            "docs[1]['variables']['stratum'], docs[1]['variables']['version'][:12]",
+            "docs[2]['error']",
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            "('LOCAL(0)', None)",
+            "(10, 'ntpd ntpsec-')",
+            "'The server does not report reasons (not an ntpd-rs6 ntpd)'"
+        ],
+        "{out:?}"
+    );
 }

@@ -346,6 +346,32 @@ fn windows_like_upstream_is_unfit_without_maxdist_16() {
     sim.run_until(Duration::from_secs(600));
     assert!(sim.synced_at().is_none());
     assert!(sim.assoc(0).flash().has(ntp6::assoc::Flash::PEER_DIST));
+    // Said in words, naming the directive, in the log and as the source's reason.
+    let reasons = sim.client().reasons();
+    let words = reasons[0].1.to_string();
+    assert!(words.starts_with("root distance 3.0"), "{words}");
+    assert!(words.ends_with("exceeds maxdist 1.50 s (raise it with 'tos maxdist')"));
+    let said: Vec<String> = sim.engines[0]
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ntp6::engine::Event::SourceReason { reason, .. } => Some(reason.code().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, ["max_distance"], "said once, not every poll");
+}
+
+#[test]
+fn windows_like_upstream_with_maxdist_16_is_the_system_peer() {
+    let mut setup = Setup::new(0.0, 0.0, vec![Server::windows_like(0.0005)]);
+    setup.tos = TosParams {
+        max_dist: NtpDuration::from_secs(16),
+        ..TosParams::default()
+    };
+    let mut sim = Sim::new(setup);
+    sim.run_until(Duration::from_secs(120));
+    assert_eq!(sim.client().reasons()[0].1.to_string(), "system peer");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 pub mod flash;
 mod poll;
+pub mod reason;
 mod receive;
 mod round;
 #[cfg(test)]
@@ -13,6 +14,7 @@ mod start_tests;
 
 pub use flash::Flash;
 pub use poll::PollOutput;
+pub use reason::Reason;
 pub use receive::Received;
 pub use round::select_round;
 
@@ -130,6 +132,10 @@ pub struct Association {
     last_request: Option<Duration>,
     sent: u64,
     received: u64,
+    /// Monotonic time of the last reply that reached us, refused or not (for the reason).
+    last_reply: Option<Duration>,
+    /// That reply was a kiss-o'-death RATE.
+    rate_kissed: bool,
 }
 
 impl Association {
@@ -156,6 +162,8 @@ impl Association {
             last_request: None,
             sent: 0,
             received: 0,
+            last_reply: None,
+            rate_kissed: false,
         };
         assoc.clear(RefId::INIT, now);
         assoc
@@ -181,6 +189,7 @@ impl Association {
         self.hpoll = self.config.min_poll;
         self.ppoll = self.config.max_poll;
         self.flash = Flash::default();
+        self.rate_kissed = false;
         self.last_poll = now;
         self.schedule(now);
     }
@@ -214,15 +223,15 @@ impl Association {
         NtpDuration::from_secs_f64(d).max(tos.min_dist)
     }
 
-    /// Classic `peer_unfit`: sets the peer flash bits (TEST10-13) and returns the
-    /// candidate if none is set. `own_refids` are the refids of our own addresses.
-    pub fn evaluate(
-        &mut self,
+    /// Classic `peer_unfit`: the peer test bits (TEST10-13) at `now`. `own_refids` are
+    /// the refids of our own addresses.
+    pub fn unfit(
+        &self,
         now: Duration,
         sys: &SystemVars,
         tos: &TosParams,
         own_refids: &[RefId],
-    ) -> Option<Candidate> {
+    ) -> u16 {
         let mut bits = 0;
         let p = &self.peer;
         if p.leap == Leap::Unsync || p.stratum < tos.floor || p.stratum >= tos.ceiling {
@@ -243,6 +252,21 @@ impl Association {
         if self.reach == 0 || self.config.noselect {
             bits |= Flash::PEER_UNREACH;
         }
+        bits
+    }
+
+    /// Sets the peer flash bits ([`Association::unfit`]) and returns the candidate if
+    /// none is set.
+    pub fn evaluate(
+        &mut self,
+        now: Duration,
+        sys: &SystemVars,
+        tos: &TosParams,
+        own_refids: &[RefId],
+    ) -> Option<Candidate> {
+        let bits = self.unfit(now, sys, tos, own_refids);
+        let distance = self.root_distance(now, tos);
+        let p = &self.peer;
         self.flash = Flash((self.flash.0 & !Flash::PEER_MASK) | bits);
         if bits != 0 {
             self.status = SelectStatus::Reject;

@@ -134,6 +134,8 @@ struct Options {
     /// Some(true) for -4, Some(false) for -6.
     family: Option<bool>,
     numeric: bool,
+    /// `--json`: one JSON document per read command.
+    json: bool,
     commands: Vec<String>,
     hosts: Vec<String>,
 }
@@ -149,6 +151,7 @@ fn parse_args(argv0: &str, args: Vec<String>) -> Options {
     let mut o = Options {
         family: None,
         numeric: false,
+        json: false,
         commands: Vec::new(),
         hosts: Vec::new(),
     };
@@ -157,6 +160,10 @@ fn parse_args(argv0: &str, args: Vec<String>) -> Options {
         if a == "--version" {
             println!("{}", ntp6::ntpq::commands::VERSION);
             std::process::exit(0);
+        }
+        if a == "--json" {
+            o.json = true;
+            continue;
         }
         let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
             o.hosts.push(a);
@@ -245,6 +252,7 @@ fn main() {
         };
         let mut q = Ntpq::new(&mut udp, resolver, host, &now_ntp);
         q.names = !opts.numeric;
+        q.json = opts.json;
         q.argv0 = argv0.clone();
         q.hosts_width = width;
         q.read_file = |path| std::fs::read_to_string(path);

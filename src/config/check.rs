@@ -1,9 +1,12 @@
-//! `ntpd --check`: every problem in a configuration, for a human to read.
+//! `ntpd --check`: every problem in a configuration, for a human to read, with the
+//! classic traps ([`super::lint`]); `--check --explain` also says what every line does.
 
 use std::io;
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, Location};
+use super::explain::{explain, Explained};
+use super::lint::lint;
 use super::load::{load, read_config};
 use super::model::{Config, Target};
 
@@ -11,16 +14,28 @@ use super::model::{Config, Target};
 /// syntax errors (Error), missing includes,
 /// a missing keys/leap file or driftfile directory (Warning, checked with `exists`), fudges
 /// for clocks no `server` line configures (Warning: classic ignores them) and every
-/// directive in `not_acted_on` (Warning "'X' not supported yet"). Ordered by file and line.
+/// directive in `not_acted_on` (Warning "'X' not supported yet") and the traps [`lint`]
+/// finds (Warning "lint: ..."). Ordered by file and line.
 pub fn check(
     path: &Path,
     read: &mut dyn FnMut(&Path) -> io::Result<Vec<u8>>,
     exists: &mut dyn FnMut(&Path) -> bool,
     not_acted_on: &[&str],
 ) -> Vec<Diagnostic> {
+    checked(path, read, exists, not_acted_on).1
+}
+
+/// [`check`], with the configuration it loaded.
+fn checked(
+    path: &Path,
+    read: &mut dyn FnMut(&Path) -> io::Result<Vec<u8>>,
+    exists: &mut dyn FnMut(&Path) -> bool,
+    not_acted_on: &[&str],
+) -> (Config, Vec<Diagnostic>) {
     let (config, mut diags) = load(path, read);
     missing_files(&config, exists, &mut diags);
     orphan_fudges(&config, &mut diags);
+    diags.extend(lint(&config));
     for (location, keyword) in &config.directives {
         if not_acted_on.contains(keyword) {
             diags.push(Diagnostic::warning(
@@ -40,7 +55,7 @@ pub fn check(
         };
         key(a).cmp(&key(b))
     });
-    diags
+    (config, diags)
 }
 
 /// [`check`] against the real filesystem.
@@ -53,8 +68,21 @@ pub fn check_file(path: &Path, not_acted_on: &[&str]) -> Vec<Diagnostic> {
     )
 }
 
+/// `ntpd --check --explain` against the real filesystem: every directive in words, and
+/// [`check_file`]'s findings.
+pub fn explain_file(path: &Path, not_acted_on: &[&str]) -> (Vec<Explained>, Vec<Diagnostic>) {
+    let (config, diags) = checked(
+        path,
+        &mut read_config,
+        &mut |p: &Path| p.exists(),
+        not_acted_on,
+    );
+    let explained = explain(path, &mut read_config, config.discard.rate_limits());
+    (explained, diags)
+}
+
 /// Where the last `keyword` directive was (the one that took effect).
-fn last_location(config: &Config, keyword: &str) -> Location {
+pub(super) fn last_location(config: &Config, keyword: &str) -> Location {
     config
         .directives
         .iter()
@@ -139,6 +167,9 @@ mod tests {
             [
                 "/etc/ntp.conf:1: keys file '/etc/ntp/keys' not found",
                 "/etc/ntp.conf:3: fudge 127.127.1.0: no server line configures this clock, ignored",
+                "/etc/ntp.conf:4: lint: one server: ntpd follows whatever it says, and nothing \
+                 notices when it is wrong; configure at least 3 servers (4 to keep 3 when one \
+                 fails), e.g. 'server N.rhel.pool.ntp.org iburst' for N in 0-3, or a 'pool' line",
                 "/etc/ntp.conf:5: unknown directive 'bogus'",
                 "/etc/ntp.conf:6: 'crypto' not supported yet",
             ]

@@ -128,6 +128,9 @@ pub struct PeerVars {
     pub filtdelay: [NtpDuration; 8],
     pub filtoffset: [NtpDuration; 8],
     pub filtdisp: [NtpDuration; 8],
+    /// Why the source is, or is not, the system peer, in words (sent only when asked for
+    /// by name, so the default list stays classic's).
+    pub reason: String,
 }
 
 /// Refclock variables (READCLOCK), as LOCAL(0) reports them.

@@ -58,8 +58,8 @@ pub const SYS_DEFAULT: [&str; 19] = [
     "clk_wander",
 ];
 
-/// Peer variables in classic table order.
-pub const PEER_TABLE: [&str; 29] = [
+/// Peer variables in classic table order, then ours (never in the default list).
+pub const PEER_TABLE: [&str; 30] = [
     "srcadr",
     "srcport",
     "dstadr",
@@ -89,6 +89,7 @@ pub const PEER_TABLE: [&str; 29] = [
     "flash",
     "headway",
     "xleave",
+    "reason",
 ];
 
 /// What `rv <assoc>` returns.
@@ -214,6 +215,7 @@ pub fn put_peer(w: &mut VarWriter, name: &str, p: &PeerVars) {
         "filtdelay" => filter(w, name, &p.filtdelay),
         "filtoffset" => filter(w, name, &p.filtoffset),
         "filtdisp" => filter(w, name, &p.filtdisp),
+        "reason" => w.string(name, &p.reason),
         _ => {}
     }
 }

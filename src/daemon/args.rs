@@ -1,6 +1,6 @@
 //! ntpd's command line: the classic 4.2.6p5 options (autoopts style: `-c FILE`, `-cFILE`,
 //! `--configfile=FILE`, `--configfile FILE`, bundled flags such as `-gnq`) plus our
-//! additions `--check`, `--virtual-clock OFFSET[,PPM]` and the host integration paths
+//! additions `--check` (`--explain`), `--virtual-clock OFFSET[,PPM]` and the host integration paths
 //! (`--sysconfig`, `--rtc-device`, `--adjtime`, `--syslog-socket`).
 
 use crate::clock::VirtualClockSpec;
@@ -36,6 +36,8 @@ pub struct Options {
     pub slew_only: bool,
     pub saveconfigquit: Option<PathBuf>,
     pub check: bool,
+    /// `--explain` (implies `--check`): every directive in plain words.
+    pub explain: bool,
     pub virtual_clock: Option<VirtualClockSpec>,
     /// Where SYNC_HWCLOCK is read from and which RTC (stand-in) is written at stop.
     pub rtc: RtcOptions,
@@ -104,6 +106,7 @@ const SPECS: &[Spec] = &[
     spec(None, "version", false),
     spec(Some('?'), "help", false),
     spec(None, "check", false),
+    spec(None, "explain", false),
     spec(None, "virtual-clock", true),
     spec(None, "sysconfig", true),
     spec(None, "rtc-device", true),
@@ -146,6 +149,7 @@ fn apply(
         "slew" => opts.slew_only = true,
         "saveconfigquit" => opts.saveconfigquit = Some(value.into()),
         "check" => opts.check = true,
+        "explain" => (opts.check, opts.explain) = (true, true),
         "virtual-clock" => opts.virtual_clock = Some(value.parse().map_err(UsageError)?),
         "sysconfig" => opts.rtc.sysconfig.push(value.into()),
         "rtc-device" => opts.rtc.device = Some(value.into()),
@@ -251,6 +255,7 @@ USAGE:  ntpd [ -<flag> [<val>] | --<name>[{=| }<val>] ]...
       Str dvar           make ARG an ntp variable (RW|DEF)
    -x no  slew           Slew up to 600 seconds
       no  check          Check the configuration file, print every problem and exit
+      no  explain        With --check: also say what every line of it does
       Str virtual-clock  Run on a virtual clock OFFSET[,PPM] ahead of true time
       Str sysconfig      Read SYNC_HWCLOCK from this file (repeatable)
       Str rtc-device     RTC device (or stand-in file) written at stop
@@ -303,6 +308,14 @@ mod tests {
         assert_eq!(o.driftfile, Some(PathBuf::from("/tmp/d")));
         assert_eq!(o.logfile, Some(PathBuf::from("/tmp/l")));
         assert_eq!(o.debug_level, 3);
+    }
+
+    #[test]
+    fn explain_implies_check() {
+        let o = run(&["--explain", "-c", "/etc/ntp.conf"]);
+        assert!(o.check && o.explain);
+        let plain = run(&["--check"]);
+        assert!(plain.check && !plain.explain);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn main(args: Vec<String>) -> i32 {
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
     if opts.check {
-        return check(&config_path);
+        return check(&config_path, opts.explain);
     }
     let (config, diagnostics) = config::load_file(&config_path);
     let shell = settings::shell(&config, &opts);
@@ -111,9 +111,18 @@ fn log_unsupported_options(opts: &Options) {
     }
 }
 
-/// `ntpd --check`: every problem with its place; exit 1 if any is an error.
-fn check(path: &Path) -> i32 {
-    let diagnostics = config::check_file(path, settings::NOT_ACTED_ON);
+/// `ntpd --check`: every problem with its place; exit 1 if any is an error. With
+/// `--explain`, first every directive as written and what it does.
+fn check(path: &Path, explain: bool) -> i32 {
+    let diagnostics = if explain {
+        let (explained, diagnostics) = config::explain_file(path, settings::NOT_ACTED_ON);
+        for e in &explained {
+            println!("{}: {}\n    {}", e.location, e.text, e.meaning);
+        }
+        diagnostics
+    } else {
+        config::check_file(path, settings::NOT_ACTED_ON)
+    };
     for d in &diagnostics {
         println!("{d}");
     }

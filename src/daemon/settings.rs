@@ -14,7 +14,7 @@ use crate::engine::peers::{refid_of, PeerSpec};
 use crate::engine::Orphan;
 use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
-    AccessControl, Family, Monitor, RateLimits, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
+    AccessControl, Family, Monitor, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
 };
 use crate::time::PollInterval;
 use crate::wire::ntp::RefId;
@@ -138,21 +138,8 @@ pub fn access(config: &Config, own_addresses: &[IpAddr]) -> AccessControl {
     let mut monitor = Monitor::new(DEFAULT_CAPACITY);
     monitor.set_enabled(config.system.monitor);
     let mut access = AccessControl::new(list, monitor);
-    access.set_rate_limits(rate_limits(config));
+    access.set_rate_limits(config.discard.rate_limits());
     access
-}
-
-/// `discard average A minimum M` (log2 seconds), clamped to what the monitor can count.
-fn rate_limits(config: &Config) -> RateLimits {
-    let mut limits = RateLimits::default();
-    let clamp = |v: i32| v.clamp(0, 16) as u8;
-    if let Some(avg) = config.discard.average {
-        limits.average_log2 = clamp(avg);
-    }
-    if let Some(min) = config.discard.minimum {
-        limits.minimum_log2 = clamp(min);
-    }
-    limits
 }
 
 fn rule_text(matcher: &InterfaceMatch) -> String {

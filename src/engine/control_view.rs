@@ -165,6 +165,7 @@ impl<C: Clock> View<'_, C> {
             filtdelay: [NtpDuration::ZERO; 8],
             filtoffset,
             filtdisp,
+            reason: self.reason(assoc_id),
         }
     }
 
@@ -205,7 +206,14 @@ impl<C: Clock> View<'_, C> {
             filtdelay: stages.map(|s| s.0),
             filtoffset: stages.map(|s| s.1),
             filtdisp: stages.map(|s| s.2),
+            reason: self.reason(peer.assoc_id.0),
         }
+    }
+
+    fn reason(&self, assoc_id: u16) -> String {
+        self.engine
+            .reason(AssocId(assoc_id))
+            .map_or(String::new(), |r| r.to_string())
     }
 }
 

@@ -5,6 +5,7 @@
 //! restarted. The engine hands them to the shell as [`super::Action::Event`]; the
 //! [`ClockWatch`] notices the first three from the clock's own readings.
 
+use crate::assoc::Reason;
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use crate::wire::ntp::Leap;
 use std::fmt;
@@ -42,6 +43,8 @@ pub enum Event {
     /// A source that served synchronised time answers unsynchronised (it restarted or
     /// lost its own sources); it is polled at its shortest interval until it is back.
     SourceUnsynchronised { addr: IpAddr },
+    /// The reason a source is (or is not) the system peer changed.
+    SourceReason { source: String, reason: Reason },
 }
 
 impl Event {
@@ -49,6 +52,7 @@ impl Event {
     pub fn log(&self) {
         match self {
             Event::Interference { .. } | Event::Holdover { .. } => log::warn!("{self}"),
+            Event::SourceReason { reason, .. } if !reason.is_used() => log::warn!("{self}"),
             _ => log::info!("{self}"),
         }
     }
@@ -92,6 +96,7 @@ impl fmt::Display for Event {
                 f,
                 "{addr} answers unsynchronised (restarted, or lost its sources); polling it every minpoll until it is synchronised again"
             ),
+            Event::SourceReason { source, reason } => write!(f, "{source}: {reason}"),
         }
     }
 }
@@ -321,6 +326,16 @@ mod tests {
                 },
                 "192.0.2.1 answers unsynchronised (restarted, or lost its sources); polling it \
                  every minpoll until it is synchronised again",
+            ),
+            (
+                Event::SourceReason {
+                    source: "192.0.2.1".into(),
+                    reason: Reason::Distance {
+                        distance: NtpDuration::from_secs_f64(3.034),
+                        max: NtpDuration::from_secs_f64(1.5),
+                    },
+                },
+                "192.0.2.1: root distance 3.03 s exceeds maxdist 1.50 s (raise it with 'tos maxdist')",
             ),
         ];
         for (event, text) in said {

@@ -9,6 +9,7 @@
 pub mod control_view;
 mod events;
 pub mod peers;
+pub mod reasons;
 mod records;
 mod recover;
 pub mod sources;
@@ -228,6 +229,8 @@ pub struct Engine<C: Clock> {
     last_update: recover::LastUpdate,
     /// Sources said to answer unsynchronised, until they answer synchronised again.
     unsynchronised: Vec<AssocId>,
+    /// The reasons said in the log.
+    reason_log: reasons::ReasonLog,
 }
 
 impl<C: Clock> Engine<C> {
@@ -274,6 +277,7 @@ impl<C: Clock> Engine<C> {
             holdover_since: None,
             last_update: recover::LastUpdate::default(),
             unsynchronised: Vec::new(),
+            reason_log: reasons::ReasonLog::default(),
         };
         engine.apply(first);
         engine.steered(&[first]);
@@ -354,6 +358,7 @@ impl<C: Clock> Engine<C> {
                 self.steered(&[cmd]);
             }
             self.leap_tick();
+            self.say_reasons(now);
         }
         if let Some(sampled) = self.sources.poll_refclocks(self.clock.now(), now) {
             // Without network sources a reference clock (or orphan mode) becomes the
@@ -682,6 +687,7 @@ impl<C: Clock> Engine<C> {
             Some(key) => auth == AuthStatus::Ok && packet.trailer.key_id == key,
             None => grant.association_auth_ok(auth),
         };
+        peer.assoc.note_reply(now, false);
         if !passes {
             peer.assoc.auth_failed();
             self.counters.dropped += 1;
@@ -708,6 +714,8 @@ impl<C: Clock> Engine<C> {
             self.counters.bogus += 1;
         } else {
             self.counters.to_associations += 1;
+            peer.assoc
+                .note_reply(now, matches!(received, Received::RateKiss));
         }
         let reply = match received {
             Received::Sample { select } => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::auth;
 use super::display::{self, PeerStyle, Resolver, StatusKind};
+use super::json_docs;
 use super::monitor;
 use super::session::{QueryError, Session, Transport};
 use super::table::{find_command, help};
@@ -31,7 +32,7 @@ pub struct Ntpq<'a> {
     /// Client clock as an NTP timestamp, for the `when` column.
     pub now: &'a dyn Fn() -> u64,
     /// Associations from the last READSTAT: (ID, status).
-    assocs: Vec<(u16, u16)>,
+    pub(super) assocs: Vec<(u16, u16)>,
     pub quit: bool,
     /// Program name for `ntpq: read: Connection refused`.
     pub argv0: String,
@@ -42,6 +43,8 @@ pub struct Ntpq<'a> {
     pub hosts_width: Option<usize>,
     /// Reads a file for `config-from-file` (the shell passes the file system in).
     pub read_file: fn(&str) -> std::io::Result<String>,
+    /// `--json`: read commands print one JSON document each (docs/ntpq-json.md).
+    pub json: bool,
 }
 
 /// The default [`Ntpq::read_file`]: no file system.
@@ -76,6 +79,7 @@ impl<'a> Ntpq<'a> {
             hosts_width: None,
             read_file: no_files,
             prompter: None,
+            json: false,
         }
     }
 
@@ -90,19 +94,49 @@ impl<'a> Ntpq<'a> {
             Err(kind) => return writeln!(o.err, "***Command `{word}' {kind}"),
         };
         let rest = line.trim_start()[word.len()..].trim();
+        let json = self.json && json_docs::renders(name);
         let done = match name {
+            _ if json => self.json_command(name, args, o),
             ":config" => self.config(rest, o),
             _ if monitor::is_monitor(name) => self.monitor(name, args, o),
             _ => self.dispatch(name, args, o),
         };
-        match done {
-            Ok(()) => Ok(()),
-            Err(Failure::Io(e)) => Err(e),
-            Err(Failure::Query(e, assoc)) => self.report(e, assoc, o),
+        let failure = match done {
+            Ok(()) => return Ok(()),
+            Err(Failure::Io(e)) => return Err(e),
+            Err(f) => f,
+        };
+        if !json {
+            return self.report(failure, o);
         }
+        // The complaint goes to stderr as always, and into the command's document.
+        let mut said = Vec::new();
+        self.report(
+            failure,
+            &mut Out {
+                out: &mut std::io::sink(),
+                err: &mut said,
+            },
+        )?;
+        o.err.write_all(&said)?;
+        let text = String::from_utf8_lossy(&said);
+        let error = text
+            .lines()
+            .map(|l| l.trim_start_matches('*'))
+            .collect::<Vec<_>>();
+        writeln!(
+            o.out,
+            "{}",
+            self.document(name).with("error", error.join("; "))
+        )
     }
 
-    fn report(&self, e: QueryError, assoc: u16, o: &mut Out<'_>) -> std::io::Result<()> {
+    fn report(&self, failure: Failure, o: &mut Out<'_>) -> std::io::Result<()> {
+        let (e, assoc) = match failure {
+            Failure::Query(e, assoc) => (e, assoc),
+            Failure::Refused(why) => return writeln!(o.err, "***{why}"),
+            Failure::Io(e) => return Err(e),
+        };
         match e {
             QueryError::Timeout => {
                 writeln!(o.err, "{}: timed out, nothing received", self.host)?;
@@ -160,7 +194,7 @@ impl<'a> Ntpq<'a> {
             }
             "passociations" | "lpassociations" => self.print_assocs(false, o),
             "readvar" | "rv" | "readlist" | "rl" | "pstatus" => {
-                let (assoc, list) = assoc_and_list(args);
+                let (assoc, list) = self.assoc_and_list(args)?;
                 let op = if name == "pstatus" {
                     opcode::READSTAT
                 } else {
@@ -169,12 +203,12 @@ impl<'a> Ntpq<'a> {
                 self.readvar(op, assoc, list, o)
             }
             "clockvar" | "cv" | "clocklist" | "cl" => {
-                let (assoc, list) = assoc_and_list(args);
+                let (assoc, list) = self.assoc_and_list(args)?;
                 self.readvar(opcode::READCLOCK, assoc, list, o)
             }
             "mreadvar" | "mrv" | "mreadlist" | "mrl" => self.mreadvar(args, o),
             "writevar" => {
-                let (assoc, list) = assoc_and_list(args);
+                let (assoc, list) = self.assoc_and_list(args)?;
                 self.query(opcode::WRITEVAR, assoc, list.as_bytes())?;
                 Ok(writeln!(o.out, "done! (no data returned)")?)
             }
@@ -194,6 +228,7 @@ impl<'a> Ntpq<'a> {
             "timeout" => self.timeout(args, o),
             "ntpversion" => self.ntpversion(args, o),
             "version" => Ok(writeln!(o.out, "{VERSION}")?),
+            "reasons" => self.reasons(o),
             "help" => help(args, o),
             "quit" | "exit" => {
                 self.quit = true;
@@ -203,7 +238,7 @@ impl<'a> Ntpq<'a> {
         }
     }
 
-    fn read_assocs(&mut self) -> Result<(), Failure> {
+    pub(super) fn read_assocs(&mut self) -> Result<(), Failure> {
         let r = self.query(opcode::READSTAT, 0, &[])?;
         self.assocs = r
             .data
@@ -285,11 +320,7 @@ impl<'a> Ntpq<'a> {
         o: &mut Out<'_>,
     ) -> Result<(), Failure> {
         let r = self.query(op, assoc, list.as_bytes())?;
-        let kind = match (op, assoc) {
-            (opcode::READCLOCK, _) => StatusKind::Clock,
-            (_, 0) => StatusKind::System,
-            _ => StatusKind::Peer,
-        };
+        let kind = status_kind(op, assoc);
         let vars = parse_varlist(&r.data);
         let text = display::readvar(
             r.assoc_id,
@@ -303,9 +334,18 @@ impl<'a> Ntpq<'a> {
     }
 
     fn mreadvar(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        let (wanted, list) = self.mread_targets(args)?;
+        for id in wanted {
+            self.readvar(opcode::READVAR, id, list.clone(), o)?;
+        }
+        Ok(())
+    }
+
+    /// `mreadvar FIRST LAST [list]`: the listed associations in that range, and the list.
+    pub(super) fn mread_targets(&self, args: &[&str]) -> Result<(Vec<u16>, String), Failure> {
         let ids: Vec<u16> = args.iter().take(2).filter_map(|a| parse_assoc(a)).collect();
         let [from, to] = ids[..] else {
-            return Ok(writeln!(o.err, "***Association ID's needed")?);
+            return Err(Failure::Refused("Association ID's needed".into()));
         };
         let wanted: Vec<u16> = self
             .assocs
@@ -314,16 +354,12 @@ impl<'a> Ntpq<'a> {
             .filter(|id| (from..=to).contains(id))
             .collect();
         if wanted.is_empty() {
-            return Ok(writeln!(
-                o.err,
-                "***Association ID {from} not found in list"
-            )?);
+            return Err(Failure::Refused(format!(
+                "Association ID {from} not found in list"
+            )));
         }
         let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
-        for id in wanted {
-            self.readvar(opcode::READVAR, id, list.clone(), o)?;
-        }
-        Ok(())
+        Ok((wanted, list))
     }
 
     fn hostnames(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
@@ -372,6 +408,8 @@ impl<'a> Ntpq<'a> {
 /// Why a command stopped.
 pub(super) enum Failure {
     Query(QueryError, u16),
+    /// A complaint about the command line itself (printed after `***`).
+    Refused(String),
     Io(std::io::Error),
 }
 
@@ -391,6 +429,15 @@ fn io_text(e: &std::io::Error) -> String {
     text.split(" (os error").next().unwrap_or(&text).to_string()
 }
 
+/// What the status word of a READVAR/READSTAT/READCLOCK answer for `assoc` describes.
+pub(super) fn status_kind(op: u8, assoc: u16) -> StatusKind {
+    match (op, assoc) {
+        (opcode::READCLOCK, _) => StatusKind::Clock,
+        (_, 0) => StatusKind::System,
+        _ => StatusKind::Peer,
+    }
+}
+
 fn parse_assoc(s: &str) -> Option<u16> {
     s.parse().ok()
 }
@@ -402,6 +449,33 @@ fn assoc_and_list(args: &[&str]) -> (u16, String) {
             (parse_assoc(first).unwrap_or(0), rest.join(" "))
         }
         _ => (0, args.join(" ")),
+    }
+}
+
+impl Ntpq<'_> {
+    /// [`assoc_and_list`], also taking 4.2.8's `&N`: the Nth association of the last
+    /// association list (fetched first if there is none).
+    pub(super) fn assoc_and_list(&mut self, args: &[&str]) -> Result<(u16, String), Failure> {
+        let Some(index) = args.first().and_then(|a| a.strip_prefix('&')) else {
+            return Ok(assoc_and_list(args));
+        };
+        let n: usize = index
+            .parse()
+            .map_err(|_| Failure::Refused(format!("Invalid association index &{index}")))?;
+        if self.assocs.is_empty() {
+            self.read_assocs()?;
+        }
+        let id = n
+            .checked_sub(1)
+            .and_then(|i| self.assocs.get(i))
+            .map(|a| a.0)
+            .ok_or_else(|| {
+                let count = self.assocs.len();
+                Failure::Refused(format!(
+                    "Association index &{n} out of range: {count} associations"
+                ))
+            })?;
+        Ok((id, args[1..].join(" ")))
     }
 }
 

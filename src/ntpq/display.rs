@@ -22,8 +22,8 @@ impl Resolver for Numeric {
     }
 }
 
-const LEAP: [&str; 4] = ["leap_none", "leap_add_sec", "leap_del_sec", "leap_alarm"];
-const SYNC: [&str; 10] = [
+pub(super) const LEAP: [&str; 4] = ["leap_none", "leap_add_sec", "leap_del_sec", "leap_alarm"];
+pub(super) const SYNC: [&str; 10] = [
     "sync_unspec",
     "sync_pps",
     "sync_lf_radio",
@@ -35,7 +35,7 @@ const SYNC: [&str; 10] = [
     "sync_wristwatch",
     "sync_telephone",
 ];
-const SYS_EVENTS: [&str; 16] = [
+pub(super) const SYS_EVENTS: [&str; 16] = [
     "unspecified",
     "freq_not_set",
     "freq_set",
@@ -53,7 +53,7 @@ const SYS_EVENTS: [&str; 16] = [
     "TAI",
     "stale_leapsecond_values",
 ];
-const PEER_EVENTS: [&str; 16] = [
+pub(super) const PEER_EVENTS: [&str; 16] = [
     "unspec",
     "mobilize",
     "demobilize",
@@ -71,7 +71,7 @@ const PEER_EVENTS: [&str; 16] = [
     "interleave_mode",
     "interleave_error",
 ];
-const SELECT: [&str; 8] = [
+pub(super) const SELECT: [&str; 8] = [
     "reject",
     "falsetick",
     "excess",
@@ -81,7 +81,7 @@ const SELECT: [&str; 8] = [
     "sys.peer",
     "pps.peer",
 ];
-const CLOCK_EVENTS: [&str; 7] = [
+pub(super) const CLOCK_EVENTS: [&str; 7] = [
     "clk_unspec",
     "clk_noreply",
     "clk_badformat",
@@ -455,7 +455,7 @@ fn var<'a>(vars: &'a [Var], name: &str) -> Option<&'a str> {
 }
 
 /// Classic's address type from the local address: multicast, broadcast, loopback, unicast.
-fn addr_type(dst: Option<IpAddr>) -> char {
+pub(super) fn addr_type(dst: Option<IpAddr>) -> char {
     match dst {
         Some(IpAddr::V4(a)) => {
             let n = u32::from(a);

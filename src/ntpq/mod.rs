@@ -1,13 +1,17 @@
 //! ntpq: the classic 4.2.6p5 query program, as a library. `session` does the mode 6
 //! exchange over an injected transport, `display` formats exactly as classic, `commands`
-//! interprets command lines; `src/bin/ntpq.rs` adds the UDP socket and the terminal.
+//! interprets command lines (`json`/`json_docs`: the `--json` documents); `src/bin/ntpq.rs`
+//! adds the UDP socket and the terminal.
 
 pub mod auth;
 pub mod commands;
 mod config;
 pub mod display;
+pub mod json;
+mod json_docs;
 mod monitor;
 mod mrulist;
+mod reasons;
 pub mod session;
 mod stats;
 mod table;

@@ -100,6 +100,23 @@ impl Ntpq<'_> {
     }
 
     fn mrulist(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        let Some((c, sort)) = self.collect_mru(args, o)? else {
+            return Ok(());
+        };
+        if !self.raw {
+            let text = mrulist::table(&c.rows, c.server_now(), sort, self.resolver, self.names);
+            write!(o.out, "{text}")?;
+        }
+        Ok(())
+    }
+
+    /// Fetches the whole MRU list (progress and complaints on stderr, raw responses on
+    /// stdout in `raw` mode); None when it could not be had.
+    pub(super) fn collect_mru(
+        &mut self,
+        args: &[&str],
+        o: &mut Out<'_>,
+    ) -> Result<Option<(Collector, mrulist::Sort)>, Failure> {
         writeln!(
             o.err,
             "Ctrl-C will stop MRU retrieval and display partial results."
@@ -109,7 +126,7 @@ impl Ntpq<'_> {
             writeln!(o.err, "ignoring unrecognized mrulist parameter: {a}")?;
         }
         let Some(nonce) = self.fetch_nonce(o)? else {
-            return Ok(());
+            return Ok(None);
         };
         let mut c = Collector {
             nonce,
@@ -119,7 +136,7 @@ impl Ntpq<'_> {
         for _ in 0..MAX_MRU_REQUESTS {
             if uses >= NONCE_USES {
                 let Some(n) = self.fetch_nonce(o)? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 (c.nonce, uses) = (n, 0);
             }
@@ -128,7 +145,7 @@ impl Ntpq<'_> {
             match self.query(opcode::READ_MRU, 0, req.as_bytes()) {
                 Ok(r) => {
                     let vars = parse_varlist(&r.data);
-                    if self.raw {
+                    if self.raw && !self.json {
                         let view = self.view();
                         let text = super::display::readvar(
                             0,
@@ -159,7 +176,7 @@ impl Ntpq<'_> {
                         restarts += 1;
                         if restarts > MAX_RESTARTS {
                             writeln!(o.err, "Giving up after 8 restarts from the beginning.\nWith high-traffic NTP servers, this can occur if the\nMRU list is limited to less than about 16 seconds' of\nentries.  See the 'mru' ntp.conf directive to adjust.")?;
-                            return Ok(());
+                            return Ok(None);
                         }
                     }
                 }
@@ -175,11 +192,6 @@ impl Ntpq<'_> {
             c.rows.len(),
             c.updates
         )?;
-        if !self.raw {
-            let now = c.now.or(c.rows.last().map(|r| r.last)).unwrap_or(0);
-            let text = mrulist::table(&c.rows, now, opts.sort, self.resolver, self.names);
-            write!(o.out, "{text}")?;
-        }
-        Ok(())
+        Ok(Some((c, opts.sort)))
     }
 }

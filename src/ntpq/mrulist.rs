@@ -157,6 +157,11 @@ impl Collector {
         self.rows.push(row);
     }
 
+    /// The server's time at the end of the transfer (else the newest entry's).
+    pub fn server_now(&self) -> u64 {
+        self.now.or(self.rows.last().map(|r| r.last)).unwrap_or(0)
+    }
+
     /// Takes one response; true when the list is complete.
     pub fn take(&mut self, vars: &[Var]) -> bool {
         let mut partial = Partial::default();
@@ -203,12 +208,13 @@ fn seconds(d: u64) -> f64 {
     d as f64 / 4_294_967_296.0
 }
 
-fn avgint(r: &MruRow) -> f64 {
+/// Mean seconds between `r`'s packets.
+pub fn avgint(r: &MruRow) -> f64 {
     seconds(r.last.wrapping_sub(r.first)) / f64::from(r.count.max(1))
 }
 
-/// The table, header first, rows in the requested order. `now` is the server's `now=`.
-pub fn table(rows: &[MruRow], now: u64, sort: Sort, res: &dyn Resolver, names: bool) -> String {
+/// The rows in the order `sort` asks for.
+pub fn sorted(rows: &[MruRow], sort: Sort) -> Vec<&MruRow> {
     let mut sorted: Vec<&MruRow> = rows.iter().collect();
     match sort {
         Sort::LastSeen(false) => sorted.reverse(),
@@ -232,19 +238,33 @@ pub fn table(rows: &[MruRow], now: u64, sort: Sort, res: &dyn Resolver, names: b
             }
         }
     }
+    sorted
+}
+
+/// Seconds from `r`'s last packet to `now`, rounded.
+pub fn lstint(r: &MruRow, now: u64) -> i64 {
+    (seconds(now.wrapping_sub(r.last)) + 0.5) as i64
+}
+
+/// `r`'s restrict flag as the table shows it: `K` (kod), `L` (limited) or `.`.
+pub fn restrict_flag(r: &MruRow) -> char {
+    if r.restrict & RES_KOD != 0 {
+        'K'
+    } else if r.restrict & RES_LIMITED != 0 {
+        'L'
+    } else {
+        '.'
+    }
+}
+
+/// The table, header first, rows in the requested order. `now` is the server's `now=`.
+pub fn table(rows: &[MruRow], now: u64, sort: Sort, res: &dyn Resolver, names: bool) -> String {
     let mut out = format!(
         "lstint avgint rstr r m v  count rport remote address\n{}\n",
         "=".repeat(78)
     );
-    for r in sorted {
-        let lstint = (seconds(now.wrapping_sub(r.last)) + 0.5) as i64;
-        let flag = if r.restrict & RES_KOD != 0 {
-            'K'
-        } else if r.restrict & RES_LIMITED != 0 {
-            'L'
-        } else {
-            '.'
-        };
+    for r in sorted(rows, sort) {
+        let (lstint, flag) = (lstint(r, now), restrict_flag(r));
         let _ = writeln!(
             out,
             "{lstint:6} {:6} {:4x} {flag} {} {} {:6} {:5} {}",

@@ -2,6 +2,7 @@
 
 use super::commands::{Failure, Out};
 use super::monitor;
+use super::reasons;
 
 /// (name, usage arguments, function) as `help` prints them.
 const COMMANDS: [(&str, &str, &str); 47] = [
@@ -226,7 +227,10 @@ fn find_in(
 /// words no 4.2.6p5 command takes, so every classic abbreviation keeps its meaning.
 pub(super) fn find_command(word: &str) -> Result<&'static str, &'static str> {
     match find_in(&COMMANDS, word) {
-        Err("unknown") => find_in(&monitor::COMMANDS, word),
+        Err("unknown") => match find_in(&monitor::COMMANDS, word) {
+            Err("unknown") => find_in(&reasons::COMMANDS, word),
+            found => found,
+        },
         found => found,
     }
 }
@@ -238,6 +242,7 @@ pub(super) fn help(args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
                 let c = COMMANDS
                     .iter()
                     .chain(&monitor::COMMANDS)
+                    .chain(&reasons::COMMANDS)
                     .find(|c| c.0 == name)
                     .map_or(("", "", ""), |c| *c);
                 writeln!(o.out, "function: {}", c.2)?;
@@ -281,5 +286,7 @@ mod tests {
         assert_eq!(find_command("mru"), Ok("mrulist"));
         assert_eq!(find_command("sysi"), Ok("sysinfo"));
         assert_eq!(find_command("sy"), Err("ambiguous"));
+        assert_eq!(find_command("rea"), Err("ambiguous"));
+        assert_eq!(find_command("reas"), Ok("reasons"));
     }
 }

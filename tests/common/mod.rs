@@ -12,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod install;
+mod json;
 mod netns;
 mod ntp;
 mod peers;
@@ -20,6 +21,7 @@ mod rng;
 mod spoof;
 
 pub use install::*;
+pub use json::*;
 pub use netns::*;
 pub use ntp::*;
 pub use peers::*;
@@ -136,23 +138,23 @@ fn ntpsec_conf(conf: &str) -> String {
     out
 }
 
+/// Starts our ntpd in `ns` in the foreground with config text `conf` (written to `name`
+/// in `tmp`), on `--virtual-clock SPEC` if given; no waiting.
+pub fn spawn_ours(ns: &Netns, tmp: &TempDir, name: &str, conf: &str, vclock: Option<&str>) -> Proc {
+    let path = tmp.write(name, conf);
+    let mut argv = vec![env!("CARGO_BIN_EXE_ntpd"), "-n", "-c", &path];
+    if let Some(spec) = vclock {
+        argv.extend(["--virtual-clock", spec]);
+    }
+    ns.spawn(tmp, &argv)
+}
+
 /// Starts the server with config text `conf` (and `--virtual-clock SPEC` if given) in
 /// `ns`, and waits until it answers on 127.0.0.1. None = skipped (see [`skip`]).
 pub fn start_ntpd(ns: &Netns, tmp: &TempDir, conf: &str, vclock: Option<&str>) -> Option<Daemon> {
     let kind = server_kind();
     let (proc, stratum) = match kind {
-        ServerKind::Ours => {
-            let Some(bin) = option_env!("CARGO_BIN_EXE_ntpd") else {
-                skip("our ntpd binary", "no [[bin]] ntpd in this package yet");
-                return None;
-            };
-            let path = tmp.write("ntp.conf", conf);
-            let mut argv = vec![bin, "-n", "-c", &path];
-            if let Some(spec) = vclock {
-                argv.extend(["--virtual-clock", spec]);
-            }
-            (ns.spawn(tmp, &argv), 11)
-        }
+        ServerKind::Ours => (spawn_ours(ns, tmp, "ntp.conf", conf, vclock), 11),
         ServerKind::Ntpsec => {
             if vclock.is_some() {
                 eprintln!("SKIP: NTPsec stand-in has no virtual clock");
@@ -309,12 +311,8 @@ impl LanLab {
     /// Our ntpd at `addr` with config text `conf`, on `--virtual-clock SPEC` if given;
     /// returns its index in `procs`.
     pub fn ours(&mut self, addr: &str, conf: &str, vclock: Option<&str>) -> usize {
-        let path = self.tmp.write(&format!("ntp-{addr}.conf"), conf);
-        let mut argv = vec![env!("CARGO_BIN_EXE_ntpd"), "-n", "-c", &path];
-        if let Some(spec) = vclock {
-            argv.extend(["--virtual-clock", spec]);
-        }
-        let p = self.host(addr).spawn(&self.tmp, &argv);
+        let name = format!("ntp-{addr}.conf");
+        let p = spawn_ours(self.host(addr), &self.tmp, &name, conf, vclock);
         self.procs.push(p);
         self.procs.len() - 1
     }
