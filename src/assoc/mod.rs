@@ -118,6 +118,8 @@ pub struct Association {
     last_poll: Duration,
     sent: u64,
     received: u64,
+    /// Received packets refused by a packet test or authentication.
+    rejected: u64,
 }
 
 impl Association {
@@ -142,6 +144,7 @@ impl Association {
             last_poll: now,
             sent: 0,
             received: 0,
+            rejected: 0,
         };
         assoc.clear(RefId::INIT, now);
         assoc.next_poll = now + Duration::from_secs(1);
@@ -297,6 +300,16 @@ impl Association {
 
     pub fn packets_received(&self) -> u64 {
         self.received
+    }
+
+    /// Packets refused by a packet test (flash TEST1-TEST9) or authentication.
+    pub fn packets_rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Counts a received packet the engine or [`Association::on_packet`] refused.
+    pub fn count_rejected(&mut self) {
+        self.rejected += 1;
     }
 
     /// Whether a DENY/RSTR kiss put the association in "jail" (it never sends again).

@@ -8,6 +8,7 @@
 
 pub mod control_view;
 mod events;
+mod metrics_view;
 pub mod peers;
 mod records;
 mod recover;
@@ -23,8 +24,8 @@ use crate::discipline::system::{SystemProcess, SystemVars, TosParams};
 use crate::leap::LeapTable;
 use crate::refclock::local::LocalClock;
 use crate::restrict::{
-    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Grant,
-    NewSymmetric,
+    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Denied,
+    Grant, NewSymmetric,
 };
 use crate::server;
 use crate::stats::Record;
@@ -177,11 +178,16 @@ pub struct Counters {
     pub rate_limited: u64,
     /// Packets handed to an association.
     pub to_associations: u64,
+    /// Packets `restrict` dropped, by reason (indexed by `Denied as usize`).
+    pub restrict_drops: [u64; Denied::ALL.len()],
 }
 
 impl Counters {
     /// Counts a packet `restrict` or the rate limiter turned away.
     fn denied(&mut self, access: &Access) {
+        if let Access::Drop(reason) = access {
+            self.restrict_drops[*reason as usize] += 1;
+        }
         match access {
             Access::Drop(crate::restrict::Denied::RateLimited) | Access::Kiss { .. } => {
                 self.rate_limited += 1
@@ -656,6 +662,7 @@ impl<C: Clock> Engine<C> {
         };
         if !passes {
             peer.assoc.auth_failed();
+            peer.assoc.count_rejected();
             self.counters.dropped += 1;
             return;
         }
@@ -664,6 +671,9 @@ impl<C: Clock> Engine<C> {
         self.counters.to_associations += 1;
         let assoc_id = peer.assoc_id;
         let got = peer.assoc.on_packet(header, rx, now, &vars);
+        if matches!(got, Received::Refused(_)) {
+            peer.assoc.count_rejected();
+        }
         match got {
             Received::Sample { select } => {
                 self.record_peer(assoc_id);
@@ -738,14 +748,14 @@ mod tests {
 
     const TRUE_START: u64 = 0xeeab_8600_0000_0000;
 
-    type TestEngine = Engine<VirtualClock<ManualMono>>;
+    pub(super) type TestEngine = Engine<VirtualClock<ManualMono>>;
 
     fn flags(list: &[RestrictFlag]) -> RestrictFlags {
         list.iter().copied().collect()
     }
 
     /// `restrict default DEFAULT` plus `restrict HOST HOST_FLAGS` entries.
-    fn engine(
+    pub(super) fn engine(
         default: &[RestrictFlag],
         hosts: &[(&str, &[RestrictFlag])],
         offset: f64,
@@ -785,14 +795,14 @@ mod tests {
         (mono, e)
     }
 
-    fn request(first_octet: u8, transmit: NtpTimestamp) -> [u8; 48] {
+    pub(super) fn request(first_octet: u8, transmit: NtpTimestamp) -> [u8; 48] {
         let mut b = [0u8; 48];
         b[0] = first_octet;
         b[40..48].copy_from_slice(&transmit.to_bits().to_be_bytes());
         b
     }
 
-    fn ask(e: &mut TestEngine, from: &str, bytes: &[u8]) -> Vec<Header> {
+    pub(super) fn ask(e: &mut TestEngine, from: &str, bytes: &[u8]) -> Vec<Header> {
         let dgram = Datagram {
             bytes,
             source: from.parse().unwrap(),
