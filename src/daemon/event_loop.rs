@@ -4,6 +4,7 @@
 //! and signals are carried out here.
 
 use super::driftio;
+use super::observe::Observers;
 use super::resolver::Resolver;
 use super::settings::{self, NameRequest};
 use super::signals::{Signal, Signals};
@@ -38,6 +39,8 @@ pub enum Stop {
 
 const SIGNALS: Token = Token(usize::MAX);
 const RESOLVER: Token = Token(usize::MAX - 1);
+/// The metrics listener; its connections take the tokens below.
+const METRICS: Token = Token(usize::MAX - 2);
 
 /// What the loop needs besides the engine.
 pub struct Shell<'a> {
@@ -50,10 +53,12 @@ pub struct Shell<'a> {
     pub max_clock: usize,
     /// Where [`Action::Stats`] records and the hourly sysstats go.
     pub stats: StatsFiles,
+    /// The metrics endpoint and the service manager.
+    pub observers: &'a mut Observers,
 }
 
 /// Runs until a signal or the engine stops it.
-pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result<Stop> {
+pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Result<Stop> {
     let mut poll = Poll::new()?;
     for (i, l) in shell.listeners.iter().enumerate() {
         poll.registry().register(
@@ -67,22 +72,27 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
         SIGNALS,
         Interest::READABLE,
     )?;
+    shell.observers.register(poll.registry(), METRICS)?;
     let waker = Arc::new(Waker::new(poll.registry(), RESOLVER)?);
-    let resolver = Resolver::start(shell.names, waker);
+    let resolver = Resolver::start(std::mem::take(&mut shell.names), waker);
     let mut pool_counts: HashMap<String, usize> = HashMap::new();
     let mut events = Events::with_capacity(64);
     let mut buf = [0u8; 2048];
+    shell.observers.serving(engine);
     loop {
+        let now = engine.clock().mono();
         let timeout = engine
             .next_deadline()
-            .saturating_sub(engine.clock().mono())
+            .saturating_sub(now)
+            .min(shell.observers.timeout(now))
             .min(Duration::from_secs(3600));
         match poll.poll(&mut events, Some(timeout)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-        for event in &events {
+        // Time service first: the metrics endpoint's turn comes after the NTP sockets'.
+        for event in events.iter().filter(|e| !shell.observers.owns(e.token())) {
             match event.token() {
                 SIGNALS => {
                     while let Some(signal) = shell.signals.read() {
@@ -103,6 +113,13 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
                         drain(engine, listener, &mut buf);
                     }
                 }
+            }
+        }
+        for event in &events {
+            if shell.observers.owns(event.token()) {
+                shell
+                    .observers
+                    .handle(poll.registry(), event.token(), engine);
             }
         }
         if engine.clock().mono() >= engine.next_deadline() {
@@ -134,6 +151,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
                 }
             }
         }
+        shell.observers.tick(poll.registry(), engine);
     }
 }
 

@@ -3,6 +3,7 @@
 //! (`crate::engine::control_view`), so the page, ntpq and the logs always agree; the
 //! daemon shell serves the page over HTTP and sends the status line to systemd.
 
+pub mod http;
 pub mod reason;
 mod status;
 pub mod text;
