@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod net;
 pub mod ntpdate;
 pub mod ntpq;
+pub mod ntpwait;
 pub mod privdrop;
 pub mod refclock;
 pub mod restrict;
