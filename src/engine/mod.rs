@@ -19,7 +19,7 @@ use crate::assoc::{select_round, AssocMode, Received};
 use crate::auth::KeyRing;
 use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
-use crate::discipline::loopfilter::LoopConfig;
+use crate::discipline::loopfilter::{LoopConfig, Outcome};
 use crate::discipline::system::{SystemProcess, SystemVars, TosParams};
 use crate::leap::LeapTable;
 use crate::refclock::local::LocalClock;
@@ -454,7 +454,10 @@ impl<C: Clock> Engine<C> {
         if after != before && after.1 {
             self.log_sync();
         }
-        if after.1 != before.1 {
+        // As classic's local_clock, every clock update gives the kernel fresh error
+        // estimates (what timedatectl and node_exporter show).
+        let updated = matches!(update.outcome, Some(Outcome::Slewed | Outcome::Stepped));
+        if after.1 != before.1 || (after.1 && updated) {
             self.report_status();
         }
     }
