@@ -11,6 +11,7 @@
 //! instead of LOCAL(0), so it serves stratum 10) to check the tests themselves.
 #![allow(dead_code, unused_imports)]
 
+mod http;
 mod install;
 mod netns;
 mod ntp;
@@ -18,6 +19,7 @@ mod peers;
 mod pty;
 mod rng;
 
+pub use http::*;
 pub use install::*;
 pub use netns::*;
 pub use ntp::*;

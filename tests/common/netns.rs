@@ -114,23 +114,28 @@ impl Netns {
     }
 
     /// A UDP socket bound to `bind` inside the namespace, for the test's own packets.
-    /// The socket is created by a thread that has joined the namespace; it stays there.
     pub fn udp_socket(&self, bind: SocketAddr) -> UdpSocket {
+        self.enter(|| UdpSocket::bind(bind))
+            .unwrap_or_else(|e| panic!("udp socket {bind} in {}: {e}", self.name))
+    }
+
+    /// Runs `f` on a short-lived thread that has joined the namespace: the sockets it
+    /// creates (and connects) stay there.
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T> {
         let path = Path::new("/var/run/netns").join(&self.name);
         std::thread::scope(|s| {
-            s.spawn(|| -> io::Result<UdpSocket> {
-                let f = File::open(&path)?;
+            s.spawn(|| -> io::Result<T> {
+                let ns = File::open(&path)?;
                 // SAFETY: setns only changes this short-lived thread's network namespace.
-                let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
                 if rc != 0 {
                     return Err(io::Error::last_os_error());
                 }
-                UdpSocket::bind(bind)
+                f()
             })
             .join()
             .expect("setns thread panicked")
         })
-        .unwrap_or_else(|e| panic!("udp socket {bind} in {}: {e}", self.name))
     }
 
     fn pids(&self) -> Vec<i32> {
