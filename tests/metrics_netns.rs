@@ -3,7 +3,8 @@
 //! says; `promtool check metrics` accepts the page; a client whose only server is
 //! unreachable shows ntp_sync_status 0 and why; under a NOTIFY_SOCKET listener, `ntpd -n`
 //! says READY=1, STATUS= and STOPPING=1 (and WATCHDOG=1 when asked); ntp-wait returns 0
-//! against a synchronised daemon and 1 after its tries against an unsynchronised one.
+//! against a synchronised daemon and 1 after its tries against an unsynchronised one; the
+//! example alert rules (dist/prometheus) pass `promtool test rules`.
 
 mod common;
 
@@ -343,4 +344,28 @@ fn systemd_hears_ready_status_watchdog_and_stopping() {
         Some("STOPPING=1\nSTATUS=exiting on signal 15"),
         "{got:?}"
     );
+}
+
+#[test]
+fn the_example_alert_rules_fire_when_meant() {
+    let Some(bin) = require_peer("promtool") else {
+        return;
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/prometheus");
+    for args in [
+        ["check", "rules", "ntp-alerts.yml"],
+        ["test", "rules", "ntp-alerts.test.yml"],
+    ] {
+        let out = Command::new(&bin)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("promtool");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
