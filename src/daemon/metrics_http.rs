@@ -2,10 +2,12 @@
 //! without ever blocking it. A scraper cannot delay time service: sockets are
 //! non-blocking, at most [`MAX_CONNECTIONS`] are open (a new one closes the oldest), a
 //! request head is at most [`MAX_REQUEST`] octets, every connection is closed
-//! [`CONNECTION_TIMEOUT`] after it was accepted whatever it is doing (slow loris), and
-//! each wake-up accepts a bounded number of connections, after the NTP sockets had theirs.
+//! [`CONNECTION_TIMEOUT`] after it was accepted whatever it is doing (slow loris), at most
+//! [`http::ACCEPT_RATE`] connections a second are accepted (a flood waits in the kernel's
+//! queue), and each wake-up accepts a bounded number of them, after the NTP sockets had
+//! theirs.
 
-use crate::metrics::http::{self, MAX_REQUEST};
+use crate::metrics::http::{self, AcceptBudget, MAX_REQUEST};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use std::io::{self, Read, Write};
@@ -39,6 +41,7 @@ pub struct MetricsServer {
     conns: Vec<Option<Conn>>,
     /// The last wake-up stopped accepting before the queue was empty.
     backlog: bool,
+    budget: AcceptBudget,
 }
 
 impl MetricsServer {
@@ -51,6 +54,7 @@ impl MetricsServer {
             token: Token(0),
             conns: (0..MAX_CONNECTIONS).map(|_| None).collect(),
             backlog: false,
+            budget: AcceptBudget::new(Duration::ZERO),
         })
     }
 
@@ -77,17 +81,19 @@ impl MetricsServer {
         token.0 <= self.token.0 && token.0 >= self.token.0 - MAX_CONNECTIONS
     }
 
-    /// Work left over from the last wake-up: the loop must not sleep.
-    pub fn busy(&self) -> bool {
-        self.backlog
+    /// Connections waiting that may be accepted at `now`: the loop must not sleep.
+    pub fn busy(&mut self, now: Duration) -> bool {
+        self.backlog && self.budget.available(now)
     }
 
-    /// When the oldest connection times out.
+    /// When the oldest connection times out, or waiting connections may be accepted.
     pub fn next_deadline(&self) -> Option<Duration> {
+        let accept = self.backlog.then(|| self.budget.next_token());
         self.conns
             .iter()
             .flatten()
             .map(|c| c.accepted + CONNECTION_TIMEOUT)
+            .chain(accept)
             .min()
     }
 
@@ -127,6 +133,9 @@ impl MetricsServer {
     fn accept(&mut self, registry: &Registry, now: Duration) {
         self.backlog = false;
         for _ in 0..ACCEPTS_PER_WAKE {
+            if !self.budget.available(now) {
+                break;
+            }
             let stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -135,6 +144,7 @@ impl MetricsServer {
                     return;
                 }
             };
+            self.budget.spend();
             if stream.set_nonblocking(true).is_err() {
                 continue;
             }

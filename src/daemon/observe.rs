@@ -76,8 +76,8 @@ impl Observers {
     }
 
     /// How long the loop may sleep from `now` without failing anyone here.
-    pub fn timeout(&self, now: Duration) -> Duration {
-        if self.metrics.as_ref().is_some_and(MetricsServer::busy) {
+    pub fn timeout(&mut self, now: Duration) -> Duration {
+        if self.metrics.as_mut().is_some_and(|m| m.busy(now)) {
             return Duration::ZERO;
         }
         let status = self.notify.as_ref().map(|_| self.next_status);

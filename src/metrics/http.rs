@@ -3,11 +3,57 @@
 //! `GET` and `HEAD` of `/metrics`. The daemon shell moves the bytes.
 
 use super::text::CONTENT_TYPE;
+use std::time::Duration;
 
 /// A request head may be this long at most; a longer one gets 431.
 pub const MAX_REQUEST: usize = 4096;
 
 const PLAIN: &str = "text/plain; charset=utf-8";
+
+/// Connections accepted per second on average, and in a burst: far above what scrapers
+/// need (Prometheus asks every 15 s), far below what would cost time service anything.
+pub const ACCEPT_RATE: u32 = 100;
+pub const ACCEPT_BURST: u32 = 50;
+
+/// A token bucket over monotonic time, counted in time earned (one connection costs
+/// 1/[`ACCEPT_RATE`] s), so it is exact. The endpoint accepts a connection only when it
+/// can pay, so a flood costs the daemon at most [`ACCEPT_RATE`] scrapes a second; the rest
+/// wait in the kernel's listen queue, at no cost to the daemon, until credit comes.
+#[derive(Clone, Debug)]
+pub struct AcceptBudget {
+    credit: Duration,
+    at: Duration,
+}
+
+const COST: Duration = Duration::from_nanos(1_000_000_000 / ACCEPT_RATE as u64);
+const FULL: Duration = Duration::from_nanos(COST.as_nanos() as u64 * ACCEPT_BURST as u64);
+
+impl AcceptBudget {
+    /// A full bucket at monotonic time `now`.
+    pub fn new(now: Duration) -> AcceptBudget {
+        AcceptBudget {
+            credit: FULL,
+            at: now,
+        }
+    }
+
+    /// Whether a connection may be accepted at `now`.
+    pub fn available(&mut self, now: Duration) -> bool {
+        self.credit = (self.credit + now.saturating_sub(self.at)).min(FULL);
+        self.at = self.at.max(now);
+        self.credit >= COST
+    }
+
+    /// One connection was accepted.
+    pub fn spend(&mut self) {
+        self.credit = self.credit.saturating_sub(COST);
+    }
+
+    /// When the next connection may be accepted.
+    pub fn next_token(&self) -> Duration {
+        self.at + COST.saturating_sub(self.credit)
+    }
+}
 
 /// Whether `buf` holds a whole request head (ended by an empty line).
 pub fn head_complete(buf: &[u8]) -> bool {
@@ -126,6 +172,33 @@ mod tests {
             r.starts_with("HTTP/1.1 200 OK\r\n")
                 && r.ends_with("Content-Length: 15\r\nConnection: close\r\n\r\n")
         );
+    }
+
+    #[test]
+    fn accepts_a_burst_then_the_rate() {
+        let t0 = Duration::from_secs(100);
+        let mut b = AcceptBudget::new(t0);
+        let mut accepted = 0;
+        while b.available(t0) {
+            b.spend();
+            accepted += 1;
+        }
+        assert_eq!(accepted, ACCEPT_BURST as usize);
+        assert_eq!(b.next_token(), t0 + Duration::from_millis(10));
+        assert!(!b.available(t0 + Duration::from_millis(9)));
+        assert!(b.available(t0 + Duration::from_millis(10)));
+        // A second of flood gets the rate, no more.
+        let mut in_a_second = 0;
+        for ms in 10..1010 {
+            while b.available(t0 + Duration::from_millis(ms)) {
+                b.spend();
+                in_a_second += 1;
+            }
+        }
+        assert_eq!(in_a_second, ACCEPT_RATE as usize);
+        // A quiet spell refills the burst, not more.
+        assert!(b.available(t0 + Duration::from_secs(60)));
+        assert_eq!(b.next_token(), t0 + Duration::from_secs(60));
     }
 
     #[test]
