@@ -4,7 +4,9 @@
 //! unreachable shows ntp_sync_status 0 and why; under a NOTIFY_SOCKET listener, `ntpd -n`
 //! says READY=1, STATUS= and STOPPING=1 (and WATCHDOG=1 when asked); ntp-wait returns 0
 //! against a synchronised daemon and 1 after its tries against an unsynchronised one; the
-//! example alert rules (dist/prometheus) pass `promtool test rules`.
+//! endpoint bounds connections (a 17th closes the oldest), request heads (431) and time (a
+//! slow connection is closed after 5 s); the example alert rules (dist/prometheus) pass
+//! `promtool test rules`.
 
 mod common;
 
@@ -368,4 +370,43 @@ fn the_example_alert_rules_fire_when_meant() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn the_endpoint_bounds_connections_requests_and_time() {
+    let Some(_lock) = setup() else { return };
+    let tmp = TempDir::new();
+    let ns = Netns::new();
+    let conf = tmp.write("ntp.conf", common::LOCAL_CONF);
+    let mut d = ntpd(&ns, &tmp, &conf, &["--metrics", "9975"]);
+    page_when(&ns, |p| p.contains("ntp_stratum"), &mut d);
+    let open = || common::tcp_connect(&ns, metrics_addr(), Duration::from_secs(7)).unwrap();
+    // A slow loris: 17 connections that never finish their request. The 17th closes the
+    // oldest; a real scrape still gets through, and closes another.
+    let started = Instant::now();
+    let mut loris: Vec<std::net::TcpStream> = (0..17).map(|_| open()).collect();
+    for s in &mut loris {
+        s.write_all(b"GET /metrics HTTP/1.1\r\nX-Slow: ").unwrap();
+    }
+    let mut buf = [0u8; 64];
+    use std::io::Read;
+    assert_eq!(loris[0].read(&mut buf).unwrap_or(0), 0, "oldest not closed");
+    let (code, page) = http_get(&ns, metrics_addr(), "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(page.contains("ntp_sync_status 1"));
+    // The others are closed 5 s after they were accepted, however slowly they talk.
+    let last = loris.last_mut().unwrap();
+    let closed = last.read(&mut buf).unwrap_or(0) == 0;
+    let after = started.elapsed();
+    eprintln!("slow connection closed by the server after {after:?}");
+    assert!(closed && after < Duration::from_secs(7), "{after:?}");
+    // A head over 4 KiB gets 431; anything but /metrics 404.
+    let mut big = open();
+    let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(5000));
+    let _ = big.write_all(huge.as_bytes());
+    let mut answer = String::new();
+    let _ = big.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer:?}");
+    assert_eq!(http_get(&ns, metrics_addr(), "/").unwrap().0, 404);
+    assert!(d.is_alive());
 }

@@ -179,8 +179,9 @@ impl MetricsServer {
     }
 
     fn close(&mut self, registry: &Registry, slot: usize) {
-        if let Some(conn) = self.conns[slot].take() {
+        if let Some(mut conn) = self.conns[slot].take() {
             let _ = registry.deregister(&mut SourceFd(&conn.stream.as_raw_fd()));
+            discard_input(&mut conn.stream);
             let _ = conn.stream.shutdown(Shutdown::Both);
         }
     }
@@ -225,6 +226,19 @@ fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<bool> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads and drops what has arrived unread (a body, the rest of an oversized head), up to
+/// 64 KiB: closing over unread data would reset the connection, and the client could
+/// lose the response sent just before.
+fn discard_input(stream: &mut TcpStream) {
+    let mut scratch = [0u8; 4096];
+    for _ in 0..16 {
+        match stream.read(&mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => return,
         }
     }
 }

@@ -201,6 +201,17 @@ mod tests {
         assert_eq!(b.next_token(), t0 + Duration::from_secs(60));
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, the answer is one well-formed HTTP response.
+        #[test]
+        fn any_bytes_get_a_response(head in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let r = respond(&head, &mut || String::new());
+            proptest::prop_assert!(r.starts_with(b"HTTP/1.1 "));
+            proptest::prop_assert!(r.windows(4).any(|w| w == b"\r\n\r\n"));
+            let _ = head_complete(&head);
+        }
+    }
+
     #[test]
     fn everything_else_is_refused() {
         assert!(ask("GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 Not Found"));
