@@ -41,6 +41,10 @@ declare -A want=(
     [systemd]=/usr/bin/systemd-analyze
     [groff-base]=/usr/bin/groff
     [man-db]=/usr/bin/man
+    # tests/metrics_netns.rs: a real Prometheus scrapes `ntpd --metrics`, and promtool lints
+    # the page. Its package enables a prometheus.service; the policy-rc.d below keeps it
+    # from starting, and a server it started anyway is stopped afterwards.
+    [prometheus]=/usr/bin/promtool
 )
 # chrony's and NTPsec's shared-library dependencies (none of them a time daemon).
 chrony_libs=(libcap2 libedit2 libgnutls30 libnettle8 libseccomp2 libbsd0 libssl3)
@@ -63,12 +67,12 @@ apt_update_once() {
     fi
 }
 
-# Time daemons in the host's own network namespace: what a package's service start would
-# create. (Test daemons live in private namespaces and are none of our business.)
+# Time daemons (and the Prometheus server) in the host's own network namespace: what a
+# package's service start would create. (Test daemons live in private namespaces and are none of our business.)
 ntp_daemon_pids() {
     local me pid
     me="$(readlink /proc/self/ns/net)"
-    for pid in $(pgrep -x ntpd; pgrep -x chronyd); do
+    for pid in $(pgrep -x ntpd; pgrep -x chronyd; pgrep -x prometheus); do
         [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$me" ] && echo "$pid"
     done
     true
@@ -116,7 +120,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     started="$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)"
     if [ -n "$started" ]; then
         for pid in $started; do
-            log "WARNING: the install started a time daemon (pid $pid); killing it"
+            log "WARNING: the install started a daemon (pid $pid: $(ps -o comm= -p "$pid")); killing it"
             kill "$pid" || true
         done
     fi

@@ -4,9 +4,11 @@
 #   DESTDIR=/tmp/stage bash scripts/install.sh [--bindir target/release]
 #
 # Binaries: /usr/sbin/ntpd, /usr/sbin/ntpdate, /usr/sbin/ntpq (where RHEL6 scripts call
-# it) and /usr/bin/ntpq (a link, where other distributions look). Configuration under /etc
+# it), /usr/bin/ntpq (a link, where other distributions look) and /usr/sbin/ntp-wait (as
+# RHEL6's ntp-perl puts it). Configuration under /etc
 # is only installed when absent; an existing file is left alone and the new one is put
-# beside it as FILE.new. Also: init scripts, systemd units, the ntp-units.d entry for
+# beside it as FILE.new. Also: init scripts, systemd units (ntpd.service forking,
+# ntpd-notify.service reporting to systemd, ntp-wait.service), the ntp-units.d entry for
 # timedatectl, the ntpdate wrapper, man pages, and /var/lib/ntp and /var/log/ntpstats
 # owned by the ntp user when it exists. Without DESTDIR this installs into /.
 set -euo pipefail
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
 done
 dest="${DESTDIR:-}"
 
-for prog in ntpd ntpdate ntpq; do
+for prog in ntpd ntpdate ntpq ntp-wait; do
     if [ ! -x "$bindir/$prog" ]; then
         echo "install.sh: $bindir/$prog missing; run 'cargo build --release' first" >&2
         exit 1
@@ -48,6 +50,7 @@ install_config() {
 install_file 755 "$bindir/ntpd" /usr/sbin/ntpd
 install_file 755 "$bindir/ntpdate" /usr/sbin/ntpdate
 install_file 755 "$bindir/ntpq" /usr/sbin/ntpq
+install_file 755 "$bindir/ntp-wait" /usr/sbin/ntp-wait
 mkdir -p "$dest/usr/bin"
 ln -sf ../sbin/ntpq "$dest/usr/bin/ntpq"
 
@@ -63,6 +66,8 @@ install_file 755 "$repo/dist/init.d/ntpdate" /etc/init.d/ntpdate
 install_file 755 "$repo/dist/ntpdate-wrapper" /usr/libexec/ntpdate-wrapper
 install_file 644 "$repo/dist/systemd/ntpd.service" /usr/lib/systemd/system/ntpd.service
 install_file 644 "$repo/dist/systemd/ntpdate.service" /usr/lib/systemd/system/ntpdate.service
+install_file 644 "$repo/dist/systemd/ntpd-notify.service" /usr/lib/systemd/system/ntpd-notify.service
+install_file 644 "$repo/dist/systemd/ntp-wait.service" /usr/lib/systemd/system/ntp-wait.service
 install_file 644 "$repo/conf/ntp-units.d/60-ntpd.list" /usr/lib/systemd/ntp-units.d/60-ntpd.list
 
 for page in "$repo"/man/*.[0-9]; do

@@ -1,6 +1,6 @@
 //! The packaging files: every man page renders without a single groff warning (through
-//! groff directly and through `man -l`), `systemd-analyze verify` accepts both units as
-//! installed, and the init scripts parse as POSIX shell. groff, man-db and systemd come
+//! groff directly and through `man -l`), `systemd-analyze verify` accepts every unit as
+//! installed (the forking and the notify ntpd, ntpdate, ntp-wait), and the init scripts parse as POSIX shell. groff, man-db and systemd come
 //! from scripts/install-test-deps.sh; without them these tests fail in CI and skip
 //! elsewhere.
 
@@ -46,7 +46,10 @@ fn every_man_page_renders_without_warnings() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["ntp.conf.5", "ntpd.8", "ntpdate.8", "ntpq.8"]);
+    assert_eq!(
+        names,
+        ["ntp-wait.8", "ntp.conf.5", "ntpd.8", "ntpdate.8", "ntpq.8"]
+    );
     for page in &pages {
         let groff = Command::new("groff")
             .args(["-ww", "-man", "-z"])
@@ -90,7 +93,13 @@ fn systemd_accepts_the_units() {
     fs::create_dir_all(&units).unwrap();
     let staged = root.to_string_lossy();
     let mut paths = Vec::new();
-    for name in ["ntpd.service", "ntpdate.service"] {
+    let names = [
+        "ntpd.service",
+        "ntpdate.service",
+        "ntpd-notify.service",
+        "ntp-wait.service",
+    ];
+    for name in names {
         let text = fs::read_to_string(root.join("usr/lib/systemd/system").join(name)).unwrap();
         let text = text
             .replace("/usr/sbin/", &format!("{staged}/usr/sbin/"))
@@ -107,7 +116,7 @@ fn systemd_accepts_the_units() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let ours: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("ntpd.service") || l.contains("ntpdate.service"))
+        .filter(|l| names.iter().any(|n| l.contains(n)))
         .collect();
     assert!(
         out.status.success() && ours.is_empty(),
@@ -120,6 +129,15 @@ fn systemd_accepts_the_units() {
         "PIDFile=/run/ntpd.pid",
     ] {
         assert!(unit.contains(line), "{line}");
+    }
+    let notify = fs::read_to_string(&paths[2]).unwrap();
+    for line in [
+        "Type=notify",
+        "EnvironmentFile=-/etc/sysconfig/ntpd",
+        "ntpd -n -u ntp:ntp $OPTIONS",
+        "WatchdogSec=",
+    ] {
+        assert!(notify.contains(line), "{line}");
     }
     let list = root.join("usr/lib/systemd/ntp-units.d/60-ntpd.list");
     assert_eq!(fs::read_to_string(list).unwrap(), "ntpd.service\n");
@@ -149,6 +167,7 @@ fn scripts_parse_and_config_files_are_installed_with_their_modes() {
         "usr/sbin/ntpdate",
         "usr/sbin/ntpq",
         "usr/bin/ntpq",
+        "usr/sbin/ntp-wait",
     ] {
         assert!(root.join(bin).is_file(), "{bin}");
     }

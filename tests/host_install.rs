@@ -4,7 +4,7 @@
 //! /etc/sysconfig/ntpd carry `--virtual-clock`), and check what an admin would: the pid
 //! file, the privilege drop, the syslog lines (a test syslog socket replaces /dev/log),
 //! the drift file written at stop, and with SYNC_HWCLOCK=yes the RTC stand-in set to the
-//! daemon's (virtual) time.
+//! daemon's (virtual) time, and `--metrics` given in OPTIONS serves the metrics page.
 //!
 //! The privilege drop, honestly: the daemon runs as every test process does, with
 //! CAP_SYS_TIME removed from its bounding set, and on a virtual clock; so after `-u
@@ -83,7 +83,7 @@ impl Stage {
                  OPTIONS=\"-u ntp:ntp -p {r}/var/run/ntpd.pid -g -c {r}/etc/ntp.conf \
                  --virtual-clock {AHEAD} --sysconfig {r}/etc/sysconfig/ntpd \
                  --rtc-device {r}/dev/rtc --adjtime {r}/etc/adjtime \
-                 --syslog-socket {r}/dev/log\"\n\
+                 --syslog-socket {r}/dev/log --metrics 127.0.0.1:9975\"\n\
                  SYNC_HWCLOCK=yes\n"
             ),
         );
@@ -224,6 +224,18 @@ fn init_script_start_status_stop_on_a_staged_install() {
         hex(&proc_status(pid, "CapBnd")) & (1 << 25),
         0,
         "CapBnd has cap_sys_time"
+    );
+
+    // --metrics in OPTIONS: the page is served by the daemon running as ntp.
+    let metrics = "127.0.0.1:9975".parse().unwrap();
+    let synchronised = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        common::http_get(&ns, metrics, "/metrics")
+            .is_ok_and(|(code, page)| code == 200 && page.contains("\nntp_sync_status 1\n"))
+    });
+    assert!(
+        synchronised,
+        "no synchronised metrics page from the init-script daemon"
     );
 
     // A second daemon cannot take port 123 and says so; the first one is unharmed.

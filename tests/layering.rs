@@ -13,6 +13,7 @@ const CORE: &[&str] = &[
     "src/engine",
     "src/server.rs",
     "src/refclock",
+    "src/metrics",
     "src/control",
     "src/assoc",
     "src/leap",

@@ -6,6 +6,7 @@
 //! traffic stays on loopback, with CAP_SYS_TIME dropped from the bounding set.
 
 mod loadgen;
+mod metrics_load;
 mod procfs;
 mod report;
 mod servers;
@@ -24,7 +25,7 @@ const IN_NETNS: &str = "NTP_BENCH_IN_NETNS";
 
 const USAGE: &str = "usage: serve [--only reflector,ours,chrony,ntpsec] [--seconds S] \
 [--rate R] [--clients N] [--sockets N] [--window W] [--rounds N] [--sync-wait S] [--ours PATH] [--chronyd PATH] \
-[--ntpsec PATH] [--out FILE] [--server-core C] [--gen-core C] [--nice N]";
+[--ntpsec PATH] [--out FILE] [--server-core C] [--gen-core C] [--nice N] [--metrics-load]";
 
 struct Options {
     kinds: Vec<Kind>,
@@ -47,6 +48,9 @@ struct Options {
     /// Niceness of generator and servers: keeps other work on the machine from taking their
     /// cores in the middle of a phase.
     nice: i32,
+    /// Instead of the comparison: our ntpd's mode 3 latency while its metrics port is
+    /// attacked (`metrics_load`).
+    metrics_load: bool,
     /// The arguments as given, to pass on when re-executing.
     raw: Vec<String>,
 }
@@ -95,12 +99,18 @@ fn parse(raw: Vec<String>) -> Result<Options, String> {
         server_core: 1,
         gen_core: 0,
         nice: -20,
+        metrics_load: false,
         raw: raw.clone(),
     };
     let mut args = raw.into_iter();
     while let Some(flag) = args.next() {
         if flag == "--bench" {
             continue; // added by `cargo bench`
+        }
+        if flag == "--metrics-load" {
+            options.metrics_load = true;
+            options.out = repo.join("target/bench-metrics.md");
+            continue;
         }
         let value = args
             .next()
@@ -175,6 +185,9 @@ fn run(options: &Options) -> Result<(), String> {
     if !up.success() {
         return Err("ip link set lo up failed".into());
     }
+    if options.metrics_load {
+        return run_metrics_load(options);
+    }
     let mut results: Vec<(Kind, Vec<Row>, Option<String>)> = options
         .kinds
         .iter()
@@ -224,10 +237,42 @@ fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// `--metrics-load`: our ntpd with its metrics port, latency idle and under attack.
+fn run_metrics_load(options: &Options) -> Result<(), String> {
+    let extra = ["--metrics", metrics_load::METRICS];
+    let mut server = Server::start(Kind::Ours, &options.bins, options.server_core, &extra)?;
+    let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 123);
+    let mut gen = LoadGen::new(options.sockets, options.clients, target)?;
+    wait_until_synchronised(
+        &mut gen,
+        &mut server,
+        options.sync_wait,
+        &mut Row::default(),
+    )?;
+    let table = metrics_load::run(
+        &mut gen,
+        server.pid,
+        options.server_core,
+        Duration::from_secs_f64(options.seconds),
+        options.rate,
+        options.rounds,
+    )?;
+    if !server.running() {
+        return Err(format!(
+            "server exited during the run:\n{}",
+            server.output()
+        ));
+    }
+    print!("{table}");
+    std::fs::write(&options.out, &table).map_err(|e| format!("{}: {e}", options.out.display()))?;
+    eprintln!("written to {}", options.out.display());
+    Ok(())
+}
+
 /// The measurement sequence for one server; see docs/benchmark.md.
 fn measure(kind: Kind, options: &Options) -> Result<Row, String> {
     let udp_before = procfs::udp_counters();
-    let mut server = Server::start(kind, &options.bins, options.server_core)?;
+    let mut server = Server::start(kind, &options.bins, options.server_core, &[])?;
     let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 123);
     let mut gen = LoadGen::new(options.sockets, options.clients, target)?;
     let mut row = Row {

@@ -67,8 +67,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `kind` on `core`. The reflector is this bench binary run with `--reflector`.
-    pub fn start(kind: Kind, bins: &Binaries, core: usize) -> Result<Server, String> {
+    /// Starts `kind` on `core`, with `extra` arguments after its own. The reflector is this
+    /// bench binary run with `--reflector`.
+    pub fn start(
+        kind: Kind,
+        bins: &Binaries,
+        core: usize,
+        extra: &[&str],
+    ) -> Result<Server, String> {
         let dir =
             std::env::temp_dir().join(format!("ntp-bench-{}-{}", std::process::id(), kind.name()));
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -82,6 +88,7 @@ impl Server {
             .args(["setpriv", "--bounding-set", "-sys_time"])
             .arg(&program)
             .args(&args)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);

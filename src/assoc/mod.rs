@@ -136,6 +136,8 @@ pub struct Association {
     last_reply: Option<Duration>,
     /// That reply was a kiss-o'-death RATE.
     rate_kissed: bool,
+    /// Received packets refused by a packet test or authentication.
+    rejected: u64,
 }
 
 impl Association {
@@ -164,6 +166,7 @@ impl Association {
             received: 0,
             last_reply: None,
             rate_kissed: false,
+            rejected: 0,
         };
         assoc.clear(RefId::INIT, now);
         assoc
@@ -363,6 +366,16 @@ impl Association {
     /// A passive association still waiting for that proof.
     fn awaits_proof(&self) -> bool {
         self.config.mode == AssocMode::SymmetricPassive && !self.proven
+    }
+
+    /// Packets refused by a packet test (flash TEST1-TEST9) or authentication.
+    pub fn packets_rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Counts a received packet the engine or [`Association::on_packet`] refused.
+    pub fn count_rejected(&mut self) {
+        self.rejected += 1;
     }
 
     /// Whether a DENY/RSTR kiss put the association in "jail" (it never sends again).

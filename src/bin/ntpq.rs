@@ -2,48 +2,17 @@
 //! the system clock, and the interactive prompt.
 
 use std::io::{self, BufRead};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ntp6::net::query::UdpTransport;
 use ntp6::ntpq::auth::Prompter;
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::{Numeric, Resolver};
-use ntp6::ntpq::session::Transport;
 use ntp6::time::NtpTimestamp;
 use ntp6::wire::printable::printable;
 use std::os::fd::AsRawFd;
-
-/// The socket to one server and the start of the monotonic clock its deadlines use.
-struct Udp(UdpSocket, Instant);
-
-impl Transport for Udp {
-    fn send(&mut self, d: &[u8]) -> io::Result<()> {
-        self.0.send(d).map(|_| ())
-    }
-
-    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
-        self.0
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let mut buf = [0u8; 2048];
-        match self.0.recv(&mut buf) {
-            Ok(n) => Ok(Some(buf[..n].to_vec())),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn mono(&self) -> Duration {
-        self.1.elapsed()
-    }
-}
 
 /// Reverse DNS through the system resolver, given up after a short wait.
 struct Dns;
@@ -223,16 +192,8 @@ fn hosts_width(hosts: &[String], family: Option<bool>, resolver: &dyn Resolver) 
     Some(width)
 }
 
-fn connect(host: &str, family: Option<bool>) -> io::Result<Udp> {
-    let addr = resolve(host, family)?;
-    let bind: SocketAddr = if addr.is_ipv4() {
-        SocketAddr::from(([0, 0, 0, 0], 0))
-    } else {
-        SocketAddr::from(([0u16; 8], 0))
-    };
-    let sock = UdpSocket::bind(bind)?;
-    sock.connect(addr)?;
-    Ok(Udp(sock, Instant::now()))
+fn connect(host: &str, family: Option<bool>) -> io::Result<UdpTransport> {
+    UdpTransport::connect(resolve(host, family)?)
 }
 
 fn main() {

@@ -2,9 +2,17 @@
 //! frequency, status) and stepped with clock_settime. The syscalls sit behind [`Kernel`] so
 //! the translation from trait calls to `timex` fields is unit-tested without touching the
 //! machine's clock; only read-only calls ever run for real in tests.
+//!
+//! While the daemon says it is synchronised, the kernel is kept saying so too (what
+//! `timedatectl`, `adjtimex -p` and node_exporter's `node_timex_*` read): the kernel
+//! grows `maxerror` by 500 us every second and sets STA_UNSYNC once it passes 16 s, and
+//! clock_settime sets STA_UNSYNC at once, so the last status is asserted again after a
+//! step and, with `maxerror` aged at PHI from when it was given, every
+//! [`STATUS_REFRESH`] on the calls the discipline makes anyway.
 #![allow(unsafe_code)]
 
 use super::{Clock, ClockError, ClockStatus};
+use crate::discipline::sample::PHI;
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use crate::wire::ntp::Leap;
 use std::time::Duration;
@@ -71,17 +79,28 @@ impl Kernel for LinuxKernel {
 /// The kernel's scaled-PPM unit for timex.freq: PPM * 2^16.
 const SCALED_PPM: f64 = 65_536.0;
 
+/// How often a synchronised status is asserted again (the kernel's own maxerror has then
+/// grown 8 ms past ours at most).
+pub const STATUS_REFRESH: Duration = Duration::from_secs(16);
+
+/// The status last reported, when (monotonic) and when last asserted again.
+#[derive(Clone, Copy, Debug)]
+struct Reported {
+    status: ClockStatus,
+    given: Duration,
+    asserted: Duration,
+}
+
 /// The machine's clock, steered through a [`Kernel`].
 #[derive(Debug)]
 pub struct SystemClock<K: Kernel = LinuxKernel> {
     kernel: K,
+    reported: Option<Reported>,
 }
 
 impl SystemClock<LinuxKernel> {
     pub fn new() -> SystemClock<LinuxKernel> {
-        SystemClock {
-            kernel: LinuxKernel,
-        }
+        SystemClock::with_kernel(LinuxKernel)
     }
 }
 
@@ -98,7 +117,10 @@ fn zeroed_timex() -> libc::timex {
 
 impl<K: Kernel> SystemClock<K> {
     pub fn with_kernel(kernel: K) -> SystemClock<K> {
-        SystemClock { kernel }
+        SystemClock {
+            kernel,
+            reported: None,
+        }
     }
 
     pub fn kernel(&self) -> &K {
@@ -110,6 +132,52 @@ impl<K: Kernel> SystemClock<K> {
         fill(&mut tx);
         self.kernel.adjtime(&mut tx)?;
         Ok(tx)
+    }
+
+    /// Status word, leap bits and error estimates, as ntp_adjtime takes them.
+    fn write_status(&mut self, status: ClockStatus) -> Result<(), ClockError> {
+        // STA_PLL stays clear: the daemon disciplines the clock itself.
+        let mut bits = libc::STA_NANO;
+        if !status.synchronized {
+            bits |= libc::STA_UNSYNC;
+        }
+        match status.leap {
+            Leap::AddSecond => bits |= libc::STA_INS,
+            Leap::DelSecond => bits |= libc::STA_DEL,
+            Leap::NoWarning | Leap::Unsync => {}
+        }
+        let micros = |d: NtpDuration| ((d.to_nanos() + 500) / 1000).clamp(0, 16_000_000);
+        self.adjust(|tx| {
+            tx.modes = libc::ADJ_STATUS | libc::ADJ_ESTERROR | libc::ADJ_MAXERROR;
+            tx.status = bits;
+            tx.esterror = micros(status.estimated_error);
+            tx.maxerror = micros(status.maximum_error);
+        })
+        .map(drop)
+    }
+
+    /// Asserts a synchronised status again, its maxerror aged since it was given: at
+    /// once when `now` (after a step), else when [`STATUS_REFRESH`] has passed.
+    fn keep_status(&mut self, now: bool) {
+        let Some(r) = self.reported.filter(|r| r.status.synchronized) else {
+            return;
+        };
+        let mono = self.mono();
+        if !now && mono < r.asserted + STATUS_REFRESH {
+            return;
+        }
+        let age = mono.saturating_sub(r.given).as_secs_f64();
+        let aged = ClockStatus {
+            maximum_error: r.status.maximum_error + NtpDuration::from_secs_f64(PHI * age),
+            ..r.status
+        };
+        // A refusal here was already met (and reported) by the call that brought us here.
+        if self.write_status(aged).is_ok() {
+            self.reported = Some(Reported {
+                asserted: mono,
+                ..r
+            });
+        }
     }
 }
 
@@ -147,7 +215,9 @@ impl<K: Kernel> Clock for SystemClock<K> {
             tv_sec: secs,
             tv_nsec: i64::from(nanos),
         };
-        self.kernel.settime(&ts)
+        self.kernel.settime(&ts)?;
+        self.keep_status(true);
+        Ok(())
     }
 
     fn slew(&mut self, offset: NtpDuration) -> Result<(), ClockError> {
@@ -159,8 +229,9 @@ impl<K: Kernel> Clock for SystemClock<K> {
         self.adjust(|tx| {
             tx.modes = libc::ADJ_OFFSET_SINGLESHOT;
             tx.offset = micros;
-        })
-        .map(drop)
+        })?;
+        self.keep_status(false);
+        Ok(())
     }
 
     fn set_frequency(&mut self, freq: Ppm) -> Result<(), ClockError> {
@@ -168,8 +239,9 @@ impl<K: Kernel> Clock for SystemClock<K> {
         self.adjust(|tx| {
             tx.modes = libc::ADJ_FREQUENCY;
             tx.freq = scaled;
-        })
-        .map(drop)
+        })?;
+        self.keep_status(false);
+        Ok(())
     }
 
     fn frequency(&self) -> Result<Ppm, ClockError> {
@@ -178,24 +250,14 @@ impl<K: Kernel> Clock for SystemClock<K> {
     }
 
     fn set_status(&mut self, status: ClockStatus) -> Result<(), ClockError> {
-        // STA_PLL stays clear: the daemon disciplines the clock itself.
-        let mut bits = libc::STA_NANO;
-        if !status.synchronized {
-            bits |= libc::STA_UNSYNC;
-        }
-        match status.leap {
-            Leap::AddSecond => bits |= libc::STA_INS,
-            Leap::DelSecond => bits |= libc::STA_DEL,
-            Leap::NoWarning | Leap::Unsync => {}
-        }
-        let micros = |d: NtpDuration| ((d.to_nanos() + 500) / 1000).clamp(0, 16_000_000);
-        self.adjust(|tx| {
-            tx.modes = libc::ADJ_STATUS | libc::ADJ_ESTERROR | libc::ADJ_MAXERROR;
-            tx.status = bits;
-            tx.esterror = micros(status.estimated_error);
-            tx.maxerror = micros(status.maximum_error);
-        })
-        .map(drop)
+        self.write_status(status)?;
+        let now = self.mono();
+        self.reported = Some(Reported {
+            status,
+            given: now,
+            asserted: now,
+        });
+        Ok(())
     }
 }
 
@@ -290,6 +352,73 @@ mod tests {
         assert_ne!(tx.status & libc::STA_INS, 0);
         assert_eq!(tx.esterror, 1000);
         assert_eq!(tx.maxerror, 16_000_000);
+    }
+
+    fn synchronised(maxerror_ms: f64) -> ClockStatus {
+        ClockStatus {
+            leap: Leap::NoWarning,
+            synchronized: true,
+            estimated_error: NtpDuration::from_secs_f64(0.0002),
+            maximum_error: NtpDuration::from_secs_f64(maxerror_ms / 1e3),
+        }
+    }
+
+    /// The status calls the kernel saw, as (STA_UNSYNC set, esterror, maxerror).
+    fn statuses(c: &SystemClock<FakeKernel>) -> Vec<(bool, i64, i64)> {
+        c.kernel()
+            .adjusted
+            .iter()
+            .filter(|tx| tx.modes & libc::ADJ_STATUS != 0)
+            .map(|tx| (tx.status & libc::STA_UNSYNC != 0, tx.esterror, tx.maxerror))
+            .collect()
+    }
+
+    #[test]
+    fn synchronised_status_stays_fresh_while_the_discipline_runs() {
+        let mut c = clock();
+        c.set_status(synchronised(10.0)).unwrap();
+        // Within the refresh interval the kernel hears nothing more about the status.
+        c.kernel.now += 15;
+        c.slew(NtpDuration::from_secs_f64(0.0001)).unwrap();
+        assert_eq!(statuses(&c), [(false, 200, 10_000)]);
+        // Later, the status is asserted again with maxerror grown at PHI (15 us/s) since
+        // it was given, where the kernel's own would have grown 500 us/s.
+        c.kernel.now += 85;
+        c.set_frequency(Ppm(1.0)).unwrap();
+        assert_eq!(statuses(&c)[1], (false, 200, 11_500));
+        c.kernel.now += 20;
+        c.slew(NtpDuration::ZERO).unwrap();
+        assert_eq!(statuses(&c)[2], (false, 200, 11_800));
+        // A day later, STA_UNSYNC is still clear and maxerror far from the 16 s limit.
+        for _ in 0..5400 {
+            c.kernel.now += 16;
+            c.slew(NtpDuration::ZERO).unwrap();
+        }
+        let last = *statuses(&c).last().unwrap();
+        assert_eq!(last, (false, 200, 10_000 + 15 * 86_520));
+    }
+
+    #[test]
+    fn a_step_is_followed_by_the_status_the_kernel_cleared() {
+        let mut c = clock();
+        c.set_status(synchronised(5.0)).unwrap();
+        c.kernel.now += 2;
+        c.step(NtpDuration::from_secs_f64(0.2)).unwrap();
+        assert_eq!(statuses(&c), [(false, 200, 5_000), (false, 200, 5_030)]);
+    }
+
+    #[test]
+    fn unsynchronised_status_is_left_alone() {
+        let mut c = clock();
+        let unsync = ClockStatus {
+            synchronized: false,
+            ..synchronised(16_000.0)
+        };
+        c.set_status(unsync).unwrap();
+        c.kernel.now += 1000;
+        c.step(NtpDuration::ONE_SECOND).unwrap();
+        c.slew(NtpDuration::ZERO).unwrap();
+        assert_eq!(statuses(&c), [(true, 200, 16_000_000)]);
     }
 
     #[test]

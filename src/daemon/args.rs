@@ -1,10 +1,12 @@
 //! ntpd's command line: the classic 4.2.6p5 options (autoopts style: `-c FILE`, `-cFILE`,
 //! `--configfile=FILE`, `--configfile FILE`, bundled flags such as `-gnq`) plus our
-//! additions `--check` (`--explain`), `--virtual-clock OFFSET[,PPM]` and the host integration paths
-//! (`--sysconfig`, `--rtc-device`, `--adjtime`, `--syslog-socket`).
+//! additions `--check` (`--explain`), `--virtual-clock OFFSET[,PPM]`, `--metrics [ADDRESS:]PORT`
+//! and the host integration paths (`--sysconfig`, `--rtc-device`, `--adjtime`,
+//! `--syslog-socket`).
 
 use crate::clock::VirtualClockSpec;
 use crate::rtc::RtcOptions;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// Everything the command line can say.
@@ -43,6 +45,8 @@ pub struct Options {
     pub rtc: RtcOptions,
     /// Replaces /dev/log.
     pub syslog_socket: Option<PathBuf>,
+    /// `--metrics [ADDRESS:]PORT`: serve the Prometheus page there.
+    pub metrics: Option<SocketAddr>,
     /// Options accepted for compatibility that change nothing here, with their letters.
     pub ignored: Vec<String>,
 }
@@ -112,6 +116,7 @@ const SPECS: &[Spec] = &[
     spec(None, "rtc-device", true),
     spec(None, "adjtime", true),
     spec(None, "syslog-socket", true),
+    spec(None, "metrics", true),
 ];
 
 fn number<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, UsageError> {
@@ -155,6 +160,7 @@ fn apply(
         "rtc-device" => opts.rtc.device = Some(value.into()),
         "adjtime" => opts.rtc.adjtime = Some(value.into()),
         "syslog-socket" => opts.syslog_socket = Some(value.into()),
+        "metrics" => opts.metrics = Some(metrics_address(&value)?),
         "version" => return Ok(Some(Command::Version)),
         "help" => return Ok(Some(Command::Help)),
         other => opts.ignored.push(other.to_string()),
@@ -216,6 +222,25 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
     Ok(Command::Run(Box::new(opts)))
 }
 
+/// `--metrics` takes `PORT` (on 127.0.0.1: nothing leaves the host unless asked for),
+/// `localhost:PORT`, or an address literal with its port (`0.0.0.0:9975`, `[::1]:9975`).
+fn metrics_address(value: &str) -> Result<SocketAddr, UsageError> {
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    if let Some(port) = value.strip_prefix("localhost:") {
+        return Ok(SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            number(port, "metrics port")?,
+        )));
+    }
+    value.parse().map_err(|_| {
+        UsageError(format!(
+            "ntpd: invalid metrics address '{value}' (PORT, ADDRESS:PORT or [ADDRESS]:PORT)"
+        ))
+    })
+}
+
 fn missing(name: &str) -> UsageError {
     UsageError(format!("ntpd: option '{name}' requires an argument"))
 }
@@ -261,6 +286,7 @@ USAGE:  ntpd [ -<flag> [<val>] | --<name>[{=| }<val>] ]...
       Str rtc-device     RTC device (or stand-in file) written at stop
       Str adjtime        adjtime file saying whether the RTC keeps UTC or LOCAL
       Str syslog-socket  Log to this syslog socket instead of /dev/log
+      Str metrics        Serve Prometheus metrics on [ADDRESS:]PORT (127.0.0.1 unless given)
       opt version        Output version information and exit
    -? no  help           Display extended usage information and exit
 
@@ -342,6 +368,27 @@ mod tests {
         assert_eq!(o.rtc.device, Some(PathBuf::from("/tmp/rtc")));
         assert_eq!(o.rtc.adjtime, Some(PathBuf::from("/tmp/adj")));
         assert_eq!(o.syslog_socket, Some(PathBuf::from("/tmp/log")));
+    }
+
+    #[test]
+    fn metrics_stays_on_loopback_unless_an_address_is_given() {
+        let at = |arg: &str| run(&["--metrics", arg]).metrics.unwrap().to_string();
+        assert_eq!(at("9975"), "127.0.0.1:9975");
+        assert_eq!(at("localhost:9975"), "127.0.0.1:9975");
+        assert_eq!(at("0.0.0.0:9975"), "0.0.0.0:9975");
+        assert_eq!(at("[::1]:9975"), "[::1]:9975");
+        assert_eq!(
+            run(&["--metrics=127.0.0.1:1"]).metrics,
+            Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)))
+        );
+        for bad in ["", "host:9975", "127.0.0.1", "70000", "::1:9975"] {
+            let err = parse(["--metrics".to_string(), bad.to_string()]).unwrap_err();
+            assert!(
+                err.0.starts_with("ntpd: invalid metrics"),
+                "{bad}: {}",
+                err.0
+            );
+        }
     }
 
     #[test]

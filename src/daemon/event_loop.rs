@@ -7,6 +7,7 @@
 //! between batches: under a flood a socket never runs dry, and SIGTERM must still be acted
 //! on within milliseconds.
 
+use super::observe::Observers;
 use super::resolver::Resolver;
 use super::settings::{self, NameRequest};
 use super::signals::{Signal, Signals};
@@ -42,6 +43,8 @@ pub enum Stop {
 
 const SIGNALS: Token = Token(usize::MAX);
 const RESOLVER: Token = Token(usize::MAX - 1);
+/// The metrics listener; its connections take the tokens below.
+const METRICS: Token = Token(usize::MAX - 2);
 
 /// Datagrams read from one socket before the loop polls again. About a quarter of a
 /// millisecond of work in a release build: small enough that a signal waits for at most a
@@ -61,10 +64,12 @@ pub struct Shell<'a> {
     pub stats: StatsFiles,
     /// Classic's debug level (`-d`), raised and lowered by SIGUSR1 and SIGUSR2.
     pub debug_level: u8,
+    /// The metrics endpoint and the service manager.
+    pub observers: &'a mut Observers,
 }
 
 /// Runs until a signal or the engine stops it.
-pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result<Stop> {
+pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Result<Stop> {
     let mut poll = Poll::new()?;
     for (i, l) in shell.listeners.iter().enumerate() {
         poll.registry().register(
@@ -78,21 +83,25 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
         SIGNALS,
         Interest::READABLE,
     )?;
+    shell.observers.register(poll.registry(), METRICS)?;
     let waker = Arc::new(Waker::new(poll.registry(), RESOLVER)?);
-    let resolver = Resolver::start(shell.names, waker);
+    let resolver = Resolver::start(std::mem::take(&mut shell.names), waker);
     let mut pool_counts: HashMap<String, usize> = HashMap::new();
     let mut events = Events::with_capacity(64);
     let mut buf = [0u8; 2048];
+    shell.observers.serving(engine);
     // Sockets that may hold more datagrams than the last batch took (readiness is
     // edge-triggered: no new event comes for what is already queued).
     let mut unread = vec![false; shell.listeners.len()];
     loop {
+        let now = engine.clock().mono();
         let timeout = if unread.contains(&true) {
             Duration::ZERO
         } else {
             engine
                 .next_deadline()
-                .saturating_sub(engine.clock().mono())
+                .saturating_sub(now)
+                .min(shell.observers.timeout(now))
                 .min(Duration::from_secs(3600))
         };
         match poll.poll(&mut events, Some(timeout)) {
@@ -100,7 +109,8 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-        for event in &events {
+        // Time service first: the metrics endpoint's turn comes after the NTP sockets'.
+        for event in events.iter().filter(|e| !shell.observers.owns(e.token())) {
             match event.token() {
                 SIGNALS => {
                     if let Some(stop) = take_signals(shell.signals, &mut shell.debug_level) {
@@ -123,6 +133,13 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
         for (listener, flag) in shell.listeners.iter().zip(unread.iter_mut()) {
             if *flag {
                 *flag = read_batch(engine, listener, &mut buf) == Batch::Full;
+            }
+        }
+        for event in &events {
+            if shell.observers.owns(event.token()) {
+                shell
+                    .observers
+                    .handle(poll.registry(), event.token(), engine);
             }
         }
         if engine.clock().mono() >= engine.next_deadline() {
@@ -154,6 +171,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, mut shell: Shell<'_>) -> io::Result
                 }
             }
         }
+        shell.observers.tick(poll.registry(), engine);
     }
 }
 

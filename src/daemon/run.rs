@@ -5,6 +5,9 @@ use super::args::{self, Command, Options};
 use super::event_loop::{self, Listener, Stop};
 use super::host::Host;
 use super::listen;
+use super::metrics_http::MetricsServer;
+use super::notify::Notifier;
+use super::observe::Observers;
 use super::process::{self, PidFile};
 use super::settings::{self, ShellSettings};
 use super::signals::Signals;
@@ -184,6 +187,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         Some(process::daemonize()?)
     };
     let (listeners, own_addresses) = bind_all(shell)?;
+    let mut observers = Observers::new(opts.metrics.and_then(bind_metrics), Notifier::from_env());
     let signals = Signals::new()?;
     let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
     let mut host = Host::settle(opts)?;
@@ -220,6 +224,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         max_clock: settings::max_clock(config),
         stats,
         debug_level: opts.debug_level,
+        observers: &mut observers,
     };
     let system = SystemClock::new();
     match opts.virtual_clock {
@@ -257,9 +262,28 @@ fn keys(opts: &Options, config: &Config) -> crate::auth::KeyRing {
     crate::auth::load::key_ring(path, &trusted, config.control_key)
 }
 
+/// The metrics listener on `addr` (bound before privileges are dropped, so a port below
+/// 1024 works). A failure is logged and time service goes on without it.
+fn bind_metrics(addr: SocketAddr) -> Option<MetricsServer> {
+    match MetricsServer::bind(addr) {
+        Ok(server) => {
+            let addr = server.local_addr().unwrap_or(addr);
+            log::info!("serving metrics on http://{addr}/metrics");
+            if !addr.ip().is_loopback() {
+                log::warn!("metrics on {addr} are open to the network (--metrics names a non-loopback address); firewall the port if that is not meant");
+            }
+            Some(server)
+        }
+        Err(err) => {
+            log::error!("cannot serve metrics on {addr}: {err}; continuing without them");
+            None
+        }
+    }
+}
+
 fn serve<C: Clock>(
     mut engine: Engine<C>,
-    loop_shell: event_loop::Shell<'_>,
+    mut loop_shell: event_loop::Shell<'_>,
     shell: &ShellSettings,
     host: &mut Host,
 ) -> io::Result<i32> {
@@ -267,12 +291,25 @@ fn serve<C: Clock>(
         "proto: precision = {:.3} usec",
         2f64.powi(i32::from(engine.system().precision)) * 1e6
     );
-    let status = match event_loop::run(&mut engine, loop_shell)? {
-        Stop::Signal(sig) => {
+    let stop = event_loop::run(&mut engine, &mut loop_shell);
+    let status = match stop {
+        Ok(Stop::Signal(sig)) => {
             log::info!("ntpd exiting on signal {sig}");
+            loop_shell
+                .observers
+                .stopping(&format!("exiting on signal {sig}"));
             0
         }
-        Stop::Exit(status) => status,
+        Ok(Stop::Exit(status)) => {
+            loop_shell
+                .observers
+                .stopping(&format!("exiting with status {status}"));
+            status
+        }
+        Err(err) => {
+            loop_shell.observers.stopping(&format!("exiting: {err}"));
+            return Err(err);
+        }
     };
     if let (Some(freq), Some(path)) = (engine.final_drift(), &shell.drift_path) {
         if let Err(err) = driftio::write(path, freq) {

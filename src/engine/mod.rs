@@ -8,6 +8,7 @@
 
 pub mod control_view;
 mod events;
+mod metrics_view;
 pub mod peers;
 pub mod reasons;
 mod records;
@@ -19,13 +20,13 @@ use crate::assoc::{select_round, AssocMode, Flash, Received};
 use crate::auth::KeyRing;
 use crate::clock::Clock;
 use crate::control::{self, Context, NonceKey, QueryAccess};
-use crate::discipline::loopfilter::LoopConfig;
+use crate::discipline::loopfilter::{LoopConfig, Outcome};
 use crate::discipline::system::{SystemProcess, SystemVars, TosParams};
 use crate::leap::LeapTable;
 use crate::refclock::local::LocalClock;
 use crate::restrict::{
-    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Grant,
-    NewSymmetric,
+    kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Denied,
+    Grant, NewSymmetric,
 };
 use crate::server;
 use crate::stats::Record;
@@ -183,11 +184,16 @@ pub struct Counters {
     pub bogus: u64,
     /// Of those, kiss-o'-death packets (RATE, DENY, RSTR): forgeries, never acted on.
     pub forged_kisses: u64,
+    /// Packets `restrict` dropped, by reason (indexed by `Denied as usize`).
+    pub restrict_drops: [u64; Denied::ALL.len()],
 }
 
 impl Counters {
     /// Counts a packet `restrict` or the rate limiter turned away.
     fn denied(&mut self, access: &Access) {
+        if let Access::Drop(reason) = access {
+            self.restrict_drops[*reason as usize] += 1;
+        }
         match access {
             Access::Drop(crate::restrict::Denied::RateLimited) | Access::Kiss { .. } => {
                 self.rate_limited += 1
@@ -467,7 +473,10 @@ impl<C: Clock> Engine<C> {
         if after != before && after.1 {
             self.log_sync();
         }
-        if after.1 != before.1 {
+        // As classic's local_clock, every clock update gives the kernel fresh error
+        // estimates (what timedatectl and node_exporter show).
+        let updated = matches!(update.outcome, Some(Outcome::Slewed | Outcome::Stepped));
+        if after.1 != before.1 || (after.1 && updated) {
             self.report_status();
         }
     }
@@ -690,6 +699,7 @@ impl<C: Clock> Engine<C> {
         peer.assoc.note_reply(now, false);
         if !passes {
             peer.assoc.auth_failed();
+            peer.assoc.count_rejected();
             self.counters.dropped += 1;
             return None;
         }
@@ -703,6 +713,9 @@ impl<C: Clock> Engine<C> {
         {
             // Logged only now: before, the "peer" may be any spoofed source.
             log::info!("{} passive association {id} mobilized", peer.addr.ip());
+        }
+        if matches!(received, Received::Refused(_) | Received::ForgedKiss(_)) {
+            peer.assoc.count_rejected();
         }
         let bogus = match received {
             Received::ForgedKiss(flash) | Received::Refused(flash) => {
@@ -815,14 +828,14 @@ mod tests {
 
     const TRUE_START: u64 = 0xeeab_8600_0000_0000;
 
-    type TestEngine = Engine<VirtualClock<ManualMono>>;
+    pub(super) type TestEngine = Engine<VirtualClock<ManualMono>>;
 
     fn flags(list: &[RestrictFlag]) -> RestrictFlags {
         list.iter().copied().collect()
     }
 
     /// `restrict default DEFAULT` plus `restrict HOST HOST_FLAGS` entries.
-    fn engine(
+    pub(super) fn engine(
         default: &[RestrictFlag],
         hosts: &[(&str, &[RestrictFlag])],
         offset: f64,
@@ -862,14 +875,14 @@ mod tests {
         (mono, e)
     }
 
-    fn request(first_octet: u8, transmit: NtpTimestamp) -> [u8; 48] {
+    pub(super) fn request(first_octet: u8, transmit: NtpTimestamp) -> [u8; 48] {
         let mut b = [0u8; 48];
         b[0] = first_octet;
         b[40..48].copy_from_slice(&transmit.to_bits().to_be_bytes());
         b
     }
 
-    fn ask(e: &mut TestEngine, from: &str, bytes: &[u8]) -> Vec<Header> {
+    pub(super) fn ask(e: &mut TestEngine, from: &str, bytes: &[u8]) -> Vec<Header> {
         let dgram = Datagram {
             bytes,
             source: from.parse().unwrap(),

@@ -71,6 +71,36 @@ pub enum Denied {
     RateLimited,
 }
 
+impl Denied {
+    /// Every reason, in declaration order (`reason as usize` indexes it).
+    pub const ALL: [Denied; 9] = [
+        Denied::BogusPort,
+        Denied::Ignore,
+        Denied::NoQuery,
+        Denied::Private,
+        Denied::NoServe,
+        Denied::Version,
+        Denied::BadMode,
+        Denied::NoTrust,
+        Denied::RateLimited,
+    ];
+
+    /// The reason in a word: the restrict flag that dropped the packet, or what else did.
+    pub fn name(self) -> &'static str {
+        match self {
+            Denied::BogusPort => "bogus_port",
+            Denied::Ignore => "ignore",
+            Denied::NoQuery => "noquery",
+            Denied::Private => "mode7",
+            Denied::NoServe => "noserve",
+            Denied::Version => "version",
+            Denied::BadMode => "bad_mode",
+            Denied::NoTrust => "notrust",
+            Denied::RateLimited => "limited",
+        }
+    }
+}
+
 /// Restrictions the mode 6 handler enforces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ControlRights {

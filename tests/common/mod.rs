@@ -11,6 +11,7 @@
 //! instead of LOCAL(0), so it serves stratum 10) to check the tests themselves.
 #![allow(dead_code, unused_imports)]
 
+mod http;
 mod install;
 mod json;
 mod netns;
@@ -20,6 +21,7 @@ mod pty;
 mod rng;
 mod spoof;
 
+pub use http::*;
 pub use install::*;
 pub use json::*;
 pub use netns::*;

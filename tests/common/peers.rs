@@ -26,7 +26,8 @@ fn existing(path: &str) -> Option<PathBuf> {
 
 /// Where `name` lives, or why it is unusable. Names: `ntpdig`, `ntpq` (NTPsec),
 /// `ntpsec-ntpd`, `chronyd` (both unpacked into .peers), `check_ntp_peer`, `check_ntp_time`,
-/// `python3-ntplib` (Debian's /usr/bin/python3, which has the ntplib module).
+/// `prometheus`, `promtool` (Debian's prometheus), `python3-ntplib` (Debian's
+/// /usr/bin/python3, which has the ntplib module).
 pub fn find_peer(name: &str) -> Result<PathBuf, String> {
     let found = match name {
         "ntpdig" => existing("/usr/bin/ntpdig"),
@@ -43,6 +44,7 @@ pub fn find_peer(name: &str) -> Result<PathBuf, String> {
             "/.peers/chrony/usr/sbin/chronyd"
         )),
         "check_ntp_peer" | "check_ntp_time" => existing(&format!("/usr/lib/nagios/plugins/{name}")),
+        "prometheus" | "promtool" => existing(&format!("/usr/bin/{name}")),
         "python3-ntplib" => {
             let ok = Command::new("/usr/bin/python3")
                 .args(["-c", "import ntplib"])

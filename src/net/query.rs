@@ -1,0 +1,54 @@
+//! The client side of mode 6 over UDP: one connected socket to one server, as ntpq and
+//! ntp-wait use it.
+
+use crate::ntpq::session::Transport;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// A UDP socket connected to the server queried, and the start of the monotonic clock
+/// the query deadlines use.
+pub struct UdpTransport(UdpSocket, Instant);
+
+impl UdpTransport {
+    /// A socket of `server`'s family, connected to it (so ICMP errors come back to us as
+    /// "Connection refused").
+    pub fn connect(server: SocketAddr) -> io::Result<UdpTransport> {
+        let bind: SocketAddr = if server.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        };
+        let sock = UdpSocket::bind(bind)?;
+        sock.connect(server)?;
+        Ok(UdpTransport(sock, Instant::now()))
+    }
+}
+
+impl Transport for UdpTransport {
+    fn send(&mut self, d: &[u8]) -> io::Result<()> {
+        self.0.send(d).map(|_| ())
+    }
+
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+        self.0
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        let mut buf = [0u8; 2048];
+        match self.0.recv(&mut buf) {
+            Ok(n) => Ok(Some(buf[..n].to_vec())),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn mono(&self) -> Duration {
+        self.1.elapsed()
+    }
+}
