@@ -224,7 +224,7 @@ fn an_unreachable_only_server_shows_unsynchronised_and_why() {
         .find(|l| l.starts_with("ntp_source_reason_info{source=\"127.0.0.2\""))
         .unwrap();
     assert!(
-        reason.contains("refid=\"INIT\",reason=\"unreachable: no reply to the last "),
+        reason.contains("refid=\"INIT\",reason=\"unreachable: no reply to any of its "),
         "{reason}"
     );
     assert!(page.contains("ntp_source_selectable{source=\"127.0.0.2\",refid=\"INIT\"} 0"));
