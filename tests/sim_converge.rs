@@ -50,15 +50,6 @@ fn converges_from_50ms_with_50ppm_drift() {
 }
 
 #[test]
-fn converges_with_enable_kernel() {
-    // Classic's default: each update's offset goes to the clock whole.
-    let sim = fifty_ppm(|s| s.loop_config.kernel = true);
-    assert_issue_targets(&sim, "enable kernel");
-    let settled = last_beyond(&sim, 0.001);
-    assert!(settled.is_some_and(|t| t < hours(0.5)), "{settled:?}");
-}
-
-#[test]
 fn converges_with_15ppm_and_three_servers() {
     let mut sim = Sim::new(Setup::new(0.0, 15.0, vec![Server::good(0.0005); 3]));
     sim.run_for_hours(6.0);

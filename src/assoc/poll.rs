@@ -67,7 +67,7 @@ impl Association {
                     let ctx = FilterContext {
                         precision: sys.precision,
                         poll: sys.poll,
-                        synchronized: sys.synchronized(),
+                        settled: sys.settled,
                     };
                     self.filter.add_missing(now, ctx);
                     out.reselect = true;

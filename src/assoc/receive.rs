@@ -88,11 +88,11 @@ impl Association {
         let ctx = FilterContext {
             precision: sys.precision,
             poll: sys.poll,
-            synchronized: sys.synchronized(),
+            settled: sys.settled,
         };
         match self.filter.add(&sample, now, ctx) {
             FilterVerdict::New => Received::Sample {
-                select: self.burst == 0 || !sys.synchronized(),
+                select: self.burst == 0 || !sys.settled,
             },
             verdict => Received::Filtered(verdict),
         }

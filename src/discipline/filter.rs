@@ -1,8 +1,8 @@
 //! The clock filter of RFC 5905 section 10 (A.5.2 `clock_filter`), with classic 4.2.6p5's
-//! details: once the system is synchronised, eight stages ordered by delay (by delay plus
-//! dispersion once older than the Allan intercept); before that, the newest sample first,
-//! since a clock that has not been set drifts too fast for an older low-delay sample to
-//! be true. Dispersion ages at PHI per second, jitter is the RMS of offset differences
+//! details: once the discipline knows the frequency (classic: once the system is
+//! synchronised), eight stages ordered by delay (by delay plus dispersion once older than
+//! the Allan intercept); before that, the newest sample first, since a clock whose
+//! frequency is not known drifts too fast for an older low-delay sample to be true. Dispersion ages at PHI per second, jitter is the RMS of offset differences
 //! from the best sample, and the popcorn spike suppressor drops a best offset that moves
 //! more than three jitters within two poll intervals while both it and the filter's
 //! dispersion are sane (so the first sample of an empty filter passes).
@@ -40,8 +40,11 @@ pub struct FilterContext {
     pub precision: i8,
     /// System poll exponent: the popcorn window is two of these.
     pub poll: PollInterval,
-    /// Whether the system clock is synchronised (stale samples are then discarded).
-    pub synchronized: bool,
+    /// Whether the discipline knows the frequency (classic: the clock is synchronised,
+    /// which in 4.2.6p5 happens only then). Until it does the clock may drift too fast for
+    /// an older low-delay sample to be true, so the newest sample is used, each one; once
+    /// it does, samples are ranked by delay and a stale one is not used twice.
+    pub settled: bool,
 }
 
 /// What happened to a sample.
@@ -140,7 +143,7 @@ impl ClockFilter {
             .map(|k| (newest + STAGES - k) % STAGES)
             .map(|i| (self.distance(i, now), i))
             .collect();
-        if ctx.synchronized {
+        if ctx.settled {
             ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
         for (slot, (_, i)) in self.order.iter_mut().zip(&ranked) {
@@ -202,7 +205,7 @@ impl ClockFilter {
         }
         let floor = NtpDuration::from_log2(ctx.precision).to_secs_f64();
         self.jitter = jitter.sqrt().max(floor);
-        if best_stage.epoch <= self.epoch && ctx.synchronized {
+        if best_stage.epoch <= self.epoch && ctx.settled {
             return FilterVerdict::Stale;
         }
         let window = 2.0 * ctx.poll.seconds() as f64;
@@ -270,13 +273,13 @@ mod tests {
         FilterContext {
             precision: -20,
             poll: PollInterval(6),
-            synchronized: false,
+            settled: false,
         }
     }
 
     fn synced() -> FilterContext {
         FilterContext {
-            synchronized: true,
+            settled: true,
             ..ctx()
         }
     }

@@ -6,7 +6,7 @@
 
 use super::cluster::cluster;
 use super::combine::{choose, Combined};
-use super::loopfilter::{ClockCommand, LoopConfig, LoopFilter, Outcome};
+use super::loopfilter::{ClockCommand, ClockState, LoopConfig, LoopFilter, Outcome};
 use super::sample::PHI;
 use super::select::{intersect, Candidate, SelectStatus};
 use crate::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
@@ -64,6 +64,10 @@ pub struct SystemVars {
     pub peer: Option<u32>,
     pub offset: NtpDuration,
     pub jitter: NtpDuration,
+    /// The discipline knows the frequency (state SYNC): the clock filters rank samples
+    /// by delay and a burst's samples wait for its end (classic ties both to being
+    /// synchronised, which it is not before then; we serve from the first offset).
+    pub settled: bool,
 }
 
 impl SystemVars {
@@ -81,6 +85,7 @@ impl SystemVars {
             peer: None,
             offset: NtpDuration::ZERO,
             jitter: NtpDuration::ZERO,
+            settled: false,
         }
     }
 
@@ -251,15 +256,12 @@ impl SystemProcess {
         update: &mut SystemUpdate,
     ) {
         let d = &peer.details;
-        let result = self.discipline.update(
-            combined.offset,
-            &combined.shares,
-            now,
-            d.min_poll,
-            d.max_poll,
-        );
+        let result = self
+            .discipline
+            .update(combined, now, d.min_poll, d.max_poll);
         update.commands = result.commands;
         update.outcome = Some(result.outcome);
+        self.vars.settled = matches!(self.discipline.state(), ClockState::Sync | ClockState::Spik);
         match result.outcome {
             Outcome::Slewed => {
                 let c = &peer.candidate;

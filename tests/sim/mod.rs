@@ -373,6 +373,7 @@ fn apply(clock: &mut VirtualClock<Manual>, cmd: ClockCommand) {
         ClockCommand::Step(d) => clock.step(d),
         ClockCommand::Slew(d) => clock.slew(d),
         ClockCommand::SetFrequency(f) => clock.set_frequency(f),
+        ClockCommand::SetSlewRate(r) => clock.set_slew_rate(r),
     };
     result.expect("the virtual clock never refuses");
 }
