@@ -334,6 +334,7 @@ impl Association {
                 delay: self.filter.delay(),
                 dispersion: self.filter.dispersion(),
                 epoch: self.filter.epoch(),
+                measurements: self.filter.measurements(),
                 received: self.rec,
                 min_poll: self.config.min_poll,
                 max_poll: self.config.max_poll,

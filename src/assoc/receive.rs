@@ -91,9 +91,13 @@ impl Association {
             settled: sys.settled,
         };
         match self.filter.add(&sample, now, ctx) {
-            FilterVerdict::New => Received::Sample {
-                select: self.burst == 0 || !sys.settled,
-            },
+            // A sample the filter does not hand on as the peer's estimate still counts for
+            // the discipline's line (classic runs the system process only for new ones).
+            FilterVerdict::New | FilterVerdict::Stale | FilterVerdict::Popcorn => {
+                Received::Sample {
+                    select: self.burst == 0 || !sys.settled,
+                }
+            }
             verdict => Received::Filtered(verdict),
         }
     }

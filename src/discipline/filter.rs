@@ -33,6 +33,25 @@ struct Stage {
     epoch: f64,
 }
 
+/// One sample as the filter holds it, for the discipline's line, which weighs every
+/// sample by its delay rather than keeping only the one of lowest delay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measurement {
+    pub offset: NtpDuration,
+    pub delay: NtpDuration,
+    /// When it was taken (monotonic).
+    pub time: Duration,
+}
+
+impl Measurement {
+    /// A filter's worth of samples holding only this one (a reference clock's).
+    pub fn alone(self) -> [Option<Measurement>; STAGES] {
+        let mut held = [None; STAGES];
+        held[0] = Some(self);
+        held
+    }
+}
+
 /// What the system knows that the filter needs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FilterContext {
@@ -245,6 +264,23 @@ impl ClockFilter {
     /// Monotonic time the dispersions were last aged (classic `peer->update`).
     pub fn last_update(&self) -> Duration {
         Duration::from_secs_f64(self.update.max(0.0))
+    }
+
+    /// The samples held, newest first (None: an empty stage or the dummy of a poll that
+    /// got no answer).
+    pub fn measurements(&self) -> [Option<Measurement>; STAGES] {
+        let mut out = [None; STAGES];
+        for (k, slot) in out.iter_mut().enumerate() {
+            let s = &self.stages[(self.next + STAGES - 1 - k) % STAGES];
+            if s.dispersion < MAX_DISPERSION {
+                *slot = Some(Measurement {
+                    offset: NtpDuration::from_secs_f64(s.offset),
+                    delay: NtpDuration::from_secs_f64(s.delay),
+                    time: Duration::from_secs_f64(s.epoch.max(0.0)),
+                });
+            }
+        }
+        out
     }
 
     /// The stages newest first, as ntpq's filtdelay/filtoffset/filtdisp show them:

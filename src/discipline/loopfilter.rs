@@ -8,21 +8,21 @@
 //!
 //! Where classic integrates the offsets into the frequency (a PLL whose slowest mode takes
 //! days at a 1024 s time constant) and waits out 900 s in the FREQ state before it trusts
-//! a frequency, the frequency and the phase here come from a least-squares line through
-//! the recent offsets ([`super::trend`], its window chosen by a runs test), blended with
-//! what was known before (the drift file, or nothing) by their uncertainties. Every
-//! accepted offset counts from the first, so a cold start serves at once and its
-//! frequency is as good as the offsets allow within minutes; NSET, FREQ and SYNC remain
-//! visible states (FREQ: the frequency is not yet known to a PPM) without holding the
-//! daemon back. The phase is removed by slewing at up to `tinker maxslewrate` (an
-//! extension; 83 333 PPM by default, as chrony) instead of a slice a second, so 50 ms
-//! takes under a second, and -x slews seconds in a minute. The time constant (ntpq `tc`,
-//! which drives the system poll) rises while the line keeps more offsets than a target
-//! and falls when the window shrinks, as chrony adapts its poll; jitter and wander are
-//! classic's statistics (jitter from the offsets' surprise against the line).
+//! a frequency, the frequency and the phase here come from every sample of every
+//! surviving source as it arrives ([`super::trend`], [`super::kalman`]: the oscillator's
+//! free-running offset tracked by filters that each assume a different wander, the one
+//! predicting best in charge), starting from what the drift file says, or from nothing.
+//! So a cold start serves from its first update and knows its frequency as well as the
+//! samples allow within minutes; NSET, FREQ and SYNC remain visible states (FREQ: the
+//! frequency is not yet known to a PPM) without holding the daemon back. The phase is
+//! removed by slewing at up to `tinker maxslewrate` (an extension; 83 333 PPM by default,
+//! as chrony) instead of a slice a second, so 50 ms takes under a second and -x slews
+//! seconds in a minute. The time constant (ntpq `tc`, which drives the system poll) rises
+//! while the clock would stay within the samples' own noise over a poll twice as long,
+//! and falls when it would not over the present one; jitter and wander are classic's
+//! statistics (jitter from the samples' surprise against the estimate).
 
-use super::combine::Combined;
-use super::trend::{Fit, Trend};
+use super::trend::Trend;
 use crate::clock::{FREQUENCY_LIMIT, SLEW_RATE_LIMIT};
 use crate::time::{NtpDuration, PollInterval, Ppm};
 use std::time::Duration;
@@ -40,14 +40,13 @@ const COLD_FREQUENCY_ERROR: f64 = 100e-6;
 /// How well a drift file knows the frequency: written within the hour, off by what
 /// temperature moved it since (s/s).
 const WARM_FREQUENCY_ERROR: f64 = 1e-6;
-/// How fast what was known of the frequency ages: an oscillator's wander, 1 PPM per
-/// square root of an hour (s/s per square root of a second).
-const PRIOR_AGING: f64 = 1e-6 / 60.0;
 /// A frequency known this well is trusted: FREQ gives way to SYNC (s/s).
 const TRUSTED_FREQUENCY_ERROR: f64 = 1e-6;
-/// The time constant rises while the line holds more offsets than this, and falls while
-/// it holds fewer (chrony's `polltarget`).
-const POLL_TARGET: f64 = 8.0;
+/// The offset estimate should average at least this many samples' noise: the poll
+/// interval is shortened until it does (as chrony's `polltarget`, in effective samples).
+const POLL_TARGET: f64 = 16.0;
+/// The kernel's frequency resolution (2^-16 PPM), s/s.
+const FREQUENCY_RESOLUTION: f64 = 1.5e-11;
 /// Slew rates below this are not worth a system call (s/s).
 const SLEW_FLOOR: f64 = 1e-9;
 
@@ -160,22 +159,6 @@ pub struct Update {
     pub commands: Vec<ClockCommand>,
 }
 
-/// What was known of the frequency before the offsets in the trend: its value, standard
-/// error and since when (monotonic seconds).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Prior {
-    frequency: f64,
-    error: f64,
-    since: f64,
-}
-
-impl Prior {
-    /// Its standard error at `now`, grown by the oscillator's wander since.
-    fn error_at(&self, now: f64) -> f64 {
-        (self.error.powi(2) + PRIOR_AGING.powi(2) * (now - self.since).max(0.0)).sqrt()
-    }
-}
-
 /// The discipline state (classic's loop-filter statics, as one value).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoopFilter {
@@ -190,7 +173,6 @@ pub struct LoopFilter {
     /// Frequency correction in force (drift_comp), s/s, and its standard error.
     frequency: f64,
     frequency_error: f64,
-    prior: Prior,
     jitter: f64,
     wander: f64,
     /// Monotonic seconds of the last accepted update (clock_epoch).
@@ -242,11 +224,6 @@ impl LoopFilter {
             last_offset: 0.0,
             frequency,
             frequency_error: error,
-            prior: Prior {
-                frequency,
-                error,
-                since: now,
-            },
             jitter: precision,
             wander: 0.0,
             epoch: now,
@@ -254,22 +231,23 @@ impl LoopFilter {
             poll_score: 0.0,
             allow_panic: config.allow_panic,
             precision,
-            trend: Trend::new(frequency, now),
+            trend: Trend::new(frequency, error, now),
         };
         (filter, ClockCommand::SetFrequency(Ppm(frequency * 1e6)))
     }
 
-    /// Feeds the system offset (with its jitter and the measurements it was combined
-    /// from: the clock filter hands on samples up to eight polls old, so each carries its
-    /// time) at `now`; `min_poll`/`max_poll` are the system peer's.
+    /// The clock update for a new sample of the system peer: the system offset decides
+    /// between step and slew as classic's; the slew and the frequency come from the line
+    /// through the samples observed so far (the clock filter hands on samples up to eight
+    /// polls old, each placed at its own time). `min_poll`/`max_poll` are the system
+    /// peer's.
     pub fn update(
         &mut self,
-        combined: &Combined,
+        offset: NtpDuration,
         now: Duration,
         min_poll: PollInterval,
         max_poll: PollInterval,
     ) -> Update {
-        let offset = combined.offset;
         let theta = offset.to_secs_f64();
         let now = now.as_secs_f64();
         let sample = Sample {
@@ -312,19 +290,6 @@ impl LoopFilter {
                 }
             }
         } else {
-            let shares: Vec<(f64, f64, f64)> = combined
-                .shares
-                .iter()
-                .map(|s| (s.time.as_secs_f64(), s.offset.to_secs_f64(), s.weight))
-                .collect();
-            // Jitter is what the offsets do unexpectedly: the surprise against the line
-            // through the earlier ones (classic differences successive offsets, which
-            // counts the corrections made in between as noise).
-            if let Some((surprise, _)) = self.trend.add_shares(&shares, now) {
-                let diff = surprise.abs().max(self.precision);
-                self.jitter =
-                    (self.jitter.powi(2) + (diff.powi(2) - self.jitter.powi(2)) / AVERAGING).sqrt();
-            }
             self.small_offset(&sample, min_poll, max_poll);
             Outcome::Slewed
         };
@@ -339,6 +304,36 @@ impl LoopFilter {
         }
         commands.extend(self.steer_slew(now, true));
         Update { outcome, commands }
+    }
+
+    /// Adds a survivor's sample (`offset` measured at `time`, with `excess` round-trip
+    /// delay over the source's best) to the line the frequency and phase come from;
+    /// [`LoopFilter::update`] uses it with the system peer's next sample. Every sample of
+    /// every survivor counts once, so four servers polled each minute give four offsets a
+    /// minute to average. Samples above the step threshold are left out: they belong to a
+    /// spike, or to the time before the step they will cause.
+    pub fn observe(
+        &mut self,
+        offset: NtpDuration,
+        time: Duration,
+        excess: NtpDuration,
+        now: Duration,
+    ) {
+        let theta = offset.to_secs_f64();
+        let step = self.config.step.to_secs_f64();
+        if self.config.once || (step > 0.0 && theta.abs() > step) {
+            return;
+        }
+        let now = now.as_secs_f64();
+        // Jitter is what the offsets do unexpectedly: the surprise against the estimate
+        // (classic differences successive offsets, which counts the corrections made in
+        // between as noise).
+        let excess = excess.to_secs_f64();
+        if let Some((surprise, _)) = self.trend.add(time.as_secs_f64(), theta, excess, now) {
+            let diff = surprise.abs().max(self.precision);
+            self.jitter =
+                (self.jitter.powi(2) + (diff.powi(2) - self.jitter.powi(2)) / AVERAGING).sqrt();
+        }
     }
 
     /// Above the step threshold: wait out the stepout, then step (None: ignore).
@@ -368,14 +363,9 @@ impl LoopFilter {
         self.jitter = self.precision;
         self.poll_score = 0.0;
         self.allow_panic = false;
-        // The offsets before the jump do not belong on a line with those after it; what
-        // they taught about the frequency stays, as the prior of the next ones.
-        self.prior = Prior {
-            frequency: self.frequency,
-            error: self.frequency_error,
-            since: s.now,
-        };
-        self.trend.clear(s.now);
+        // The offsets before the jump say nothing of the offset after it; what they
+        // taught about the frequency stays.
+        self.trend.stepped(s.now);
         Some(())
     }
 
@@ -383,44 +373,77 @@ impl LoopFilter {
     /// offsets, the state and the time constant.
     fn small_offset(&mut self, s: &Sample, min_poll: PollInterval, max_poll: PollInterval) {
         self.allow_panic = false;
-        let fit = self.trend.fit();
-        let (frequency, error) = self.estimate(fit.as_ref(), s.now);
-        self.frequency = frequency.clamp(-MAX_FREQUENCY, MAX_FREQUENCY);
-        self.frequency_error = error;
-        self.residual = self
-            .trend
-            .offset_now(fit.as_ref(), self.frequency, s.now)
-            .unwrap_or(s.theta);
+        if !self.follow_estimate(s.now) {
+            self.residual = s.theta;
+        }
         self.last_offset = s.theta;
         self.epoch = s.now;
         self.state = match self.state {
-            ClockState::Nset | ClockState::Freq if error > TRUSTED_FREQUENCY_ERROR => {
+            ClockState::Nset | ClockState::Freq
+                if self.frequency_error > TRUSTED_FREQUENCY_ERROR =>
+            {
                 ClockState::Freq
             }
             _ => ClockState::Sync,
         };
         if self.state == ClockState::Sync {
-            self.adjust_poll(fit.map_or(1, |f| f.points), min_poll, max_poll);
+            self.adjust_poll(min_poll, max_poll);
         }
     }
 
-    /// The frequency and its standard error: the line's slope weighed against what was
-    /// known before by their variances (the prior alone without a line).
-    fn estimate(&self, fit: Option<&Fit>, now: f64) -> (f64, f64) {
-        let prior_error = self.prior.error_at(now);
-        let Some(fit) = fit.filter(|f| f.frequency_error > 0.0) else {
-            return (self.prior.frequency, prior_error);
+    /// Takes the frequency and the offset still to slew from the estimate as of `now`;
+    /// false before any sample.
+    fn follow_estimate(&mut self, now: f64) -> bool {
+        let (frequency, error) = self.trend.frequency();
+        let frequency = frequency.clamp(-MAX_FREQUENCY, MAX_FREQUENCY);
+        // Below what the kernel resolves (2^-16 PPM) a change is not worth a command.
+        if (frequency - self.frequency).abs() >= FREQUENCY_RESOLUTION {
+            self.frequency = frequency;
+        }
+        let Some(residual) = self.trend.offset_now(self.frequency, now) else {
+            return false;
         };
-        let (w_prior, w_fit) = (prior_error.powi(-2), fit.frequency_error.powi(-2));
-        let frequency =
-            (self.prior.frequency * w_prior + fit.frequency * w_fit) / (w_prior + w_fit);
-        (frequency, (w_prior + w_fit).powf(-0.5))
+        self.frequency_error = error;
+        self.residual = residual;
+        true
     }
 
-    /// Lengthens the time constant while the line holds more offsets than the target and
-    /// shortens it while it holds fewer (the oscillator wanders away from a line).
-    fn adjust_poll(&mut self, points: usize, min_poll: PollInterval, max_poll: PollInterval) {
-        self.poll_score += (points as f64 / POLL_TARGET - 1.0) / POLL_TARGET;
+    /// Between clock updates, when other survivors' samples (or the system peer's that
+    /// the clock filter does not hand on) came in: the frequency and the slew follow the
+    /// line through them at once, so a changed oscillator is corrected within a poll of
+    /// any server. Nothing else changes (no classic clock update happened); nothing at
+    /// all before the first update has chosen between step and slew.
+    pub fn refresh(&mut self, now: Duration) -> Vec<ClockCommand> {
+        if !matches!(self.state, ClockState::Freq | ClockState::Sync) || self.config.once {
+            return Vec::new();
+        }
+        let now = now.as_secs_f64();
+        self.settle_slew(now);
+        let old_frequency = self.frequency;
+        let mut commands = Vec::new();
+        if !self.follow_estimate(now) {
+            return commands;
+        }
+        if self.frequency != old_frequency {
+            commands.push(ClockCommand::SetFrequency(self.frequency()));
+        }
+        commands.extend(self.steer_slew(now, true));
+        commands
+    }
+
+    /// Lengthens the time constant while the offset estimate averages well over the
+    /// target number of samples' noise and the clock would keep within a sample's noise
+    /// over twice the present poll interval; shortens it while the estimate averages
+    /// fewer, or the clock would not keep within that over the present interval.
+    fn adjust_poll(&mut self, min_poll: PollInterval, max_poll: PollInterval) {
+        let interval = self.poll.seconds() as f64;
+        let noise = self.trend.noise();
+        let averaged = self.trend.averaged();
+        if averaged < POLL_TARGET || self.trend.growth(interval) > noise {
+            self.poll_score -= 0.5;
+        } else if averaged > 2.0 * POLL_TARGET && self.trend.growth(2.0 * interval) < noise {
+            self.poll_score += 0.25;
+        }
         if self.poll_score >= 1.0 {
             self.poll_score = 0.0;
             if self.poll < max_poll {
@@ -475,11 +498,6 @@ impl LoopFilter {
         self.poll = poll;
     }
 
-    /// Points on the current line (debug).
-    pub fn window(&self) -> (usize, usize) {
-        (self.trend.fit().map_or(0, |f| f.points), self.trend.len())
-    }
-
     pub fn state(&self) -> ClockState {
         self.state
     }
@@ -518,8 +536,6 @@ impl LoopFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discipline::combine::Share;
-    use crate::wire::ntp::Leap;
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
@@ -536,24 +552,15 @@ mod tests {
     const MIN: PollInterval = PollInterval(6);
     const MAX: PollInterval = PollInterval(10);
 
-    /// A system offset measured at `at` with 50 us of jitter.
-    fn combined(offset: f64, at: f64) -> Combined {
-        Combined {
-            system_peer: 0,
-            offset: off(offset),
-            jitter: off(50e-6),
-            leap: Leap::NoWarning,
-            shares: vec![Share {
-                offset: off(offset),
-                time: Duration::from_secs_f64(at),
-                weight: 1.0,
-            }],
-        }
+    /// An offset measured just now, observed and used for an update.
+    fn update_at(f: &mut LoopFilter, offset: f64, at: f64) -> Update {
+        let now = Duration::from_secs_f64(at);
+        f.observe(off(offset), now, NtpDuration::ZERO, now);
+        f.update(off(offset), now, MIN, MAX)
     }
 
-    /// An update with an offset measured just now.
     fn update(f: &mut LoopFilter, offset: f64, at: u64) -> Update {
-        f.update(&combined(offset, at as f64), secs(at), MIN, MAX)
+        update_at(f, offset, at as f64)
     }
 
     /// A clock that runs `drift` fast, steered by the filter's commands, ticked every second.
@@ -601,12 +608,7 @@ mod tests {
                 let tick = f.tick(Duration::from_secs_f64(self.now));
                 self.apply(tick.as_slice());
             }
-            let u = f.update(
-                &combined(-self.ahead + noise, self.now),
-                Duration::from_secs_f64(self.now),
-                MIN,
-                MAX,
-            );
+            let u = update_at(f, -self.ahead + noise, self.now);
             self.apply(&u.commands);
             u
         }
@@ -792,7 +794,7 @@ mod tests {
         f.set_poll(MIN);
         let mut clock = Model::new(0.0, 0.0, &f);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..40 {
+        for _ in 0..400 {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
@@ -800,6 +802,21 @@ mod tests {
             let poll = f.poll().seconds() as u32;
             clock.run(&mut f, poll, noise);
         }
-        assert!(f.poll() > PollInterval(8), "{:?}", f.poll());
+        assert!(f.poll() > MIN, "{:?}", f.poll());
+    }
+
+    #[test]
+    fn poll_stays_short_while_the_oscillator_wanders() {
+        let mut f = filter(LoopConfig::default(), Some(Ppm(0.0)));
+        f.set_poll(MIN);
+        let mut clock = Model::new(0.0, 0.0, &f);
+        for k in 0..400 {
+            // The oscillator swings by 2 PPM over an hour and back.
+            clock.drift = 2e-6 * (f64::from(k) * 64.0 / 3600.0 * std::f64::consts::PI).sin();
+            let poll = f.poll().seconds() as u32;
+            clock.run(&mut f, poll, 0.0);
+        }
+        assert_eq!(f.poll(), MIN);
+        assert!(clock.ahead.abs() < 50e-6, "{}", clock.ahead);
     }
 }

@@ -6,11 +6,13 @@
 
 use super::cluster::cluster;
 use super::combine::{choose, Combined};
+use super::filter::{Measurement, STAGES};
 use super::loopfilter::{ClockCommand, ClockState, LoopConfig, LoopFilter, Outcome};
 use super::sample::PHI;
 use super::select::{intersect, Candidate, SelectStatus};
 use crate::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
 use crate::wire::ntp::{Leap, RefId};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Classic's floor on the dispersion a network peer adds (MINDISPERSE).
@@ -127,6 +129,8 @@ pub struct PeerDetails {
     pub dispersion: NtpDuration,
     /// When the peer's filter last produced a sample (classic `peer->epoch`).
     pub epoch: Duration,
+    /// The samples its filter holds, newest first, for the discipline's line.
+    pub measurements: [Option<Measurement>; STAGES],
     /// Our receive time of its last packet (the reference time we serve).
     pub received: NtpTimestamp,
     pub min_poll: PollInterval,
@@ -162,6 +166,8 @@ pub struct SystemProcess {
     pub discipline: LoopFilter,
     /// Epoch of the sample last handed to the loop filter (classic `sys_clocktime`).
     last_used: Option<Duration>,
+    /// Time of each survivor's newest sample the loop filter has observed.
+    observed: BTreeMap<u32, Duration>,
 }
 
 impl SystemProcess {
@@ -179,6 +185,7 @@ impl SystemProcess {
             tos,
             discipline,
             last_used: None,
+            observed: BTreeMap::new(),
         };
         (process, command)
     }
@@ -217,10 +224,8 @@ impl SystemProcess {
         for &i in &clustered.survivors {
             status[i].1 = SelectStatus::Candidate;
         }
-        let epochs: Vec<Duration> = contenders.iter().map(|c| c.details.epoch).collect();
         let Some(combined) = choose(
             &cands,
-            &epochs,
             &clustered.survivors,
             self.vars.peer,
             clustered.select_jitter,
@@ -228,6 +233,10 @@ impl SystemProcess {
             update.status = status;
             return update;
         };
+        let mut observed = false;
+        for &i in &combined.counted {
+            observed |= self.observe(&contenders[i], now);
+        }
         let peer = &contenders[combined.system_peer];
         status[combined.system_peer].1 = SelectStatus::SystemPeer;
         update.status = status;
@@ -243,9 +252,33 @@ impl SystemProcess {
         if self.last_used.is_none_or(|used| peer.details.epoch > used) {
             self.last_used = Some(peer.details.epoch);
             self.clock_update(peer, &combined, now, &mut update);
+        } else if observed {
+            update.commands = self.discipline.refresh(now);
         }
         update.poll = self.vars.poll;
         update
+    }
+
+    /// Hands the loop filter the samples of a survivor it has not seen, each with how much
+    /// more delay it had than the best of them (the error an asymmetric path can hide in
+    /// it is up to half that).
+    fn observe(&mut self, contender: &Contender, now: Duration) -> bool {
+        let held = contender.details.measurements.iter().flatten();
+        let Some(best) = held.clone().map(|m| m.delay).min() else {
+            return false;
+        };
+        let id = contender.candidate.id;
+        let seen = self.observed.get(&id).copied();
+        let mut newest = None;
+        for m in held.rev().filter(|m| seen.is_none_or(|seen| m.time > seen)) {
+            self.discipline
+                .observe(m.offset, m.time, m.delay - best, now);
+            newest = Some(m.time);
+        }
+        if let Some(newest) = newest {
+            self.observed.insert(id, newest);
+        }
+        newest.is_some()
     }
 
     fn clock_update(
@@ -258,7 +291,7 @@ impl SystemProcess {
         let d = &peer.details;
         let result = self
             .discipline
-            .update(combined, now, d.min_poll, d.max_poll);
+            .update(combined.offset, now, d.min_poll, d.max_poll);
         update.commands = result.commands;
         update.outcome = Some(result.outcome);
         self.vars.settled = matches!(self.discipline.state(), ClockState::Sync | ClockState::Spik);

@@ -196,6 +196,13 @@ impl Sim {
         self.drift_ppm + self.clock.frequency().map_or(0.0, |f| f.0)
     }
 
+    /// The oscillator's own frequency changes by `ppm` from now on (temperature, a VM
+    /// moved to another host).
+    pub fn drift_step(&mut self, ppm: f64) {
+        self.drift_ppm += ppm;
+        self.clock.set_oscillator_drift(Ppm(self.drift_ppm));
+    }
+
     /// Runs until `until` (monotonic) or a panic/exit.
     pub fn run_until(&mut self, until: Duration) {
         while self.panicked.is_none() && !self.exited {
@@ -349,13 +356,18 @@ impl Sim {
 
     /// Root-mean-square of the true offset over the trace since `from`.
     pub fn rms_since(&self, from: Duration) -> f64 {
-        let tail: Vec<f64> = self
+        self.rms_between(from, Duration::MAX)
+    }
+
+    /// Root-mean-square of the true offset over the trace from `from` until `to`.
+    pub fn rms_between(&self, from: Duration, to: Duration) -> f64 {
+        let part: Vec<f64> = self
             .trace
             .iter()
-            .filter(|(t, _)| *t >= from)
+            .filter(|(t, _)| *t >= from && *t < to)
             .map(|(_, o)| o * o)
             .collect();
-        (tail.iter().sum::<f64>() / tail.len().max(1) as f64).sqrt()
+        (part.iter().sum::<f64>() / part.len().max(1) as f64).sqrt()
     }
 
     /// Largest |true offset| since `from`.
