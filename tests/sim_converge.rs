@@ -1,5 +1,5 @@
-//! Steady state: convergence, frequency learning, holdover. The bounds are issue 3's
-//! targets; the figures printed are what the discipline reaches (well inside them).
+//! Steady state: convergence, frequency learning, wander, holdover, a frequency step. The
+//! bounds are issue 11's targets; the figures printed are what the discipline reaches.
 mod sim;
 
 use sim::{hours, Server, Setup, Sim};
@@ -37,11 +37,14 @@ fn assert_issue_targets(sim: &Sim, what: &str) {
         sim.max_abs_since(hours(3.0))
     );
     assert!(sim.steps.is_empty(), "no step expected: {:?}", sim.steps);
-    // Within 1 ms after the start-up slew (50 ms plus 900 s of FREQ at 50 PPM, amortised
-    // at the classic rate) and for good: about 1.5 h in the daemon discipline.
-    assert!(settled.is_some_and(|t| t < hours(2.0)), "{settled:?}");
-    assert!(freq_err.abs() < 0.1, "frequency error {freq_err} PPM");
-    assert!(rms < 100e-6, "rms {rms}");
+    // The 50 ms are slewed away within a second of the first update, the 50 PPM learned
+    // within minutes: under 1 ms within 2 minutes and for good.
+    assert!(
+        settled.is_some_and(|t| t < Duration::from_secs(120)),
+        "{settled:?}"
+    );
+    assert!(freq_err.abs() < 0.05, "frequency error {freq_err} PPM");
+    assert!(rms < 30e-6, "rms {rms}");
 }
 
 #[test]
@@ -63,12 +66,14 @@ fn converges_with_15ppm_and_three_servers() {
 
 #[test]
 fn follows_a_wandering_oscillator() {
-    // A random walk of 0.02 PPM per sqrt(hour) on top of +50 PPM.
-    let sim = fifty_ppm(|s| s.wander_ppm = 0.02);
+    // A random walk of 0.1 PPM per sqrt(hour) on top of +50 PPM.
+    let sim = fifty_ppm(|s| s.wander_ppm = 0.1);
     let (max, rms) = (sim.max_abs_since(hours(3.0)), sim.rms_since(hours(12.0)));
-    eprintln!("wander: max |offset| after 3 h {max:.6} s, rms last 12 h {rms:.6} s");
+    eprintln!(
+        "wander 0.1 PPM/sqrt(h): max |offset| after 3 h {max:.6} s, rms last 12 h {rms:.6} s"
+    );
     assert!(max < 0.0005, "{max}");
-    assert!(rms < 0.0003, "{rms}");
+    assert!(rms < 200e-6, "{rms}");
 }
 
 #[test]
@@ -82,11 +87,38 @@ fn holdover_keeps_frequency_when_all_servers_are_lost() {
     sim.run_for_hours(1.0);
     let drift = (sim.true_offset() - before).abs();
     eprintln!("holdover drift over 1 h: {drift:.6} s");
-    assert!(drift < 0.001, "{drift}");
+    assert!(drift < 100e-6, "{drift}");
     sim.run_for_hours(5.0);
     let drift = (sim.true_offset() - before).abs();
     eprintln!("holdover drift over 6 h: {drift:.6} s");
-    assert!(drift < 0.001, "{drift}");
+    assert!(drift < 600e-6, "{drift}");
+}
+
+#[test]
+fn a_5_ppm_frequency_step_is_followed_within_minutes() {
+    let mut sim = Sim::new(Setup::new(0.0, 50.0, four_good()));
+    sim.run_for_hours(6.0);
+    let poll = sim.system.discipline.poll();
+    let jump = sim.now();
+    sim.drift_step(5.0);
+    sim.run_for_hours(2.0);
+    let back = last_beyond(&sim, 0.001).map(|t| t.saturating_sub(jump));
+    let (max, later) = (
+        sim.max_abs_since(jump),
+        sim.max_abs_since(jump + hours(0.5)),
+    );
+    eprintln!(
+        "5 PPM step at poll {}: max |offset| {max:.6} s, last >= 1 ms {back:?} after the \
+         step, max after 30 min {later:.6} s, frequency error {:.4} PPM",
+        poll.0,
+        sim.frequency_error()
+    );
+    assert!(
+        back.is_none_or(|t| t < Duration::from_secs(600)),
+        "{back:?}"
+    );
+    assert!(later < 200e-6, "{later}");
+    assert!(sim.frequency_error().abs() < 0.1);
 }
 
 #[test]

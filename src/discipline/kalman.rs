@@ -22,7 +22,7 @@ const WANDERS: [f64; 9] = [0.001, 0.004, 0.016, 0.06, 0.25, 1.0, 4.0, 16.0, 64.0
 /// Samples the filters' records of how well they predicted reach back (exponentially).
 const MEMORY: f64 = 24.0;
 /// What each step up in the wander assumed costs a filter's record (log-likelihood).
-const WANDER_PENALTY: f64 = 1.0;
+const WANDER_PENALTY: f64 = 1.5;
 /// A filter whose record falls this far (log-likelihood) behind the best's is restarted
 /// from the best's state.
 const RESTART_MARGIN: f64 = 12.0;
@@ -47,6 +47,17 @@ fn huber_loss(u: f64) -> f64 {
     } else {
         HUBER * a - HUBER * HUBER / 2.0
     }
+}
+
+/// How well a filter predicted a sample, as a log-likelihood: the sample's error is at
+/// most `half` (half its excess delay) either way plus a best sample's noise, and the
+/// filter's own uncertainty adds to the latter (`variance`, s^2). Within the bound every
+/// surprise is as likely (a filter is not judged on where queueing put the sample);
+/// beyond it the surprise counts as Gaussian, then (Huber) linearly.
+fn fit(surprise: f64, variance: f64, half: f64) -> f64 {
+    let spread = variance.max(f64::MIN_POSITIVE).sqrt();
+    let beyond = (surprise.abs() - half).max(0.0);
+    -(2.0 * half + (2.0 * std::f64::consts::PI).sqrt() * spread).ln() - huber_loss(beyond / spread)
 }
 
 /// One filter: its wander, the time its state is at, the state (free-running offset and
@@ -182,7 +193,7 @@ impl Bank {
                 best_surprise = (nu, s);
             }
             if !first {
-                m.score = keep * m.score - 0.5 * s.ln() - huber_loss(nu / s.sqrt());
+                m.score = keep * m.score + fit(nu, s - r + self.noise, excess / 2.0);
             }
         }
         if first {

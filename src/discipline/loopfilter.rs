@@ -409,11 +409,17 @@ impl LoopFilter {
     }
 
     /// Between clock updates, when other survivors' samples (or the system peer's that
-    /// the clock filter does not hand on) came in: the frequency and the slew follow the
-    /// line through them at once, so a changed oscillator is corrected within a poll of
-    /// any server. Nothing else changes (no classic clock update happened); nothing at
-    /// all before the first update has chosen between step and slew.
-    pub fn refresh(&mut self, now: Duration) -> Vec<ClockCommand> {
+    /// the clock filter does not hand on) came in: the frequency, the slew and the time
+    /// constant follow the estimate at once, so a changed oscillator is corrected within
+    /// a poll of any server. Nothing else changes (no classic clock update happened);
+    /// nothing at all before the first update has chosen between step and slew.
+    /// `min_poll`/`max_poll` are the system peer's.
+    pub fn refresh(
+        &mut self,
+        now: Duration,
+        min_poll: PollInterval,
+        max_poll: PollInterval,
+    ) -> Vec<ClockCommand> {
         if !matches!(self.state, ClockState::Freq | ClockState::Sync) || self.config.once {
             return Vec::new();
         }
@@ -423,6 +429,9 @@ impl LoopFilter {
         let mut commands = Vec::new();
         if !self.follow_estimate(now) {
             return commands;
+        }
+        if self.state == ClockState::Sync {
+            self.adjust_poll(min_poll, max_poll);
         }
         if self.frequency != old_frequency {
             commands.push(ClockCommand::SetFrequency(self.frequency()));
@@ -434,14 +443,23 @@ impl LoopFilter {
     /// Lengthens the time constant while the offset estimate averages well over the
     /// target number of samples' noise and the clock would keep within a sample's noise
     /// over twice the present poll interval; shortens it while the estimate averages
-    /// fewer, or the clock would not keep within that over the present interval.
+    /// fewer, and at once to an interval over which the clock would keep within that
+    /// noise when the present one is too long for it (the frequency changed).
     fn adjust_poll(&mut self, min_poll: PollInterval, max_poll: PollInterval) {
-        let interval = self.poll.seconds() as f64;
         let noise = self.trend.noise();
-        let averaged = self.trend.averaged();
-        if averaged < POLL_TARGET || self.trend.growth(interval) > noise {
+        let keeps = |poll: PollInterval| self.trend.growth(poll.seconds() as f64) <= noise;
+        if !keeps(self.poll) {
+            let mut poll = self.poll;
+            while poll > min_poll && !keeps(poll) {
+                poll = PollInterval(poll.0 - 1);
+            }
+            self.poll = poll;
+            self.poll_score = 0.0;
+        } else if self.trend.averaged() < POLL_TARGET {
             self.poll_score -= 0.5;
-        } else if averaged > 2.0 * POLL_TARGET && self.trend.growth(2.0 * interval) < noise {
+        } else if self.trend.averaged() > 2.0 * POLL_TARGET
+            && keeps(PollInterval(self.poll.0.saturating_add(1)))
+        {
             self.poll_score += 0.25;
         }
         if self.poll_score >= 1.0 {

@@ -253,7 +253,9 @@ impl SystemProcess {
             self.last_used = Some(peer.details.epoch);
             self.clock_update(peer, &combined, now, &mut update);
         } else if observed {
-            update.commands = self.discipline.refresh(now);
+            let d = &peer.details;
+            update.commands = self.discipline.refresh(now, d.min_poll, d.max_poll);
+            self.vars.poll = self.discipline.poll();
         }
         update.poll = self.vars.poll;
         update

@@ -48,6 +48,9 @@ pub struct Server {
     pub delay_back: f64,
     /// Standard deviation of the extra (queueing) delay per leg.
     pub jitter: f64,
+    /// The root dispersion it advertises (seconds): 0.1 ms for a good server, seconds
+    /// for a Windows-like one.
+    pub root_dispersion: f64,
     pub alive: bool,
 }
 
@@ -59,6 +62,7 @@ impl Server {
             delay_out: 0.001,
             delay_back: 0.001,
             jitter,
+            root_dispersion: 0.0001,
             alive: true,
         }
     }
@@ -79,6 +83,7 @@ pub struct Setup {
     pub servers: Vec<Server>,
     pub iburst: bool,
     pub loop_config: LoopConfig,
+    pub tos: TosParams,
     pub drift_file: Option<Ppm>,
     /// A LOCAL(0) driver at this stratum.
     pub local_clock: Option<u8>,
@@ -94,6 +99,7 @@ impl Setup {
             servers,
             iburst: true,
             loop_config: LoopConfig::default(),
+            tos: TosParams::default(),
             drift_file: None,
             local_clock: None,
             seed: 7,
@@ -140,7 +146,7 @@ impl Sim {
             setup.loop_config,
             setup.drift_file,
             clock.precision(),
-            TosParams::default(),
+            setup.tos,
             Duration::ZERO,
         );
         apply(&mut clock, first);
@@ -295,7 +301,7 @@ impl Sim {
             poll: request.poll,
             precision: -20,
             root_delay: NtpShort::ZERO,
-            root_dispersion: NtpShort::from_duration(NtpDuration::from_secs_f64(0.0001)),
+            root_dispersion: NtpShort::from_duration(NtpDuration::from_secs_f64(s.root_dispersion)),
             reference_id: RefId::from_ascii("GPS"),
             reference_time: server_time(at_server - 8.0),
             origin_time: request.transmit_time,
