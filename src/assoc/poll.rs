@@ -5,7 +5,6 @@
 //! gets a maximum-dispersion dummy sample; `burst` sends eight per poll while reachable.
 
 use super::{Association, Flash, BURST_COUNT, BURST_INTERVAL, UNREACH_LIMIT};
-use crate::discipline::filter::FilterContext;
 use crate::discipline::system::SystemVars;
 use crate::time::{NtpShort, NtpTimestamp, PollInterval};
 use crate::wire::ntp::Header;
@@ -64,12 +63,7 @@ impl Association {
             } else {
                 self.unreach = 0;
                 if self.reach & 0x07 == 0 {
-                    let ctx = FilterContext {
-                        precision: sys.precision,
-                        poll: sys.poll,
-                        settled: sys.settled,
-                    };
-                    self.filter.add_missing(now, ctx);
+                    self.filter.add_missing(now, sys.filter_context());
                     out.reselect = true;
                 }
                 hpoll = sys.poll;

@@ -6,7 +6,7 @@
 //! root distance (TEST7) is not sampled. Whatever passes goes through the clock filter.
 
 use super::{Association, Flash, PeerHeader};
-use crate::discipline::filter::{FilterContext, FilterVerdict};
+use crate::discipline::filter::FilterVerdict;
 use crate::discipline::sample::Exchange;
 use crate::discipline::system::{SystemVars, STRATUM_UNSPEC};
 use crate::time::{NtpTimestamp, PollInterval};
@@ -85,12 +85,7 @@ impl Association {
         self.update_poll(self.hpoll, now, false);
         self.reach |= 1;
         let sample = Exchange::from_reply(pkt, rx).sample(sys.precision, pkt.precision);
-        let ctx = FilterContext {
-            precision: sys.precision,
-            poll: sys.poll,
-            settled: sys.settled,
-        };
-        match self.filter.add(&sample, now, ctx) {
+        match self.filter.add(&sample, now, sys.filter_context()) {
             // A sample the filter does not hand on as the peer's estimate still counts for
             // the discipline's line (classic runs the system process only for new ones).
             FilterVerdict::New | FilterVerdict::Stale | FilterVerdict::Popcorn => {

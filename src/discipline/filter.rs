@@ -7,6 +7,7 @@
 //! more than three jitters within two poll intervals while both it and the filter's
 //! dispersion are sane (so the first sample of an empty filter passes).
 
+use super::loopfilter::Slewed;
 use super::sample::{Sample, PHI};
 use crate::time::{NtpDuration, PollInterval};
 use std::time::Duration;
@@ -31,6 +32,8 @@ struct Stage {
     dispersion: f64,
     /// Monotonic seconds when the sample entered the register.
     epoch: f64,
+    /// The phase the discipline had slewed by then (seconds).
+    slewed: f64,
 }
 
 /// One sample as the filter holds it, for the discipline's line, which weighs every
@@ -64,6 +67,9 @@ pub struct FilterContext {
     /// an older low-delay sample to be true, so the newest sample is used, each one; once
     /// it does, samples are ranked by delay and a stale one is not used twice.
     pub settled: bool,
+    /// The phase the discipline has slewed: taken off each sample as far as it was slewed
+    /// after the sample (classic slews too slowly for that to matter).
+    pub slewed: Slewed,
 }
 
 /// What happened to a sample.
@@ -93,6 +99,8 @@ pub struct ClockFilter {
     jitter: f64,
     /// Epoch of the sample last handed on.
     epoch: f64,
+    /// The phase slewed when `offset` was last worked out (seconds).
+    slewed: f64,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -108,6 +116,7 @@ impl ClockFilter {
             delay: 0.0,
             dispersion: MAX_DISPERSION,
             epoch: now,
+            slewed: 0.0,
         };
         ClockFilter {
             stages: [empty; STAGES],
@@ -119,6 +128,7 @@ impl ClockFilter {
             dispersion: MAX_DISPERSION,
             jitter: MAX_DISPERSION.sqrt(),
             epoch: now,
+            slewed: 0.0,
         }
     }
 
@@ -146,12 +156,14 @@ impl ClockFilter {
         now: Duration,
         ctx: FilterContext,
     ) -> FilterVerdict {
+        let slewed = ctx.slewed.at(now).to_secs_f64();
         let now = secs(now);
         self.stages[self.next] = Stage {
             offset,
             delay,
             dispersion: disp,
             epoch: now,
+            slewed,
         };
         let newest = self.next;
         self.next = (self.next + 1) % STAGES;
@@ -175,7 +187,7 @@ impl ClockFilter {
             }
             valid += 1;
         }
-        self.summarise(valid, ctx)
+        self.summarise(valid, ctx, slewed)
     }
 
     /// Ages every stage but the newest by PHI times the time since the last update.
@@ -201,14 +213,21 @@ impl ClockFilter {
         }
     }
 
-    fn summarise(&mut self, valid: usize, ctx: FilterContext) -> FilterVerdict {
+    /// Stage `i`'s offset as the clock stands now (`slewed` by then).
+    fn offset_now(&self, i: usize, slewed: f64) -> f64 {
+        let stage = &self.stages[i];
+        stage.offset - (slewed - stage.slewed)
+    }
+
+    fn summarise(&mut self, valid: usize, ctx: FilterContext, slewed: f64) -> FilterVerdict {
         let best = self.order[0];
+        let best_offset = self.offset_now(best, slewed);
         let mut dispersion = 0.0;
         let mut jitter = 0.0;
         for (rank, &i) in self.order.iter().enumerate().rev() {
             dispersion = WEIGHT * (dispersion + self.stages[i].dispersion);
             if rank < valid {
-                jitter += (self.stages[i].offset - self.stages[best].offset).powi(2);
+                jitter += (self.offset_now(i, slewed) - best_offset).powi(2);
             }
         }
         self.dispersion = dispersion;
@@ -216,8 +235,9 @@ impl ClockFilter {
             return FilterVerdict::Empty;
         }
         let best_stage = self.stages[best];
-        let moved = (self.offset - best_stage.offset).abs();
-        self.offset = best_stage.offset;
+        let moved = (self.offset - (slewed - self.slewed) - best_offset).abs();
+        self.offset = best_offset;
+        self.slewed = slewed;
         self.delay = best_stage.delay;
         if valid > 1 {
             jitter /= (valid - 1) as f64;
@@ -310,6 +330,7 @@ mod tests {
             precision: -20,
             poll: PollInterval(6),
             settled: false,
+            slewed: Slewed::default(),
         }
     }
 

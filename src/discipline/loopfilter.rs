@@ -152,6 +152,25 @@ impl LoopConfig {
     }
 }
 
+/// The phase the discipline has slewed the clock by since start: `total` as of `since`,
+/// growing at `rate` after. The clock filters take off what was slewed after each of their
+/// samples, so that a sample taken before a fast slew is not read as the clock's offset
+/// after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Slewed {
+    pub total: NtpDuration,
+    pub rate: Ppm,
+    pub since: Duration,
+}
+
+impl Slewed {
+    /// The phase slewed by `now`.
+    pub fn at(&self, now: Duration) -> NtpDuration {
+        let later = now.saturating_sub(self.since).as_secs_f64();
+        self.total + NtpDuration::from_secs_f64(later * self.rate.as_ratio())
+    }
+}
+
 /// The result of one update.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Update {
@@ -164,10 +183,12 @@ pub struct Update {
 pub struct LoopFilter {
     config: LoopConfig,
     state: ClockState,
-    /// Offset still to slew at `slew_since` (seconds) and the slew rate in force (s/s).
+    /// Offset still to slew at `slew_since` (seconds), the slew rate in force (s/s) and
+    /// the phase slewed up to `slew_since` since start (seconds).
     residual: f64,
     slew_rate: f64,
     slew_since: f64,
+    slewed: f64,
     /// The last offset accepted (ntpq `offset`), seconds.
     last_offset: f64,
     /// Frequency correction in force (drift_comp), s/s, and its standard error.
@@ -221,6 +242,7 @@ impl LoopFilter {
             residual: 0.0,
             slew_rate: 0.0,
             slew_since: now,
+            slewed: 0.0,
             last_offset: 0.0,
             frequency,
             frequency_error: error,
@@ -478,7 +500,9 @@ impl LoopFilter {
 
     /// Books what the slew in force removed up to `now`.
     fn settle_slew(&mut self, now: f64) {
-        self.residual -= self.slew_rate * (now - self.slew_since).max(0.0);
+        let done = self.slew_rate * (now - self.slew_since).max(0.0);
+        self.residual -= done;
+        self.slewed += done;
         self.slew_since = now;
     }
 
@@ -514,6 +538,15 @@ impl LoopFilter {
     /// Forces the time constant (classic `sys_poll`), e.g. clamped to a new system peer.
     pub fn set_poll(&mut self, poll: PollInterval) {
         self.poll = poll;
+    }
+
+    /// The phase slewed since start, for the clock filters.
+    pub fn slewed(&self) -> Slewed {
+        Slewed {
+            total: NtpDuration::from_secs_f64(self.slewed),
+            rate: Ppm(self.slew_rate * 1e6),
+            since: Duration::from_secs_f64(self.slew_since.max(0.0)),
+        }
     }
 
     pub fn state(&self) -> ClockState {

@@ -6,8 +6,8 @@
 
 use super::cluster::cluster;
 use super::combine::{choose, Combined};
-use super::filter::{Measurement, STAGES};
-use super::loopfilter::{ClockCommand, ClockState, LoopConfig, LoopFilter, Outcome};
+use super::filter::{FilterContext, Measurement, STAGES};
+use super::loopfilter::{ClockCommand, ClockState, LoopConfig, LoopFilter, Outcome, Slewed};
 use super::sample::PHI;
 use super::select::{intersect, Candidate, SelectStatus};
 use crate::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
@@ -70,6 +70,8 @@ pub struct SystemVars {
     /// by delay and a burst's samples wait for its end (classic ties both to being
     /// synchronised, which it is not before then; we serve from the first offset).
     pub settled: bool,
+    /// The phase the discipline has slewed, for the clock filters.
+    pub slewed: Slewed,
 }
 
 impl SystemVars {
@@ -88,6 +90,17 @@ impl SystemVars {
             offset: NtpDuration::ZERO,
             jitter: NtpDuration::ZERO,
             settled: false,
+            slewed: Slewed::default(),
+        }
+    }
+
+    /// What the associations' clock filters need to know of the system.
+    pub fn filter_context(&self) -> FilterContext {
+        FilterContext {
+            precision: self.precision,
+            poll: self.poll,
+            settled: self.settled,
+            slewed: self.slewed,
         }
     }
 
@@ -258,6 +271,7 @@ impl SystemProcess {
             self.vars.poll = self.discipline.poll();
         }
         update.poll = self.vars.poll;
+        self.vars.slewed = self.discipline.slewed();
         update
     }
 
@@ -273,8 +287,11 @@ impl SystemProcess {
         let seen = self.observed.get(&id).copied();
         let mut newest = None;
         for m in held.rev().filter(|m| seen.is_none_or(|seen| m.time > seen)) {
+            // The offset is the clock's at the middle of the exchange, half a round trip
+            // before the reply came (which matters while the clock slews fast).
+            let middle = m.time.saturating_sub(m.delay.to_std() / 2);
             self.discipline
-                .observe(m.offset, m.time, m.delay - best, now);
+                .observe(m.offset, middle, m.delay - best, now);
             newest = Some(m.time);
         }
         if let Some(newest) = newest {
@@ -340,6 +357,8 @@ impl SystemProcess {
     /// dispersion growing at PHI while nothing refreshes it.
     pub fn tick(&mut self, now: Duration) -> Option<ClockCommand> {
         self.vars.root_dispersion = self.vars.root_dispersion + NtpDuration::from_secs_f64(PHI);
-        self.discipline.tick(now)
+        let command = self.discipline.tick(now);
+        self.vars.slewed = self.discipline.slewed();
+        command
     }
 }

@@ -9,7 +9,7 @@ use ntp6::discipline::loopfilter::{ClockCommand, LoopConfig, Outcome};
 use ntp6::discipline::select::SelectStatus;
 use ntp6::discipline::system::{SystemProcess, TosParams};
 use ntp6::refclock::local::{LocalClock, LocalFudge};
-use ntp6::time::{NtpDuration, NtpShort, NtpTimestamp, Ppm};
+use ntp6::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
 use ntp6::wire::ntp::{Header, Leap, Mode, RefId};
 use std::time::Duration;
 
@@ -82,6 +82,8 @@ pub struct Setup {
     pub wander_ppm: f64,
     pub servers: Vec<Server>,
     pub iburst: bool,
+    /// `maxpoll` of every server line (classic's 10 when None).
+    pub max_poll: Option<PollInterval>,
     pub loop_config: LoopConfig,
     pub tos: TosParams,
     pub drift_file: Option<Ppm>,
@@ -98,6 +100,7 @@ impl Setup {
             wander_ppm: 0.0,
             servers,
             iburst: true,
+            max_poll: None,
             loop_config: LoopConfig::default(),
             tos: TosParams::default(),
             drift_file: None,
@@ -129,6 +132,8 @@ pub struct Sim {
     /// Selection status of each association at the last selection.
     pub statuses: Vec<(u32, SelectStatus)>,
     pub synced_at: Option<Duration>,
+    /// (time, synchronised) at each selection round that changed it.
+    pub synced_log: Vec<(Duration, bool)>,
 }
 
 const LOCAL_ID: u32 = 1000;
@@ -154,6 +159,7 @@ impl Sim {
             .map(|i| {
                 let mut cfg = AssocConfig::server(i as u32 + 1, RefId([10, 0, 0, i as u8 + 1]));
                 cfg.iburst = setup.iburst;
+                cfg.max_poll = setup.max_poll.unwrap_or(cfg.max_poll);
                 Association::new(cfg, Duration::ZERO)
             })
             .collect();
@@ -184,6 +190,7 @@ impl Sim {
             trace: Vec::new(),
             statuses: Vec::new(),
             synced_at: None,
+            synced_log: Vec::new(),
         }
     }
 
@@ -355,8 +362,12 @@ impl Sim {
             Some(Outcome::Exit) => self.exited = true,
             _ => {}
         }
-        if self.synced_at.is_none() && self.system.vars.synchronized() {
+        let synced = self.system.vars.synchronized();
+        if self.synced_at.is_none() && synced {
             self.synced_at = Some(t);
+        }
+        if self.synced_log.last().is_none_or(|l| l.1 != synced) {
+            self.synced_log.push((t, synced));
         }
     }
 
