@@ -18,6 +18,7 @@ impl<C: Clock> Engine<C> {
             ClockCommand::Step(d) => self.clock.step(d),
             ClockCommand::Slew(d) => self.clock.slew(d),
             ClockCommand::SetFrequency(f) => self.clock.set_frequency(f),
+            ClockCommand::SetSlewRate(r) => self.clock.set_slew_rate(r),
         };
         self.note_clock_result(result);
     }
@@ -30,7 +31,7 @@ impl<C: Clock> Engine<C> {
         let correction = update.commands.iter().find_map(|c| match c {
             ClockCommand::Step(d) => Some((true, *d)),
             ClockCommand::Slew(d) => Some((false, *d)),
-            ClockCommand::SetFrequency(_) => None,
+            ClockCommand::SetFrequency(_) | ClockCommand::SetSlewRate(_) => None,
         });
         match update.outcome {
             Some(Outcome::Stepped) => {
