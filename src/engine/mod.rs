@@ -7,6 +7,8 @@
 pub mod control_view;
 pub mod peers;
 mod records;
+#[cfg(test)]
+mod rv_tests;
 mod steer;
 
 use crate::assoc::{select_round, AssocMode, Received};
