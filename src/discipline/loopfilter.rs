@@ -50,7 +50,8 @@ const FREQUENCY_RESOLUTION: f64 = 1.5e-11;
 /// Slew rates below this are not worth a system call (s/s).
 const SLEW_FLOOR: f64 = 1e-9;
 
-/// The classic discipline states (EVNT_NSET ... EVNT_SYNC), shown as ntpq `state`.
+/// The classic discipline states (EVNT_NSET ... EVNT_SYNC), shown in the ntpq `rv` status
+/// word as their events (freq_not_set, freq_set, spike_detect, freq_mode, clock_sync).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockState {
     /// No frequency from a drift file, no update yet.
@@ -203,8 +204,10 @@ pub struct LoopFilter {
     poll_score: f64,
     allow_panic: bool,
     precision: f64,
-    /// Recent offsets and the corrections made since, for the least-squares estimate.
+    /// The corrections made and the estimate of the oscillator they feed.
     trend: Trend,
+    /// The frequency at the last clock update, for the wander statistic (s/s).
+    updated_frequency: f64,
 }
 
 /// One update's inputs, in seconds.
@@ -254,15 +257,15 @@ impl LoopFilter {
             allow_panic: config.allow_panic,
             precision,
             trend: Trend::new(frequency, error, now),
+            updated_frequency: frequency,
         };
         (filter, ClockCommand::SetFrequency(Ppm(frequency * 1e6)))
     }
 
     /// The clock update for a new sample of the system peer: the system offset decides
-    /// between step and slew as classic's; the slew and the frequency come from the line
-    /// through the samples observed so far (the clock filter hands on samples up to eight
-    /// polls old, each placed at its own time). `min_poll`/`max_poll` are the system
-    /// peer's.
+    /// between step and slew as classic's; the slew and the frequency come from the
+    /// estimate over the samples observed so far (see [`LoopFilter::observe`]).
+    /// `min_poll`/`max_poll` are the system peer's.
     pub fn update(
         &mut self,
         offset: NtpDuration,
@@ -318,7 +321,10 @@ impl LoopFilter {
         if outcome == Outcome::Ignored {
             return Update { outcome, commands };
         }
-        let change = self.frequency - old_frequency;
+        // Wander: how much the frequency moved since the last clock update (refreshes in
+        // between included), averaged as classic's.
+        let change = self.frequency - self.updated_frequency;
+        self.updated_frequency = self.frequency;
         self.wander =
             (self.wander.powi(2) + (change.powi(2) - self.wander.powi(2)) / AVERAGING).sqrt();
         if self.frequency != old_frequency || outcome == Outcome::Stepped {
@@ -329,8 +335,8 @@ impl LoopFilter {
     }
 
     /// Adds a survivor's sample (`offset` measured at `time`, with `excess` round-trip
-    /// delay over the source's best) to the line the frequency and phase come from;
-    /// [`LoopFilter::update`] uses it with the system peer's next sample. Every sample of
+    /// delay over the source's best) to the estimate the frequency and phase come from;
+    /// [`LoopFilter::update`] and [`LoopFilter::refresh`] follow it. Every sample of
     /// every survivor counts once, so four servers polled each minute give four offsets a
     /// minute to average. Samples above the step threshold are left out: they belong to a
     /// spike, or to the time before the step they will cause.
@@ -391,8 +397,8 @@ impl LoopFilter {
         Some(())
     }
 
-    /// Within the step threshold: the frequency and the phase from the line through the
-    /// offsets, the state and the time constant.
+    /// Within the step threshold: the frequency and the phase from the estimate, the state
+    /// and the time constant.
     fn small_offset(&mut self, s: &Sample, min_poll: PollInterval, max_poll: PollInterval) {
         self.allow_panic = false;
         if !self.follow_estimate(s.now) {

@@ -12,6 +12,8 @@ pub mod peers;
 pub mod reasons;
 mod records;
 mod recover;
+#[cfg(test)]
+mod rv_tests;
 pub mod sources;
 mod steer;
 
