@@ -274,6 +274,7 @@ fn serve<C: Clock>(
         }
         Stop::Exit(status) => status,
     };
+    engine.stop();
     if let (Some(freq), Some(path)) = (engine.final_drift(), &shell.drift_path) {
         if let Err(err) = driftio::write(path, freq) {
             log::warn!("cannot write drift file {}: {err}", path.display());

@@ -66,7 +66,7 @@ pub struct SystemVars {
     pub peer: Option<u32>,
     pub offset: NtpDuration,
     pub jitter: NtpDuration,
-    /// The discipline knows the frequency (state SYNC): the clock filters rank samples
+    /// Synchronised with the frequency known (state SYNC): the clock filters rank samples
     /// by delay and a burst's samples wait for its end (classic ties both to being
     /// synchronised, which it is not before then; we serve from the first offset).
     pub settled: bool,
@@ -313,7 +313,6 @@ impl SystemProcess {
             .update(combined.offset, now, d.min_poll, d.max_poll);
         update.commands = result.commands;
         update.outcome = Some(result.outcome);
-        self.vars.settled = matches!(self.discipline.state(), ClockState::Sync | ClockState::Spik);
         match result.outcome {
             Outcome::Slewed => {
                 let c = &peer.candidate;
@@ -351,6 +350,11 @@ impl SystemProcess {
             }
             Outcome::Ignored | Outcome::Panic { .. } | Outcome::Exit => {}
         }
+        // Classic's filters rank by delay and wait for a burst's end once synchronised,
+        // which there happens with the frequency known; here we serve before, so both are
+        // asked for (after a step the clock is unsynchronised again, whatever it knows).
+        self.vars.settled = self.vars.synchronized()
+            && matches!(self.discipline.state(), ClockState::Sync | ClockState::Spik);
     }
 
     /// The once-a-second housekeeping: the daemon discipline's phase slice, and root

@@ -169,3 +169,17 @@ fn a_cold_step_start_serves_after_the_step_and_refreshes_rv() {
     assert!(served < Duration::from_secs(20), "{served:?}");
     follows_every_sample(&mono, &mut e);
 }
+
+#[test]
+fn a_stop_mid_slew_leaves_the_clock_at_its_frequency() {
+    let (mono, mut e) = cold_client(0.1);
+    until_served(&mono, &mut e);
+    // The first update slews 100 ms at 83 333 PPM: still slewing a moment later.
+    assert_ne!(e.system_process().discipline.slewed().rate, Ppm::ZERO);
+    e.stop();
+    let before = true_offset(&mono, &e);
+    mono.advance(Duration::from_secs(10));
+    let drift = true_offset(&mono, &e) - before;
+    // Only the oscillator's 10 PPM (less what the discipline learned) remains.
+    assert!(drift.abs() < 200e-6, "{drift}");
+}

@@ -6,7 +6,7 @@ use super::{Action, Engine};
 use crate::clock::{Clock, ClockError, ClockStatus};
 use crate::discipline::loopfilter::{ClockCommand, Outcome};
 use crate::discipline::system::SystemUpdate;
-use crate::time::NtpDuration;
+use crate::time::{NtpDuration, Ppm};
 
 impl<C: Clock> Engine<C> {
     /// Applies one clock command, unless `disable ntp` forbids steering.
@@ -21,6 +21,17 @@ impl<C: Clock> Engine<C> {
             ClockCommand::SetSlewRate(r) => self.clock.set_slew_rate(r),
         };
         self.note_clock_result(result);
+    }
+
+    /// At a clean stop: ends a slew in progress, which the kernel would otherwise go on
+    /// applying (up to 8% fast) after the daemon is gone; the frequency correction stays,
+    /// as classic leaves it. At most a second's worth of phase is left unslewed.
+    pub fn stop(&mut self) {
+        if self.system.discipline.slewed().rate != Ppm::ZERO {
+            let end = ClockCommand::SetSlewRate(Ppm::ZERO);
+            self.apply(end);
+            self.steered(&[end]);
+        }
     }
 
     /// The commands of a selection round, then what its outcome means for the daemon.
