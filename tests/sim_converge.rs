@@ -1,7 +1,8 @@
-//! Steady state: convergence, frequency learning, holdover. The bounds are issue 3's
-//! targets; the figures printed are what the discipline reaches (well inside them).
+//! Steady state: convergence, frequency learning, wander, holdover, a frequency step. The
+//! bounds are issue 11's targets; the figures printed are what the discipline reaches.
 mod sim;
 
+use ntp6::time::PollInterval;
 use sim::{hours, Server, Setup, Sim};
 use std::time::Duration;
 
@@ -32,25 +33,19 @@ fn assert_issue_targets(sim: &Sim, what: &str) {
         "no step expected: {:?}",
         sim.steps()
     );
-    // Within 1 ms after the start-up slew (50 ms plus 900 s of FREQ at 50 PPM, amortised
-    // at the classic rate) and for good: about 1.5 h in the daemon discipline.
-    assert!(settled.is_some_and(|t| t < hours(2.0)), "{settled:?}");
-    assert!(freq_err.abs() < 0.1, "frequency error {freq_err} PPM");
-    assert!(rms < 100e-6, "rms {rms}");
+    // The 50 ms are slewed away within a second of the first update, the 50 PPM learned
+    // within minutes: under 1 ms within 2 minutes and for good.
+    assert!(
+        settled.is_none_or(|t| t < Duration::from_secs(120)),
+        "{settled:?}"
+    );
+    assert!(freq_err.abs() < 0.05, "frequency error {freq_err} PPM");
+    assert!(rms < 30e-6, "rms {rms}");
 }
 
 #[test]
 fn converges_from_50ms_with_50ppm_drift() {
     assert_issue_targets(&fifty_ppm(|_| {}), "daemon discipline");
-}
-
-#[test]
-fn converges_with_enable_kernel() {
-    // Classic's default: each update's offset goes to the clock whole.
-    let sim = fifty_ppm(|s| s.loop_config.kernel = true);
-    assert_issue_targets(&sim, "enable kernel");
-    let settled = sim.last_beyond(0.001);
-    assert!(settled.is_some_and(|t| t < hours(0.5)), "{settled:?}");
 }
 
 #[test]
@@ -70,9 +65,11 @@ fn follows_a_wandering_oscillator() {
     // A random walk of 0.02 PPM per sqrt(hour) on top of +50 PPM.
     let sim = fifty_ppm(|s| s.wander_ppm = 0.02);
     let (max, rms) = (sim.max_abs_since(hours(3.0)), sim.rms_since(hours(12.0)));
-    eprintln!("wander: max |offset| after 3 h {max:.6} s, rms last 12 h {rms:.6} s");
+    eprintln!(
+        "wander 0.02 PPM/sqrt(h): max |offset| after 3 h {max:.6} s, rms last 12 h {rms:.6} s"
+    );
     assert!(max < 0.0005, "{max}");
-    assert!(rms < 0.0003, "{rms}");
+    assert!(rms < 0.0001, "{rms}");
 }
 
 #[test]
@@ -86,11 +83,67 @@ fn holdover_keeps_frequency_when_all_servers_are_lost() {
     sim.run_for_hours(1.0);
     let drift = (sim.true_offset() - before).abs();
     eprintln!("holdover drift over 1 h: {drift:.6} s");
-    assert!(drift < 0.001, "{drift}");
+    assert!(drift < 100e-6, "{drift}");
     sim.run_for_hours(5.0);
     let drift = (sim.true_offset() - before).abs();
     eprintln!("holdover drift over 6 h: {drift:.6} s");
-    assert!(drift < 0.001, "{drift}");
+    assert!(drift < 600e-6, "{drift}");
+}
+
+/// Runs 6 h, steps the oscillator by 5 PPM; returns (poll at the step, max |offset| after,
+/// time after the step of the last |offset| >= 1 ms, time of the first sample after it).
+fn five_ppm_step(
+    max_poll: Option<PollInterval>,
+) -> (PollInterval, f64, Option<Duration>, Duration) {
+    let mut setup = Setup::new(0.0, 50.0, four_good());
+    setup.max_poll = max_poll;
+    let mut sim = Sim::new(setup);
+    sim.run_for_hours(6.0);
+    let poll = sim.system().discipline.poll();
+    let jump = sim.now();
+    let drift = sim.engines[0].clock.drift();
+    sim.engines[0].clock.set_drift(drift + 5.0);
+    let received = |sim: &Sim| -> u64 { (0..4).map(|i| sim.assoc(i).packets_received()).sum() };
+    let before = received(&sim);
+    while received(&sim) == before && sim.now() < jump + hours(1.0) {
+        sim.run_until(sim.now() + Duration::from_secs(1));
+    }
+    let first = sim.now() - jump;
+    sim.run_until(jump + hours(2.0));
+    assert!(
+        sim.frequency_error().abs() < 0.1,
+        "{}",
+        sim.frequency_error()
+    );
+    assert!(sim.max_abs_since(jump + hours(0.5)) < 200e-6);
+    let back = sim.last_beyond(0.001).map(|t| t.saturating_sub(jump));
+    (poll, sim.max_abs_since(jump), back, first)
+}
+
+#[test]
+fn a_5_ppm_frequency_step_is_followed_within_minutes() {
+    // Issue 11's 10 minutes need a sample within them: with maxpoll 9 the first one comes
+    // at most 512 s after the step.
+    let (poll, max, back, first) = five_ppm_step(Some(PollInterval(9)));
+    eprintln!(
+        "5 PPM step, maxpoll 9, at poll {}: max |offset| {max:.6} s, first sample {first:?} \
+         and last >= 1 ms {back:?} after the step",
+        poll.0
+    );
+    assert!(
+        back.is_none_or(|t| t < Duration::from_secs(600)),
+        "{back:?}"
+    );
+    // With classic's maxpoll 10 a sample that shows the change may come 17 minutes after
+    // the step; the discipline follows within minutes of it.
+    let (poll, max, back, first) = five_ppm_step(None);
+    eprintln!(
+        "5 PPM step, maxpoll 10, at poll {}: max |offset| {max:.6} s, first sample {first:?} \
+         and last >= 1 ms {back:?} after the step",
+        poll.0
+    );
+    let within = Duration::from_secs(poll.seconds() + 300);
+    assert!(back.is_none_or(|t| t < within), "{back:?}");
 }
 
 #[test]
@@ -101,10 +154,17 @@ fn warm_start_from_drift_file_converges_faster() {
     warm_setup.drift_file = Some(ntp6::time::Ppm(-50.0));
     let mut warm = Sim::new(warm_setup);
     warm.run_for_hours(6.0);
-    let (c, w) = (
-        cold.rms_since(Duration::ZERO),
-        warm.rms_since(Duration::ZERO),
+    // Both slew the 20 ms away within a second of the first update; what the drift file
+    // saves is learning the 50 PPM in the minutes after.
+    let (from, to) = (Duration::from_secs(10), Duration::from_secs(600));
+    let (c, w) = (cold.rms_between(from, to), warm.rms_between(from, to));
+    let (c6, w6) = (cold.rms_since(from), warm.rms_since(from));
+    let warm_max = warm.max_abs_since(from);
+    eprintln!(
+        "offset RMS 10 s-10 min: cold {c:.6} s, warm {w:.6} s; 10 s-6 h: cold {c6:.6} s, \
+         warm {w6:.6} s; warm max after 10 s {warm_max:.6} s"
     );
-    eprintln!("offset RMS over the first 6 h: cold {c:.6} s, warm {w:.6} s");
-    assert!(w < c / 2.0, "warm {w} cold {c}");
+    assert!(w <= c, "warm {w} cold {c}");
+    assert!(warm_max < 250e-6, "{warm_max}");
+    assert!(c6 < 100e-6 && w6 < 100e-6, "cold {c6} warm {w6}");
 }

@@ -78,8 +78,6 @@ fn client_follows_our_server_which_follows_stratum_one() {
 }
 
 #[test]
-#[ignore = "needs h-disc (issue 11 item 4): the client learns the rate at which its server \
-            slews off its own 40 ms as a frequency, and is still about 9 ms off 3 h later"]
 fn client_of_a_server_still_slewing_stays_within_1ms_after_3h() {
     let (sim, srv) = three_tiers(-0.04);
     let late = sim.max_abs_since(hours(3.0));
@@ -375,8 +373,6 @@ fn windows_like_upstream_with_maxdist_16_is_the_system_peer() {
 }
 
 #[test]
-#[ignore = "needs h-disc (issue 11 items 1 and 2): today the client is still about 48 ms \
-            off after 40 s and over 10 ms after 300 s (FREQ wait, 500 PPM slew)"]
 fn windows_like_upstream_with_maxdist_16_within_10ms_in_40s() {
     let mut setup = Setup::new(0.05, 0.0, vec![Server::windows_like(0.0005)]);
     setup.tos = TosParams {

@@ -1,7 +1,5 @@
 //! Issue 11's simulator targets, through the real engine: each scenario prints what it
-//! measures and asserts the issue's bound. Those the discipline does not reach yet are
-//! ignored with the reason (they wait for the fast start and adaptive discipline of
-//! issue 11 items 1, 2 and 4).
+//! measures and asserts the issue's bound.
 mod sim;
 
 use sim::{hours, Server, Setup, Sim};
@@ -20,8 +18,6 @@ fn timed<T>(what: &str, run: impl FnOnce() -> T) -> T {
 }
 
 #[test]
-#[ignore = "needs h-disc (issue 11 items 2 and 4): today |offset| stays above 1 ms for about \
-            1.5 h (FREQ wait and classic amortisation) and the RMS is about 40 us"]
 fn fifty_ms_off_fifty_ppm_four_servers_meets_the_issue_targets() {
     let sim = timed("50 ms, +50 PPM, 4 servers", || {
         let mut sim = Sim::new(Setup::new(0.050, 50.0, four_good()));
@@ -46,8 +42,6 @@ fn fifty_ms_off_fifty_ppm_four_servers_meets_the_issue_targets() {
 }
 
 #[test]
-#[ignore = "needs h-disc (issue 11 item 1): after the start-up step the discipline waits \
-            900 s in FREQ before it serves"]
 fn three_seconds_off_steps_once_and_serves_within_ten_seconds() {
     let sim = timed("3 s off", || {
         let mut sim = Sim::new(Setup::new(3.0, 15.0, four_good()));
@@ -69,8 +63,6 @@ fn three_seconds_off_steps_once_and_serves_within_ten_seconds() {
 }
 
 #[test]
-#[ignore = "needs h-disc (issue 11 item 1): after the start-up step the discipline waits \
-            900 s in FREQ before it serves"]
 fn falseticker_among_four_client_300ms_off_serves_within_20s_and_stays_right() {
     let mut servers = four_good();
     servers[3].offset = 2.0;
@@ -111,8 +103,6 @@ fn falseticker_never_moves_the_clock() {
 }
 
 #[test]
-#[ignore = "needs h-disc (issue 11 item 4): adaptive averaging for wander; today the RMS \
-            is about 1.2 ms"]
 fn random_walk_wander_rms_under_200us() {
     let sim = timed("wander 0.1 PPM/sqrt(h)", || {
         let mut setup = Setup::new(0.0, 20.0, four_good());

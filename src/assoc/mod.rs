@@ -416,6 +416,7 @@ impl Association {
                 delay: self.filter.delay(),
                 dispersion: self.peer_dispersion(),
                 epoch: self.filter.epoch(),
+                measurements: self.filter.measurements(),
                 received: self.rec,
                 min_poll: self.config.min_poll,
                 max_poll: self.config.max_poll,

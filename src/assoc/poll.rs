@@ -10,7 +10,6 @@
 //! its timer is the deadline for that proof, and it goes when the deadline passes.
 
 use super::{Association, Flash, BURST_COUNT, BURST_INTERVAL, UNREACH_LIMIT};
-use crate::discipline::filter::FilterContext;
 use crate::discipline::system::SystemVars;
 use crate::time::{NtpShort, NtpTimestamp, PollInterval};
 use crate::wire::ntp::Header;
@@ -73,12 +72,7 @@ impl Association {
             } else {
                 self.unreach = 0;
                 if self.reach & 0x07 == 0 {
-                    let ctx = FilterContext {
-                        precision: sys.precision,
-                        poll: sys.poll,
-                        synchronized: sys.synchronized(),
-                    };
-                    self.filter.add_missing(now, ctx);
+                    self.filter.add_missing(now, sys.filter_context());
                     out.reselect = true;
                 }
                 hpoll = sys.poll;

@@ -16,7 +16,7 @@
 //! does: no more octets out than in, and the only way its peer can prove itself.
 
 use super::{AssocMode, Association, Flash, PeerHeader};
-use crate::discipline::filter::{FilterContext, FilterVerdict};
+use crate::discipline::filter::FilterVerdict;
 use crate::discipline::sample::Exchange;
 use crate::discipline::system::{SystemVars, STRATUM_UNSPEC};
 use crate::time::{NtpTimestamp, PollInterval};
@@ -117,15 +117,14 @@ impl Association {
         self.update_poll(self.hpoll, now, false);
         self.reach |= 1;
         let sample = Exchange::from_reply(pkt, rx).sample(sys.precision, pkt.precision);
-        let ctx = FilterContext {
-            precision: sys.precision,
-            poll: sys.poll,
-            synchronized: sys.synchronized(),
-        };
-        match self.filter.add(&sample, now, ctx) {
-            FilterVerdict::New => Received::Sample {
-                select: self.burst == 0 || !sys.synchronized(),
-            },
+        match self.filter.add(&sample, now, sys.filter_context()) {
+            // A sample the filter does not hand on as the peer's estimate still counts for
+            // the discipline's line (classic runs the system process only for new ones).
+            FilterVerdict::New | FilterVerdict::Stale | FilterVerdict::Popcorn => {
+                Received::Sample {
+                    select: self.burst == 0 || !sys.settled,
+                }
+            }
             verdict => Received::Filtered(verdict),
         }
     }

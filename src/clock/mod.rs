@@ -40,9 +40,18 @@ pub struct ClockStatus {
     pub maximum_error: NtpDuration,
 }
 
+/// The largest slew rate any clock accepts: what Linux reaches by changing the tick length
+/// (`ADJ_TICK`, 9000..11000 us per 1/100 s, i.e. +-10%), less the 500 PPM the frequency
+/// correction may take.
+pub const SLEW_RATE_LIMIT: Ppm = Ppm(99_500.0);
+
+/// The largest frequency correction (the kernel's ADJ_FREQUENCY range, NTP_MAXFREQ).
+pub const FREQUENCY_LIMIT: Ppm = Ppm(500.0);
+
 /// Reading and steering a clock. Implementations behave like the Linux kernel clock:
 /// `slew` is adjtime(2)-like (applied gradually, at most 500 PPM), `set_frequency` is
-/// ntp_adjtime's ADJ_FREQUENCY.
+/// ntp_adjtime's ADJ_FREQUENCY, and `set_slew_rate` adds a larger, temporary rate on top
+/// of it (ADJ_TICK) for the discipline to remove an offset in seconds.
 pub trait Clock {
     /// The current time of this clock.
     fn now(&self) -> NtpTimestamp;
@@ -59,9 +68,15 @@ pub trait Clock {
     fn step(&mut self, offset: NtpDuration) -> Result<(), ClockError>;
     /// Starts a gradual correction by `offset`, replacing any correction still in progress.
     fn slew(&mut self, offset: NtpDuration) -> Result<(), ClockError>;
-    /// Sets the frequency correction (positive: the clock is made faster).
+    /// Sets the frequency correction (positive: the clock is made faster), clamped to
+    /// [`FREQUENCY_LIMIT`].
     fn set_frequency(&mut self, freq: Ppm) -> Result<(), ClockError>;
-    /// The frequency correction in force.
+    /// Sets the slew rate: an extra rate on top of the frequency correction that moves the
+    /// phase (positive: the clock gains), in force until changed; clamped to
+    /// [`SLEW_RATE_LIMIT`]. The caller times it (rate times duration is the correction),
+    /// so the clock never has to end a slew by itself.
+    fn set_slew_rate(&mut self, rate: Ppm) -> Result<(), ClockError>;
+    /// The frequency correction in force, without the slew rate.
     fn frequency(&self) -> Result<Ppm, ClockError>;
     /// Reports synchronisation status, leap warning and error estimates to the kernel.
     fn set_status(&mut self, status: ClockStatus) -> Result<(), ClockError>;

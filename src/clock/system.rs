@@ -1,7 +1,13 @@
-//! The system clock: read with clock_gettime, steered with clock_adjtime (kernel PLL offset,
-//! frequency, status) and stepped with clock_settime. The syscalls sit behind [`Kernel`] so
-//! the translation from trait calls to `timex` fields is unit-tested without touching the
-//! machine's clock; only read-only calls ever run for real in tests.
+//! The system clock: read with clock_gettime, steered with clock_adjtime (adjtime-like
+//! offset, frequency and tick length, status) and stepped with clock_settime. The syscalls
+//! sit behind [`Kernel`] so the translation from trait calls to `timex` fields is
+//! unit-tested without touching the machine's clock; only read-only calls ever run for
+//! real in tests.
+//!
+//! The rate the clock runs at is the frequency correction plus the slew rate. The kernel
+//! takes it in two parts, as chrony's Linux driver does: the tick length (microseconds
+//! added per 1/USER_HZ second, so one microsecond is USER_HZ PPM, within +-10% of
+//! nominal) carries the bulk, ADJ_FREQUENCY the remainder (under USER_HZ / 2 PPM).
 //!
 //! While the daemon says it is synchronised, the kernel is kept saying so too (what
 //! `timedatectl`, `adjtimex -p` and node_exporter's `node_timex_*` read): the kernel
@@ -11,7 +17,7 @@
 //! [`STATUS_REFRESH`] on the calls the discipline makes anyway.
 #![allow(unsafe_code)]
 
-use super::{Clock, ClockError, ClockStatus};
+use super::{Clock, ClockError, ClockStatus, FREQUENCY_LIMIT, SLEW_RATE_LIMIT};
 use crate::discipline::sample::PHI;
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use crate::wire::ntp::Leap;
@@ -19,6 +25,8 @@ use std::time::Duration;
 
 /// The three syscalls the system clock needs.
 pub trait Kernel {
+    /// Clock ticks per second as timex.tick counts them (USER_HZ, 100 on Linux).
+    fn user_hz(&self) -> i64;
     fn gettime(&self, clock: libc::clockid_t) -> libc::timespec;
     fn settime(&mut self, ts: &libc::timespec) -> Result<(), ClockError>;
     /// clock_adjtime(CLOCK_REALTIME, tx); returns the clock state.
@@ -40,6 +48,14 @@ fn last_error() -> ClockError {
 }
 
 impl Kernel for LinuxKernel {
+    fn user_hz(&self) -> i64 {
+        // SAFETY: sysconf only reads a constant of the system.
+        match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+            hz if hz > 0 => hz,
+            _ => 100,
+        }
+    }
+
     fn gettime(&self, clock: libc::clockid_t) -> libc::timespec {
         let mut ts = libc::timespec {
             tv_sec: 0,
@@ -91,11 +107,27 @@ struct Reported {
     asserted: Duration,
 }
 
+/// The kernel's rate settings for a total rate of `ppm` (frequency plus slew): the tick
+/// length in microseconds and timex.freq in scaled PPM.
+pub fn tick_and_freq(ppm: f64, user_hz: i64) -> (i64, i64) {
+    let hz = user_hz.max(1);
+    let nominal = 1_000_000 / hz;
+    // One microsecond more per tick makes the clock `hz` PPM faster.
+    let delta = (ppm / hz as f64).round() as i64;
+    let delta = delta.clamp(-nominal / 10, nominal / 10);
+    let rest = (ppm - (delta * hz) as f64).clamp(-FREQUENCY_LIMIT.0, FREQUENCY_LIMIT.0);
+    (nominal + delta, (rest * SCALED_PPM).round() as i64)
+}
+
 /// The machine's clock, steered through a [`Kernel`].
 #[derive(Debug)]
 pub struct SystemClock<K: Kernel = LinuxKernel> {
     kernel: K,
     reported: Option<Reported>,
+    /// The frequency correction last set (None: not yet, the kernel's is kept).
+    frequency: Option<f64>,
+    /// The slew rate in force (PPM).
+    slew_rate: f64,
 }
 
 impl SystemClock<LinuxKernel> {
@@ -120,11 +152,28 @@ impl<K: Kernel> SystemClock<K> {
         SystemClock {
             kernel,
             reported: None,
+            frequency: None,
+            slew_rate: 0.0,
         }
     }
 
     pub fn kernel(&self) -> &K {
         &self.kernel
+    }
+
+    /// Sets the kernel's tick and frequency for `freq` plus `slew` PPM; remembers both once
+    /// the kernel took them.
+    fn set_rate(&mut self, freq: f64, slew: f64) -> Result<(), ClockError> {
+        let (tick, scaled) = tick_and_freq(freq + slew, self.kernel.user_hz());
+        self.adjust(|tx| {
+            tx.modes = libc::ADJ_FREQUENCY | libc::ADJ_TICK;
+            tx.freq = scaled;
+            tx.tick = tick;
+        })?;
+        self.frequency = Some(freq);
+        self.slew_rate = slew;
+        self.keep_status(false);
+        Ok(())
     }
 
     fn adjust(&mut self, fill: impl FnOnce(&mut libc::timex)) -> Result<libc::timex, ClockError> {
@@ -235,18 +284,26 @@ impl<K: Kernel> Clock for SystemClock<K> {
     }
 
     fn set_frequency(&mut self, freq: Ppm) -> Result<(), ClockError> {
-        let scaled = (freq.0.clamp(-500.0, 500.0) * SCALED_PPM) as i64;
-        self.adjust(|tx| {
-            tx.modes = libc::ADJ_FREQUENCY;
-            tx.freq = scaled;
-        })?;
-        self.keep_status(false);
-        Ok(())
+        let freq = freq.0.clamp(-FREQUENCY_LIMIT.0, FREQUENCY_LIMIT.0);
+        self.set_rate(freq, self.slew_rate)
+    }
+
+    fn set_slew_rate(&mut self, rate: Ppm) -> Result<(), ClockError> {
+        let rate = rate.0.clamp(-SLEW_RATE_LIMIT.0, SLEW_RATE_LIMIT.0);
+        let freq = match self.frequency {
+            Some(f) => f,
+            None => self.frequency()?.0,
+        };
+        self.set_rate(freq, rate)
     }
 
     fn frequency(&self) -> Result<Ppm, ClockError> {
         let tx = self.kernel.read()?;
-        Ok(Ppm(tx.freq as f64 / SCALED_PPM))
+        let hz = self.kernel.user_hz().max(1);
+        let from_tick = (tx.tick - 1_000_000 / hz) * hz;
+        Ok(Ppm(
+            from_tick as f64 + tx.freq as f64 / SCALED_PPM - self.slew_rate
+        ))
     }
 
     fn set_status(&mut self, status: ClockStatus) -> Result<(), ClockError> {
@@ -265,16 +322,34 @@ impl<K: Kernel> Clock for SystemClock<K> {
 mod tests {
     use super::*;
 
-    /// Records what would have been asked of the kernel; the real clock is never touched.
-    #[derive(Default)]
+    /// Records what would have been asked of the kernel and keeps the tick and frequency
+    /// as the kernel would; the real clock is never touched.
     struct FakeKernel {
         now: i64,
         set: Vec<(i64, i64)>,
         adjusted: Vec<libc::timex>,
         deny: bool,
+        /// The kernel's tick and frequency (scaled PPM).
+        state: (i64, i64),
+    }
+
+    impl Default for FakeKernel {
+        fn default() -> Self {
+            FakeKernel {
+                now: 0,
+                set: Vec::new(),
+                adjusted: Vec::new(),
+                deny: false,
+                // Left by an earlier daemon: -21 PPM.
+                state: (10_000, -21 * 65_536),
+            }
+        }
     }
 
     impl Kernel for FakeKernel {
+        fn user_hz(&self) -> i64 {
+            100
+        }
         fn gettime(&self, _clock: libc::clockid_t) -> libc::timespec {
             libc::timespec {
                 tv_sec: self.now,
@@ -292,12 +367,20 @@ mod tests {
             if self.deny {
                 return Err(ClockError::NotPermitted);
             }
+            if tx.modes & libc::ADJ_TICK != 0 {
+                assert!((9_000..=11_000).contains(&tx.tick), "tick {}", tx.tick);
+                self.state.0 = tx.tick;
+            }
+            if tx.modes & libc::ADJ_FREQUENCY != 0 {
+                assert!(tx.freq.abs() <= 500 * 65_536, "freq {}", tx.freq);
+                self.state.1 = tx.freq;
+            }
             self.adjusted.push(*tx);
             Ok(0)
         }
         fn read(&self) -> Result<libc::timex, ClockError> {
             let mut tx = zeroed_timex();
-            tx.freq = -21 * 65_536;
+            (tx.tick, tx.freq) = self.state;
             Ok(tx)
         }
     }
@@ -307,6 +390,12 @@ mod tests {
             now: 1_700_000_000,
             ..Default::default()
         })
+    }
+
+    /// The rate the fake kernel's clock runs at, in PPM.
+    fn kernel_rate(c: &SystemClock<FakeKernel>) -> f64 {
+        let (tick, freq) = c.kernel().state;
+        ((tick - 10_000) * 100) as f64 + freq as f64 / 65_536.0
     }
 
     #[test]
@@ -330,11 +419,67 @@ mod tests {
     }
 
     #[test]
-    fn frequency_in_scaled_ppm() {
+    fn frequency_in_scaled_ppm_with_the_nominal_tick() {
+        let mut c = clock();
+        c.set_frequency(Ppm(-12.5)).unwrap();
+        let tx = c.kernel().adjusted[0];
+        assert_eq!((tx.tick, tx.freq), (10_000, -125 * 65_536 / 10));
+        assert_eq!(tx.modes, libc::ADJ_FREQUENCY | libc::ADJ_TICK);
+        assert_eq!(c.frequency().unwrap(), Ppm(-12.5));
+        c.set_frequency(Ppm(900.0)).unwrap();
+        assert_eq!(c.frequency().unwrap(), Ppm(500.0));
+    }
+
+    #[test]
+    fn slew_rate_goes_into_the_tick_and_leaves_the_frequency() {
         let mut c = clock();
         c.set_frequency(Ppm(-21.0)).unwrap();
-        assert_eq!(c.kernel().adjusted[0].freq, -21 * 65_536);
+        c.set_slew_rate(Ppm(83_333.0)).unwrap();
+        // 83 312 PPM: 833 us more per 10 ms tick (83 300 PPM) and 12 PPM of frequency.
+        assert_eq!(c.kernel().state, (10_833, 12 * 65_536));
+        assert!((kernel_rate(&c) - 83_312.0).abs() < 1e-9);
         assert_eq!(c.frequency().unwrap(), Ppm(-21.0));
+        // A new frequency keeps the slew going; ending the slew keeps the frequency.
+        c.set_frequency(Ppm(-20.0)).unwrap();
+        assert!((kernel_rate(&c) - 83_313.0).abs() < 1e-9);
+        c.set_slew_rate(Ppm::ZERO).unwrap();
+        assert_eq!(c.kernel().state, (10_000, -20 * 65_536));
+    }
+
+    #[test]
+    fn slew_rate_is_bounded_by_the_tick_range() {
+        let mut c = clock();
+        c.set_frequency(Ppm(-500.0)).unwrap();
+        c.set_slew_rate(Ppm(-1e6)).unwrap();
+        assert!(
+            (kernel_rate(&c) + 100_000.0).abs() < 1e-9,
+            "{}",
+            kernel_rate(&c)
+        );
+        c.set_frequency(Ppm(500.0)).unwrap();
+        c.set_slew_rate(Ppm(1e6)).unwrap();
+        assert!(
+            (kernel_rate(&c) - 100_000.0).abs() < 1e-9,
+            "{}",
+            kernel_rate(&c)
+        );
+    }
+
+    #[test]
+    fn slew_before_any_frequency_keeps_the_kernels() {
+        let mut c = clock();
+        c.set_slew_rate(Ppm(-300.0)).unwrap();
+        assert!((kernel_rate(&c) + 321.0).abs() < 1e-9);
+        assert_eq!(c.frequency().unwrap(), Ppm(-21.0));
+    }
+
+    #[test]
+    fn tick_split_for_other_tick_rates() {
+        // USER_HZ 1024 (alpha): 976 us ticks, one microsecond is 1024 PPM.
+        assert_eq!(tick_and_freq(2_100.0, 1024), (978, 52 * 65_536));
+        assert_eq!(tick_and_freq(0.0, 100), (10_000, 0));
+        assert_eq!(tick_and_freq(-49.0, 100), (10_000, -49 * 65_536));
+        assert_eq!(tick_and_freq(-51.0, 100), (9_999, 49 * 65_536));
     }
 
     #[test]
@@ -443,6 +588,7 @@ mod tests {
         let (secs, _) = c.now().to_unix();
         assert!(secs > 1_600_000_000);
         assert!(c.frequency().is_ok());
+        assert!(c.kernel().user_hz() > 0);
         let mono = c.mono();
         assert!(mono > Duration::ZERO);
         assert!(c.boottime() >= mono);

@@ -2,7 +2,7 @@
 //! Steps, slews and frequency corrections behave like the kernel's, so the discipline sees
 //! the same physics as on the system clock, and the real clock is never touched.
 
-use super::{Clock, ClockError, ClockStatus};
+use super::{Clock, ClockError, ClockStatus, FREQUENCY_LIMIT, SLEW_RATE_LIMIT};
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use std::fmt;
 use std::time::Duration;
@@ -118,9 +118,11 @@ pub struct VirtualClock<M: MonoSource> {
     /// Monotonic time and clock reading at the last re-anchor.
     anchor_mono: Duration,
     anchor_value: NtpTimestamp,
-    /// The oscillator's own error (fixed) and the correction the discipline set.
+    /// The oscillator's own error (fixed), the correction the discipline set and the
+    /// slew rate on top of it.
     drift: Ppm,
     correction: Ppm,
+    slew_rate: Ppm,
     /// Slew still to apply at the anchor (seconds, signed).
     pending_slew: f64,
     status: Option<ClockStatus>,
@@ -137,6 +139,7 @@ impl<M: MonoSource> VirtualClock<M> {
             anchor_value: true_now + spec.offset,
             drift: spec.drift,
             correction: Ppm::ZERO,
+            slew_rate: Ppm::ZERO,
             pending_slew: 0.0,
             status: None,
         }
@@ -174,7 +177,8 @@ impl<M: MonoSource> VirtualClock<M> {
 
     /// Reading offset accumulated since the anchor and the slew left, after `elapsed` s.
     fn progress(&self, elapsed: f64) -> (f64, f64) {
-        let rate = 1.0 + self.drift.as_ratio() + self.correction.as_ratio();
+        let rate =
+            1.0 + self.drift.as_ratio() + self.correction.as_ratio() + self.slew_rate.as_ratio();
         let slewable = elapsed * MAX_SLEW_RATE;
         let slewed = self.pending_slew.clamp(-slewable, slewable);
         (elapsed * rate + slewed, self.pending_slew - slewed)
@@ -223,7 +227,13 @@ impl<M: MonoSource> Clock for VirtualClock<M> {
 
     fn set_frequency(&mut self, freq: Ppm) -> Result<(), ClockError> {
         self.reanchor();
-        self.correction = Ppm(freq.0.clamp(-500.0, 500.0));
+        self.correction = Ppm(freq.0.clamp(-FREQUENCY_LIMIT.0, FREQUENCY_LIMIT.0));
+        Ok(())
+    }
+
+    fn set_slew_rate(&mut self, rate: Ppm) -> Result<(), ClockError> {
+        self.reanchor();
+        self.slew_rate = Ppm(rate.0.clamp(-SLEW_RATE_LIMIT.0, SLEW_RATE_LIMIT.0));
         Ok(())
     }
 
@@ -311,6 +321,27 @@ mod tests {
         advance(&mono, 1000.0);
         assert!((secs_since_start(&c) - 2000.001).abs() < 1e-6);
         assert_eq!(c.frequency(), Ok(Ppm(-50.0)));
+    }
+
+    #[test]
+    fn slew_rate_adds_to_the_frequency_until_changed() {
+        let (mono, mut c) = clock(0.05, 20.0);
+        c.set_frequency(Ppm(-20.0)).unwrap();
+        c.set_slew_rate(Ppm(-83_333.0)).unwrap();
+        advance(&mono, 0.6);
+        c.set_slew_rate(Ppm::ZERO).unwrap();
+        // 50 ms removed in 0.6 s; the frequency correction is untouched.
+        assert!(
+            (secs_since_start(&c) - 0.6).abs() < 1e-6,
+            "{}",
+            secs_since_start(&c)
+        );
+        assert_eq!(c.frequency(), Ok(Ppm(-20.0)));
+        advance(&mono, 1000.0);
+        assert!((secs_since_start(&c) - 1000.6).abs() < 1e-6);
+        c.set_slew_rate(Ppm(1e6)).unwrap();
+        advance(&mono, 1.0);
+        assert!((secs_since_start(&c) - (1001.6 + 0.0995)).abs() < 1e-6);
     }
 
     #[test]

@@ -162,6 +162,7 @@ fn merge_tinker(c: &mut Config, t: super::model::Tinker) {
     o.allan = t.allan.or(o.allan);
     o.huffpuff = t.huffpuff.or(o.huffpuff);
     o.freq = t.freq.or(o.freq);
+    o.maxslewrate = t.maxslewrate.or(o.maxslewrate);
 }
 
 fn merge_tos(c: &mut Config, t: super::model::Tos) {

@@ -242,10 +242,20 @@ pub(super) fn tinker(args: &mut Args<'_>) -> Result<Directive, String> {
             "dispersion" => t.dispersion = Some(Ppm(args.float(opt)?)),
             "freq" => t.freq = Some(Ppm(args.float(opt)?)),
             "allan" => t.allan = Some(args.float(opt)?),
+            "maxslewrate" => t.maxslewrate = Some(slew_rate(args, opt)?),
             other => return Err(format!("unknown tinker option '{other}'")),
         }
     }
     Ok(Directive::Tinker(t))
+}
+
+/// `tinker maxslewrate PPM`: above zero and within what the kernel's tick can slew.
+fn slew_rate(args: &mut Args<'_>, opt: &str) -> Result<Ppm, String> {
+    let limit = crate::clock::SLEW_RATE_LIMIT.0;
+    match args.float(opt)? {
+        rate if rate > 0.0 && rate <= limit => Ok(Ppm(rate)),
+        rate => Err(format!("{opt} {rate} is not between 0 and {limit} PPM")),
+    }
 }
 
 pub(super) fn tos(args: &mut Args<'_>) -> Result<Directive, String> {
@@ -446,6 +456,18 @@ mod tests {
             (t.dispersion, t.freq, t.allan),
             (Some(Ppm(15.0)), Some(Ppm(-12.5)), Some(11.0))
         );
+        let Directive::Tinker(t) = one("tinker maxslewrate 500") else {
+            panic!()
+        };
+        assert_eq!(t.maxslewrate, Some(Ppm(500.0)));
+        for bad in [
+            "tinker maxslewrate 0",
+            "tinker maxslewrate 200000",
+            "tinker maxslewrate x",
+        ] {
+            let (_, diags) = parse_bytes(bad.as_bytes(), "ntp.conf");
+            assert!(diags[0].message.contains("maxslewrate"), "{diags:?}");
+        }
         let Directive::Tos(s) = one(
             "tos orphan 10 minclock 3 maxclock 10 minsane 1 maxdist 16 mindist 0.01 \
              ceiling 15 floor 1 cohort 1 beacon 3600 orphanwait 300",

@@ -212,6 +212,8 @@ pub struct Tinker {
     pub huffpuff: Option<NtpDuration>,
     /// Initial frequency offset.
     pub freq: Option<Ppm>,
+    /// `maxslewrate` (an extension, chrony's name): the fastest the discipline slews.
+    pub maxslewrate: Option<Ppm>,
 }
 
 /// `tos`: system selection knobs.

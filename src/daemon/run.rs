@@ -311,6 +311,7 @@ fn serve<C: Clock>(
             return Err(err);
         }
     };
+    engine.stop();
     if let (Some(freq), Some(path)) = (engine.final_drift(), &shell.drift_path) {
         if let Err(err) = driftio::write(path, freq) {
             log::warn!("cannot write drift file {}: {err}", path.display());

@@ -253,7 +253,7 @@ pub fn loop_config(config: &Config, opts: &Options) -> LoopConfig {
     if let Some(stepout) = t.stepout {
         lc.stepout = Duration::from_secs_f64(stepout.to_secs_f64().max(0.0));
     }
-    lc.kernel = config.system.kernel;
+    lc.max_slew_rate = t.maxslewrate.unwrap_or(lc.max_slew_rate);
     lc.allow_panic = opts.panic_gate;
     lc.once = opts.quit;
     if opts.slew_only {

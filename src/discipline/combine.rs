@@ -2,25 +2,13 @@
 //! classic 4.2.6p5's mitigation rules. The system offset is the survivors' offsets
 //! weighted by the inverse of their root distances; the system peer is the prefer peer if
 //! it survived (its offset alone is then used), else the previous system peer if it is
-//! still at the best stratum (no clock hopping), else the best survivor. Each survivor's
-//! share (offset, weight and when it was measured) goes to the discipline too, which
-//! places every measurement at its own time: the peers' samples can differ in age by
-//! several polls, long enough for a drifting clock to move.
+//! still at the best stratum (no clock hopping), else the best survivor. The samples of
+//! the same peers (the prefer peer's alone, if it survived) go to the discipline's line,
+//! each at its own time.
 
 use super::select::Candidate;
 use crate::time::NtpDuration;
 use crate::wire::ntp::Leap;
-use std::time::Duration;
-
-/// One survivor's part in the system offset.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Share {
-    pub offset: NtpDuration,
-    /// When the sample was taken (monotonic).
-    pub time: Duration,
-    /// 1 / root distance (1 for a prefer peer, whose offset alone counts).
-    pub weight: f64,
-}
 
 /// The mitigated system estimate.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,8 +21,8 @@ pub struct Combined {
     pub jitter: NtpDuration,
     /// Leap bits of the survivors ORed, as classic's `leap_consensus`.
     pub leap: Leap,
-    /// The measurements the offset was formed from.
-    pub shares: Vec<Share>,
+    /// The candidates whose measurements count: every survivor, or the prefer peer alone.
+    pub counted: Vec<usize>,
 }
 
 /// Weighted average of the survivors' offsets (weights 1 / root distance).
@@ -57,11 +45,9 @@ fn weight(c: &Candidate) -> f64 {
 }
 
 /// Picks the system peer among `survivors` (best first, non-empty) and forms the system
-/// offset and jitter. `previous` is the old system peer's id; `epochs` are the candidates'
-/// sample times.
+/// offset and jitter. `previous` is the old system peer's id.
 pub fn choose(
     cands: &[Candidate],
-    epochs: &[Duration],
     survivors: &[usize],
     previous: Option<u32>,
     select_jitter: NtpDuration,
@@ -77,11 +63,7 @@ pub fn choose(
             offset: cands[prefer].offset,
             jitter: cands[prefer].jitter,
             leap,
-            shares: vec![Share {
-                offset: cands[prefer].offset,
-                time: epochs[prefer],
-                weight: 1.0,
-            }],
+            counted: vec![prefer],
         });
     }
     let system_peer = survivors
@@ -96,22 +78,13 @@ pub fn choose(
         offset: combine_offsets(cands, survivors),
         jitter: NtpDuration::from_secs_f64((peer_jitter * peer_jitter + sel * sel).sqrt()),
         leap,
-        shares: survivors
-            .iter()
-            .map(|&i| Share {
-                offset: cands[i].offset,
-                time: epochs[i],
-                weight: weight(&cands[i]),
-            })
-            .collect(),
+        counted: survivors.to_vec(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const EPOCHS: [Duration; 2] = [Duration::from_secs(100), Duration::from_secs(160)];
 
     fn cand(id: u32, offset_ms: f64, dist_ms: f64, stratum: u8) -> Candidate {
         Candidate {
@@ -132,10 +105,8 @@ mod tests {
         let cands = [cand(1, 0.0, 10.0, 2), cand(2, 3.0, 20.0, 2)];
         let off = combine_offsets(&cands, &[0, 1]).to_secs_f64() * 1e3;
         assert!((off - 1.0).abs() < 1e-6, "{off}");
-        let c = choose(&cands, &EPOCHS, &[0, 1], None, NtpDuration::ZERO).unwrap();
-        let times: Vec<_> = c.shares.iter().map(|s| s.time).collect();
-        assert_eq!(times, EPOCHS);
-        assert!((c.shares[0].weight / c.shares[1].weight - 2.0).abs() < 1e-6);
+        let c = choose(&cands, &[0, 1], None, NtpDuration::ZERO).unwrap();
+        assert_eq!(c.counted, [0, 1]);
     }
 
     #[test]
@@ -143,18 +114,19 @@ mod tests {
         let mut p = cand(2, 3.0, 20.0, 2);
         p.prefer = true;
         let cands = [cand(1, 0.0, 10.0, 2), p];
-        let c = choose(&cands, &EPOCHS, &[0, 1], None, NtpDuration::ZERO).unwrap();
+        let c = choose(&cands, &[0, 1], None, NtpDuration::ZERO).unwrap();
         assert_eq!(c.system_peer, 1);
+        assert_eq!(c.counted, [1]);
         assert!((c.offset.to_secs_f64() - 0.003).abs() < 1e-9);
     }
 
     #[test]
     fn old_system_peer_kept_at_same_stratum() {
         let cands = [cand(1, 0.0, 10.0, 2), cand(2, 0.0, 20.0, 2)];
-        let c = choose(&cands, &EPOCHS, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
+        let c = choose(&cands, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
         assert_eq!(c.system_peer, 1);
         let lower = [cand(1, 0.0, 10.0, 1), cand(2, 0.0, 20.0, 2)];
-        let c = choose(&lower, &EPOCHS, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
+        let c = choose(&lower, &[0, 1], Some(2), NtpDuration::ZERO).unwrap();
         assert_eq!(c.system_peer, 0);
     }
 }

@@ -1,12 +1,13 @@
 //! The clock filter of RFC 5905 section 10 (A.5.2 `clock_filter`), with classic 4.2.6p5's
-//! details: once the system is synchronised, eight stages ordered by delay (by delay plus
-//! dispersion once older than the Allan intercept); before that, the newest sample first,
-//! since a clock that has not been set drifts too fast for an older low-delay sample to
-//! be true. Dispersion ages at PHI per second, jitter is the RMS of offset differences
+//! details: once the discipline knows the frequency (classic: once the system is
+//! synchronised), eight stages ordered by delay (by delay plus dispersion once older than
+//! the Allan intercept); before that, the newest sample first, since a clock whose
+//! frequency is not known drifts too fast for an older low-delay sample to be true. Dispersion ages at PHI per second, jitter is the RMS of offset differences
 //! from the best sample, and the popcorn spike suppressor drops a best offset that moves
 //! more than three jitters within two poll intervals while both it and the filter's
 //! dispersion are sane (so the first sample of an empty filter passes).
 
+use super::loopfilter::Slewed;
 use super::sample::{Sample, PHI};
 use crate::time::{NtpDuration, PollInterval};
 use std::time::Duration;
@@ -31,6 +32,27 @@ struct Stage {
     dispersion: f64,
     /// Monotonic seconds when the sample entered the register.
     epoch: f64,
+    /// The phase the discipline had slewed by then (seconds).
+    slewed: f64,
+}
+
+/// One sample as the filter holds it, for the discipline's line, which weighs every
+/// sample by its delay rather than keeping only the one of lowest delay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measurement {
+    pub offset: NtpDuration,
+    pub delay: NtpDuration,
+    /// When it was taken (monotonic).
+    pub time: Duration,
+}
+
+impl Measurement {
+    /// A filter's worth of samples holding only this one (a reference clock's).
+    pub fn alone(self) -> [Option<Measurement>; STAGES] {
+        let mut held = [None; STAGES];
+        held[0] = Some(self);
+        held
+    }
 }
 
 /// What the system knows that the filter needs.
@@ -40,8 +62,14 @@ pub struct FilterContext {
     pub precision: i8,
     /// System poll exponent: the popcorn window is two of these.
     pub poll: PollInterval,
-    /// Whether the system clock is synchronised (stale samples are then discarded).
-    pub synchronized: bool,
+    /// Whether the discipline knows the frequency (classic: the clock is synchronised,
+    /// which in 4.2.6p5 happens only then). Until it does the clock may drift too fast for
+    /// an older low-delay sample to be true, so the newest sample is used, each one; once
+    /// it does, samples are ranked by delay and a stale one is not used twice.
+    pub settled: bool,
+    /// The phase the discipline has slewed: taken off each sample as far as it was slewed
+    /// after the sample (classic slews too slowly for that to matter).
+    pub slewed: Slewed,
 }
 
 /// What happened to a sample.
@@ -76,6 +104,8 @@ pub struct ClockFilter {
     filled: usize,
     /// The peer dispersion counting only the filled stages.
     held_dispersion: f64,
+    /// The phase slewed when `offset` was last worked out (seconds).
+    slewed: f64,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -91,6 +121,7 @@ impl ClockFilter {
             delay: 0.0,
             dispersion: MAX_DISPERSION,
             epoch: now,
+            slewed: 0.0,
         };
         ClockFilter {
             stages: [empty; STAGES],
@@ -104,6 +135,7 @@ impl ClockFilter {
             epoch: now,
             filled: 0,
             held_dispersion: MAX_DISPERSION,
+            slewed: 0.0,
         }
     }
 
@@ -131,12 +163,14 @@ impl ClockFilter {
         now: Duration,
         ctx: FilterContext,
     ) -> FilterVerdict {
+        let slewed = ctx.slewed.at(now).to_secs_f64();
         let now = secs(now);
         self.stages[self.next] = Stage {
             offset,
             delay,
             dispersion: disp,
             epoch: now,
+            slewed,
         };
         let newest = self.next;
         self.next = (self.next + 1) % STAGES;
@@ -148,7 +182,7 @@ impl ClockFilter {
             .map(|k| (newest + STAGES - k) % STAGES)
             .map(|i| (self.distance(i, now), i))
             .collect();
-        if ctx.synchronized {
+        if ctx.settled {
             ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
         for (slot, (_, i)) in self.order.iter_mut().zip(&ranked) {
@@ -161,7 +195,7 @@ impl ClockFilter {
             }
             valid += 1;
         }
-        self.summarise(valid, ctx)
+        self.summarise(valid, ctx, slewed)
     }
 
     /// Ages every stage but the newest by PHI times the time since the last update.
@@ -187,8 +221,15 @@ impl ClockFilter {
         }
     }
 
-    fn summarise(&mut self, valid: usize, ctx: FilterContext) -> FilterVerdict {
+    /// Stage `i`'s offset as the clock stands now (`slewed` by then).
+    fn offset_now(&self, i: usize, slewed: f64) -> f64 {
+        let stage = &self.stages[i];
+        stage.offset - (slewed - stage.slewed)
+    }
+
+    fn summarise(&mut self, valid: usize, ctx: FilterContext, slewed: f64) -> FilterVerdict {
         let best = self.order[0];
+        let best_offset = self.offset_now(best, slewed);
         let mut dispersion = 0.0;
         let mut held = 0.0;
         let mut jitter = 0.0;
@@ -199,7 +240,7 @@ impl ClockFilter {
                 held = WEIGHT * (held + self.stages[i].dispersion);
             }
             if rank < valid {
-                jitter += (self.stages[i].offset - self.stages[best].offset).powi(2);
+                jitter += (self.offset_now(i, slewed) - best_offset).powi(2);
             }
         }
         self.dispersion = dispersion;
@@ -208,15 +249,16 @@ impl ClockFilter {
             return FilterVerdict::Empty;
         }
         let best_stage = self.stages[best];
-        let moved = (self.offset - best_stage.offset).abs();
-        self.offset = best_stage.offset;
+        let moved = (self.offset - (slewed - self.slewed) - best_offset).abs();
+        self.offset = best_offset;
+        self.slewed = slewed;
         self.delay = best_stage.delay;
         if valid > 1 {
             jitter /= (valid - 1) as f64;
         }
         let floor = NtpDuration::from_log2(ctx.precision).to_secs_f64();
         self.jitter = jitter.sqrt().max(floor);
-        if best_stage.epoch <= self.epoch && ctx.synchronized {
+        if best_stage.epoch <= self.epoch && ctx.settled {
             return FilterVerdict::Stale;
         }
         let window = 2.0 * ctx.poll.seconds() as f64;
@@ -271,6 +313,23 @@ impl ClockFilter {
         Duration::from_secs_f64(self.update.max(0.0))
     }
 
+    /// The samples held, newest first (None: an empty stage or the dummy of a poll that
+    /// got no answer).
+    pub fn measurements(&self) -> [Option<Measurement>; STAGES] {
+        let mut out = [None; STAGES];
+        for (k, slot) in out.iter_mut().enumerate() {
+            let s = &self.stages[(self.next + STAGES - 1 - k) % STAGES];
+            if s.dispersion < MAX_DISPERSION {
+                *slot = Some(Measurement {
+                    offset: NtpDuration::from_secs_f64(s.offset),
+                    delay: NtpDuration::from_secs_f64(s.delay),
+                    time: Duration::from_secs_f64(s.epoch.max(0.0)),
+                });
+            }
+        }
+        out
+    }
+
     /// The stages newest first, as ntpq's filtdelay/filtoffset/filtdisp show them:
     /// (delay, offset, dispersion).
     pub fn stages_newest_first(&self) -> [(NtpDuration, NtpDuration, NtpDuration); STAGES] {
@@ -297,13 +356,14 @@ mod tests {
         FilterContext {
             precision: -20,
             poll: PollInterval(6),
-            synchronized: false,
+            settled: false,
+            slewed: Slewed::default(),
         }
     }
 
     fn synced() -> FilterContext {
         FilterContext {
-            synchronized: true,
+            settled: true,
             ..ctx()
         }
     }

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod combine;
 pub mod drift;
 pub mod filter;
+pub mod kalman;
 pub mod loopfilter;
 pub mod sample;
 pub mod select;

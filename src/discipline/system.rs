@@ -6,11 +6,13 @@
 
 use super::cluster::cluster;
 use super::combine::{choose, Combined};
-use super::loopfilter::{ClockCommand, LoopConfig, LoopFilter, Outcome};
+use super::filter::{FilterContext, Measurement, STAGES};
+use super::loopfilter::{ClockCommand, ClockState, LoopConfig, LoopFilter, Outcome, Slewed};
 use super::sample::PHI;
 use super::select::{intersect, Candidate, SelectStatus};
 use crate::time::{NtpDuration, NtpShort, NtpTimestamp, PollInterval, Ppm};
 use crate::wire::ntp::{Leap, RefId};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Classic's floor on the dispersion a network peer adds (MINDISPERSE).
@@ -64,6 +66,12 @@ pub struct SystemVars {
     pub peer: Option<u32>,
     pub offset: NtpDuration,
     pub jitter: NtpDuration,
+    /// Synchronised with the frequency known (state SYNC): the clock filters rank samples
+    /// by delay and a burst's samples wait for its end (classic ties both to being
+    /// synchronised, which it is not before then; we serve from the first offset).
+    pub settled: bool,
+    /// The phase the discipline has slewed, for the clock filters.
+    pub slewed: Slewed,
 }
 
 impl SystemVars {
@@ -81,6 +89,18 @@ impl SystemVars {
             peer: None,
             offset: NtpDuration::ZERO,
             jitter: NtpDuration::ZERO,
+            settled: false,
+            slewed: Slewed::default(),
+        }
+    }
+
+    /// What the associations' clock filters need to know of the system.
+    pub fn filter_context(&self) -> FilterContext {
+        FilterContext {
+            precision: self.precision,
+            poll: self.poll,
+            settled: self.settled,
+            slewed: self.slewed,
         }
     }
 
@@ -122,6 +142,8 @@ pub struct PeerDetails {
     pub dispersion: NtpDuration,
     /// When the peer's filter last produced a sample (classic `peer->epoch`).
     pub epoch: Duration,
+    /// The samples its filter holds, newest first, for the discipline's line.
+    pub measurements: [Option<Measurement>; STAGES],
     /// Our receive time of its last packet (the reference time we serve).
     pub received: NtpTimestamp,
     pub min_poll: PollInterval,
@@ -157,6 +179,8 @@ pub struct SystemProcess {
     pub discipline: LoopFilter,
     /// Epoch of the sample last handed to the loop filter (classic `sys_clocktime`).
     last_used: Option<Duration>,
+    /// Time of each survivor's newest sample the loop filter has observed.
+    observed: BTreeMap<u32, Duration>,
 }
 
 impl SystemProcess {
@@ -174,6 +198,7 @@ impl SystemProcess {
             tos,
             discipline,
             last_used: None,
+            observed: BTreeMap::new(),
         };
         (process, command)
     }
@@ -212,10 +237,8 @@ impl SystemProcess {
         for &i in &clustered.survivors {
             status[i].1 = SelectStatus::Candidate;
         }
-        let epochs: Vec<Duration> = contenders.iter().map(|c| c.details.epoch).collect();
         let Some(combined) = choose(
             &cands,
-            &epochs,
             &clustered.survivors,
             self.vars.peer,
             clustered.select_jitter,
@@ -223,6 +246,10 @@ impl SystemProcess {
             update.status = status;
             return update;
         };
+        let mut observed = false;
+        for &i in &combined.counted {
+            observed |= self.observe(&contenders[i], now);
+        }
         let peer = &contenders[combined.system_peer];
         status[combined.system_peer].1 = SelectStatus::SystemPeer;
         update.status = status;
@@ -238,9 +265,39 @@ impl SystemProcess {
         if self.last_used.is_none_or(|used| peer.details.epoch > used) {
             self.last_used = Some(peer.details.epoch);
             self.clock_update(peer, &combined, now, &mut update);
+        } else if observed {
+            let d = &peer.details;
+            update.commands = self.discipline.refresh(now, d.min_poll, d.max_poll);
+            self.vars.poll = self.discipline.poll();
         }
         update.poll = self.vars.poll;
+        self.vars.slewed = self.discipline.slewed();
         update
+    }
+
+    /// Hands the loop filter the samples of a survivor it has not seen, each with how much
+    /// more delay it had than the best of them (the error an asymmetric path can hide in
+    /// it is up to half that).
+    fn observe(&mut self, contender: &Contender, now: Duration) -> bool {
+        let held = contender.details.measurements.iter().flatten();
+        let Some(best) = held.clone().map(|m| m.delay).min() else {
+            return false;
+        };
+        let id = contender.candidate.id;
+        let seen = self.observed.get(&id).copied();
+        let mut newest = None;
+        for m in held.rev().filter(|m| seen.is_none_or(|seen| m.time > seen)) {
+            // The offset is the clock's at the middle of the exchange, half a round trip
+            // before the reply came (which matters while the clock slews fast).
+            let middle = m.time.saturating_sub(m.delay.to_std() / 2);
+            self.discipline
+                .observe(m.offset, middle, m.delay - best, now);
+            newest = Some(m.time);
+        }
+        if let Some(newest) = newest {
+            self.observed.insert(id, newest);
+        }
+        newest.is_some()
     }
 
     fn clock_update(
@@ -251,13 +308,9 @@ impl SystemProcess {
         update: &mut SystemUpdate,
     ) {
         let d = &peer.details;
-        let result = self.discipline.update(
-            combined.offset,
-            &combined.shares,
-            now,
-            d.min_poll,
-            d.max_poll,
-        );
+        let result = self
+            .discipline
+            .update(combined.offset, now, d.min_poll, d.max_poll);
         update.commands = result.commands;
         update.outcome = Some(result.outcome);
         match result.outcome {
@@ -297,12 +350,19 @@ impl SystemProcess {
             }
             Outcome::Ignored | Outcome::Panic { .. } | Outcome::Exit => {}
         }
+        // Classic's filters rank by delay and wait for a burst's end once synchronised,
+        // which there happens with the frequency known; here we serve before, so both are
+        // asked for (after a step the clock is unsynchronised again, whatever it knows).
+        self.vars.settled = self.vars.synchronized()
+            && matches!(self.discipline.state(), ClockState::Sync | ClockState::Spik);
     }
 
     /// The once-a-second housekeeping: the daemon discipline's phase slice, and root
     /// dispersion growing at PHI while nothing refreshes it.
     pub fn tick(&mut self, now: Duration) -> Option<ClockCommand> {
         self.vars.root_dispersion = self.vars.root_dispersion + NtpDuration::from_secs_f64(PHI);
-        self.discipline.tick(now)
+        let command = self.discipline.tick(now);
+        self.vars.slewed = self.discipline.slewed();
+        command
     }
 }

@@ -9,6 +9,7 @@ use crate::control::{
     self, ClockVars, ControlState, IoStats, MonitorStats, MruEntry, MruSource, PacketStats,
     PeerStatus, PeerVars, ServerStats, SystemStatus,
 };
+use crate::discipline::loopfilter::ClockState;
 use crate::refclock::local::{LocalClock, DISPERSION_SECS};
 use crate::restrict::{Monitor, RestrictFlag, RestrictFlags};
 use crate::time::{NtpDuration, NtpTimestamp};
@@ -22,6 +23,8 @@ const SOURCE_NTP: u8 = 6;
 /// Classic system events.
 const EVENT_FREQ_NOT_SET: u8 = 1;
 const EVENT_FREQ_SET: u8 = 2;
+const EVENT_SPIKE: u8 = 3;
+const EVENT_FREQ_MODE: u8 = 4;
 const EVENT_CLOCK_SYNC: u8 = 5;
 /// Classic peer event "sys_peer" and the select code of the system peer.
 const PEER_EVENT_SYS_PEER: u8 = 0xa;
@@ -285,7 +288,15 @@ impl<C: Clock> ControlState for View<'_, C> {
                     0
                 },
                 event_count: if synced { 2 } else { 1 },
-                last_event: if synced { EVENT_CLOCK_SYNC } else { freq_event },
+                // The discipline's state as classic reports its last change: freq_mode
+                // while the frequency is measured (now while serving), spike_detect while
+                // a big offset waits out the stepout.
+                last_event: match loop_filter.state() {
+                    ClockState::Freq => EVENT_FREQ_MODE,
+                    ClockState::Spik => EVENT_SPIKE,
+                    _ if synced => EVENT_CLOCK_SYNC,
+                    _ => freq_event,
+                },
             },
             version: VERSION.to_string(),
             processor: std::env::consts::ARCH.to_string(),

@@ -37,8 +37,9 @@ pub enum Event {
     Holdover { frequency: Ppm },
     /// A source was selected again after `lasted` of holdover.
     HoldoverEnded { lasted: Duration },
-    /// The offsets left the discipline's line abruptly: the oscillator's frequency
-    /// changed by about `by`; the frequency is measured anew.
+    /// The discipline's frequency left where it stood within minutes: the oscillator's
+    /// frequency changed, by `by` or more (said as soon as it shows); the discipline
+    /// follows it.
     FrequencyChanged { by: Ppm },
     /// A source that served synchronised time answers unsynchronised (it restarted or
     /// lost its own sources); it is polled at its shortest interval until it is back.
@@ -89,7 +90,7 @@ impl fmt::Display for Event {
             ),
             Event::FrequencyChanged { by } => write!(
                 f,
-                "clock frequency changed by about {:+.1} PPM (oscillator); measuring it anew",
+                "clock frequency changed by {:+.1} PPM or more (oscillator); following it",
                 by.0
             ),
             Event::SourceUnsynchronised { addr } => write!(
@@ -317,8 +318,8 @@ mod tests {
                 "holdover ended after 600 s: a source is selected again",
             ),
             (
-                Event::FrequencyChanged { by: Ppm(5.04) },
-                "clock frequency changed by about +5.0 PPM (oscillator); measuring it anew",
+                Event::FrequencyChanged { by: Ppm(1.04) },
+                "clock frequency changed by +1.0 PPM or more (oscillator); following it",
             ),
             (
                 Event::SourceUnsynchronised {

@@ -13,6 +13,8 @@ pub mod peers;
 pub mod reasons;
 mod records;
 mod recover;
+#[cfg(test)]
+mod rv_tests;
 pub mod sources;
 mod steer;
 
@@ -232,7 +234,7 @@ pub struct Engine<C: Clock> {
     /// Since when no source survives selection (holdover).
     holdover_since: Option<Duration>,
     /// The discipline's last update.
-    last_update: recover::LastUpdate,
+    frequency_watch: recover::FrequencyWatch,
     /// Sources said to answer unsynchronised, until they answer synchronised again.
     unsynchronised: Vec<AssocId>,
     /// The reasons said in the log.
@@ -281,7 +283,7 @@ impl<C: Clock> Engine<C> {
             leap_expired: false,
             watch: ClockWatch::default(),
             holdover_since: None,
-            last_update: recover::LastUpdate::default(),
+            frequency_watch: recover::FrequencyWatch::default(),
             unsynchronised: Vec::new(),
             reason_log: reasons::ReasonLog::default(),
         };

@@ -3,45 +3,44 @@
 //! next offset above the step threshold is stepped at once (no stepout wait, no panic
 //! limit: we saw the clock move); another program's frequency is replaced by ours; the
 //! loss of every source and a source's return are said; a sudden change of the
-//! oscillator's frequency restarts its measurement at the shortest poll; a source that
+//! oscillator's frequency, which the discipline follows by itself, is said; a source that
 //! turns unsynchronised (a server restarting) is polled at its shortest interval so it is
 //! back within a minute of having synchronised again.
 
 use super::events::{Event, Reading};
 use super::{Action, AssocId, Engine};
 use crate::assoc::{Flash, Received};
-use crate::clock::Clock;
-use crate::discipline::loopfilter::{ClockCommand, ClockState, LoopConfig, LoopFilter, Outcome};
+use crate::clock::{Clock, FREQUENCY_LIMIT};
+use crate::discipline::loopfilter::{ClockCommand, ClockState, LoopConfig, LoopFilter};
 use crate::discipline::system::SystemUpdate;
-use crate::time::{NtpDuration, Ppm};
+use crate::time::Ppm;
 use crate::wire::ntp::{Leap, RefId};
 use std::time::Duration;
 
-/// An offset within this many clock jitters of what the discipline expects is on its
-/// line.
-const ON_LINE_JITTERS: f64 = 4.0;
-/// An offset this many clock jitters off the discipline's line, in SYNC, right after one
-/// on it, means the oscillator's frequency changed.
-const FREQUENCY_CHANGE_JITTERS: f64 = 10.0;
-/// ... and at least this large (seconds): smaller ones the discipline follows anyway.
-const FREQUENCY_CHANGE_FLOOR: f64 = 0.001;
-/// ... over at least the shortest poll interval (so the rate is a measure, not noise).
-const MIN_FREQUENCY_SPAN: Duration = Duration::from_secs(64);
+/// A frequency correction this far (PPM) from where it stood is a change of the
+/// oscillator, not its wander (0.1 PPM/sqrt(h) would take about 100 h to get there).
+const FREQUENCY_JUMP: f64 = 1.0;
+/// How slowly the reference follows the frequency while no jump is seen: a drift this
+/// long is wander.
+const FREQUENCY_MEMORY: Duration = Duration::from_secs(3600);
+/// After a jump is said, the discipline's settling on the new frequency is the same
+/// episode for this long.
+const FREQUENCY_EPISODE: Duration = Duration::from_secs(3600);
 
-/// The discipline's last update, for telling a frequency change from its own settling.
+/// Where the discipline's frequency stood, for telling a jump of the oscillator from its
+/// wander.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct LastUpdate {
-    at: Option<Duration>,
-    on_line: bool,
+pub(super) struct FrequencyWatch {
+    /// The reference (PPM) and when it was last moved.
+    reference: Option<(f64, Duration)>,
+    /// A jump was said; until then the reference simply follows.
+    episode_until: Option<Duration>,
 }
 
 /// What the discipline looked like before a selection round.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Before {
     peer: Option<u32>,
-    state: ClockState,
-    jitter: NtpDuration,
-    expected: NtpDuration,
 }
 
 impl<C: Clock> Engine<C> {
@@ -62,8 +61,16 @@ impl<C: Clock> Engine<C> {
         if commands.iter().any(|c| matches!(c, ClockCommand::Step(_))) {
             self.watch.rebase(self.reading());
         }
-        if let Ok(freq) = self.clock.frequency() {
-            self.watch.expect_frequency(freq);
+        // The frequency we asked for, not the kernel's now: another program's setting
+        // made just before one of our (frequent) slew-rate commands is still interference.
+        let ours = commands.iter().rev().find_map(|c| match c {
+            ClockCommand::SetFrequency(f) => Some(*f),
+            _ => None,
+        });
+        if let Some(freq) = ours {
+            let limit = FREQUENCY_LIMIT.0;
+            self.watch
+                .expect_frequency(Ppm(freq.0.clamp(-limit, limit)));
         }
     }
 
@@ -85,8 +92,9 @@ impl<C: Clock> Engine<C> {
             if let Some(event) = event {
                 self.event(event);
             }
-            self.apply(ClockCommand::SetFrequency(ours));
-            self.steered(&[]);
+            let restore = ClockCommand::SetFrequency(ours);
+            self.apply(restore);
+            self.steered(&[restore]);
         }
     }
 
@@ -117,6 +125,7 @@ impl<C: Clock> Engine<C> {
         );
         self.system.vars.poll = fresh.poll();
         self.system.discipline = fresh;
+        self.frequency_watch = FrequencyWatch::default();
         self.apply(command);
         self.steered(&[command]);
     }
@@ -125,14 +134,11 @@ impl<C: Clock> Engine<C> {
     pub(super) fn before_round(&self) -> Before {
         Before {
             peer: self.system.vars.peer,
-            state: self.system.discipline.state(),
-            jitter: self.system.discipline.jitter(),
-            expected: self.system.discipline.expected_offset(),
         }
     }
 
-    /// After a selection round: holdover begins (no source is fit any more) or ends; an
-    /// update far off the line means the oscillator's frequency changed.
+    /// After a selection round: holdover begins (no source is fit any more) or ends; the
+    /// discipline's frequency far from where it stood means the oscillator's changed.
     pub(super) fn after_round(&mut self, before: Before, update: &SystemUpdate, now: Duration) {
         let vars = self.system.vars;
         let none_fit = update.status.is_empty();
@@ -147,47 +153,39 @@ impl<C: Clock> Engine<C> {
                 self.event(Event::HoldoverEnded { lasted });
             }
         }
-        if update.outcome == Some(Outcome::Slewed) {
-            self.frequency_change(before, now);
+        if vars.peer.is_some() {
+            self.frequency_change(now);
         }
     }
 
-    /// An update off the discipline's line right after one on it, in SYNC with little
-    /// phase left to amortise, over at least a minimum poll: the oscillator's frequency
-    /// changed.
-    fn frequency_change(&mut self, before: Before, now: Duration) {
-        let last = self.last_update;
-        let surprise = (self.system.vars.offset - before.expected).to_secs_f64();
-        let jitter = before.jitter.to_secs_f64();
-        self.last_update = LastUpdate {
-            at: Some(now),
-            on_line: surprise.abs() <= ON_LINE_JITTERS * jitter,
-        };
-        let Some(elapsed) = last.at.map(|t| now.saturating_sub(t)) else {
+    /// The discipline's frequency far from where it stood: the oscillator's frequency
+    /// changed (a VM moved, a temperature jump). The discipline follows by itself (its
+    /// fastest-wandering filter takes over); this says it once per episode.
+    fn frequency_change(&mut self, now: Duration) {
+        if self.system.discipline.state() != ClockState::Sync {
+            return;
+        }
+        let freq = self.system.discipline.frequency().0;
+        let watch = &mut self.frequency_watch;
+        let Some((reference, at)) = watch.reference else {
+            watch.reference = Some((freq, now));
             return;
         };
-        let limit = (FREQUENCY_CHANGE_JITTERS * jitter).max(FREQUENCY_CHANGE_FLOOR);
-        let settled = before.expected.to_secs_f64().abs() < limit;
-        if before.state == ClockState::Sync
-            && settled
-            && last.on_line
-            && surprise.abs() > limit
-            && elapsed >= MIN_FREQUENCY_SPAN
-        {
-            let by = Ppm(-surprise / elapsed.as_secs_f64() * 1e6);
+        if watch.episode_until.is_some_and(|until| now < until) {
+            watch.reference = Some((freq, now));
+            return;
+        }
+        if (freq - reference).abs() > FREQUENCY_JUMP {
+            watch.reference = Some((freq, now));
+            watch.episode_until = Some(now + FREQUENCY_EPISODE);
+            // The correction moved against the oscillator.
+            let by = Ppm(reference - freq);
             self.event(Event::FrequencyChanged { by });
-            self.remeasure_frequency(now);
+            return;
         }
-    }
-
-    /// The discipline starts over from its frequency, and every association polls at
-    /// its shortest interval until the new frequency is known.
-    fn remeasure_frequency(&mut self, now: Duration) {
-        self.restart_discipline(self.settings.loop_config, now);
-        let poll = self.system.vars.poll;
-        for assoc in self.sources.network_mut().assocs_mut() {
-            assoc.set_poll(poll, now);
-        }
+        let weight =
+            (now.saturating_sub(at).as_secs_f64() / FREQUENCY_MEMORY.as_secs_f64()).min(1.0);
+        watch.reference = Some((reference + (freq - reference) * weight, now));
     }
 
     /// Before a packet reaches association `id`: whether its source served

@@ -6,7 +6,7 @@ use super::{Action, Engine};
 use crate::clock::{Clock, ClockError, ClockStatus};
 use crate::discipline::loopfilter::{ClockCommand, Outcome};
 use crate::discipline::system::SystemUpdate;
-use crate::time::NtpDuration;
+use crate::time::{NtpDuration, Ppm};
 
 impl<C: Clock> Engine<C> {
     /// Applies one clock command, unless `disable ntp` forbids steering.
@@ -18,8 +18,20 @@ impl<C: Clock> Engine<C> {
             ClockCommand::Step(d) => self.clock.step(d),
             ClockCommand::Slew(d) => self.clock.slew(d),
             ClockCommand::SetFrequency(f) => self.clock.set_frequency(f),
+            ClockCommand::SetSlewRate(r) => self.clock.set_slew_rate(r),
         };
         self.note_clock_result(result);
+    }
+
+    /// At a clean stop: ends a slew in progress, which the kernel would otherwise go on
+    /// applying (up to 8% fast) after the daemon is gone; the frequency correction stays,
+    /// as classic leaves it. At most a second's worth of phase is left unslewed.
+    pub fn stop(&mut self) {
+        if self.system.discipline.slewed().rate != Ppm::ZERO {
+            let end = ClockCommand::SetSlewRate(Ppm::ZERO);
+            self.apply(end);
+            self.steered(&[end]);
+        }
     }
 
     /// The commands of a selection round, then what its outcome means for the daemon.
@@ -30,7 +42,7 @@ impl<C: Clock> Engine<C> {
         let correction = update.commands.iter().find_map(|c| match c {
             ClockCommand::Step(d) => Some((true, *d)),
             ClockCommand::Slew(d) => Some((false, *d)),
-            ClockCommand::SetFrequency(_) => None,
+            ClockCommand::SetFrequency(_) | ClockCommand::SetSlewRate(_) => None,
         });
         match update.outcome {
             Some(Outcome::Stepped) => {

@@ -2,6 +2,7 @@
 //! always agrees with the system clock, offset by `fudge time1`. Classic defaults: stratum 5,
 //! refid LOCL, precision -7, dispersion 10 ms, polled every 64 s.
 
+use crate::discipline::filter::Measurement;
 use crate::discipline::sample::{Sample, PHI};
 use crate::discipline::select::Candidate;
 use crate::discipline::system::{Contender, PeerDetails};
@@ -112,6 +113,12 @@ impl LocalClock {
                 delay: NtpDuration::ZERO,
                 dispersion,
                 epoch: self.epoch,
+                measurements: Measurement {
+                    offset: sample.offset,
+                    delay: NtpDuration::ZERO,
+                    time: self.epoch,
+                }
+                .alone(),
                 received: sample.time,
                 min_poll: self.poll(),
                 max_poll: self.poll(),

@@ -155,6 +155,10 @@ impl Clock for SimClock {
         self.inner.borrow_mut().clock.set_frequency(freq)
     }
 
+    fn set_slew_rate(&mut self, rate: Ppm) -> Result<(), ClockError> {
+        self.inner.borrow_mut().clock.set_slew_rate(rate)
+    }
+
     fn frequency(&self) -> Result<Ppm, ClockError> {
         self.inner.borrow().clock.frequency()
     }

@@ -23,7 +23,7 @@ use ntp6::engine::peers::PeerSpec;
 use ntp6::engine::{Action, Datagram, Engine, Event, Settings};
 use ntp6::refclock::local::{LocalClock, LocalFudge};
 use ntp6::restrict::{AccessControl, Family, Monitor, RestrictFlags, RestrictList};
-use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
+use ntp6::time::{NtpDuration, NtpTimestamp, PollInterval, Ppm};
 use ntp6::wire::ntp::{peek_mode, Mode};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -130,6 +130,8 @@ pub struct Setup {
     pub wander_ppm: f64,
     pub servers: Vec<Server>,
     pub iburst: bool,
+    /// `maxpoll` of every server line (classic's 10 when None).
+    pub max_poll: Option<PollInterval>,
     pub loop_config: LoopConfig,
     pub tos: TosParams,
     pub drift_file: Option<Ppm>,
@@ -146,6 +148,7 @@ impl Setup {
             wander_ppm: 0.0,
             servers,
             iburst: true,
+            max_poll: None,
             loop_config: LoopConfig::default(),
             tos: TosParams::default(),
             drift_file: None,
@@ -261,7 +264,9 @@ impl Sim {
         let mut s = settings(client_addr());
         for server in &setup.servers {
             let addr = sim.add_server(*server);
-            s.sources.push(server_line(addr, setup.iburst));
+            let mut line = server_line(addr, setup.iburst);
+            line.config.max_poll = setup.max_poll.unwrap_or(line.config.max_poll);
+            s.sources.push(line);
         }
         s.loop_config = setup.loop_config;
         s.tos = setup.tos;
@@ -658,13 +663,18 @@ impl Sim {
 
     /// Root-mean-square of the client's true offset over the trace since `from`.
     pub fn rms_since(&self, from: Duration) -> f64 {
-        let tail: Vec<f64> = self
+        self.rms_between(from, Duration::MAX)
+    }
+
+    /// Root-mean-square of the client's true offset over the trace from `from` until `to`.
+    pub fn rms_between(&self, from: Duration, to: Duration) -> f64 {
+        let part: Vec<f64> = self
             .trace()
             .iter()
-            .filter(|(t, _)| *t >= from)
+            .filter(|(t, _)| *t >= from && *t < to)
             .map(|(_, o)| o * o)
             .collect();
-        (tail.iter().sum::<f64>() / tail.len().max(1) as f64).sqrt()
+        (part.iter().sum::<f64>() / part.len().max(1) as f64).sqrt()
     }
 
     /// Largest |true offset| of the client since `from`.
