@@ -6,61 +6,21 @@
 //! the server host's 172.25.0.11.
 mod common;
 
-use common::{python, LanLab, SERVER};
-use ntp6::time::{NtpDuration, NtpShort};
-use ntp6::wire::ntp::{Header, Leap, Mode, RefId, HEADER_LEN};
-use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use common::{python, Advertised, LanLab, Scripted, SERVER};
+use ntp6::time::NtpDuration;
+use ntp6::wire::ntp::RefId;
 use std::time::{Duration, Instant};
 
 /// What w32time on a domain controller reports: stratum 3, seconds of root dispersion.
-const ROOT_DISPERSION_S: f64 = 3.0;
-
-/// Answers mode 3 requests on `sock` as the Windows-like server until `stop`.
-fn windows_like_upstream(sock: UdpSocket, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
-    std::thread::spawn(move || {
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        let mut answered = 0;
-        let mut buf = [0u8; 1024];
-        while !stop.load(Ordering::Relaxed) {
-            let Ok((len, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let rx = common::now();
-            let Ok(req) = Header::decode(&buf[..len]) else {
-                continue;
-            };
-            if req.mode != Mode::Client {
-                continue;
-            }
-            let reply = Header {
-                leap: Leap::NoWarning,
-                version: req.version,
-                mode: Mode::Server,
-                stratum: 3,
-                poll: req.poll,
-                precision: -20,
-                root_delay: NtpShort::from_duration(NtpDuration::from_secs_f64(0.03)),
-                root_dispersion: NtpShort::from_duration(NtpDuration::from_secs_f64(
-                    ROOT_DISPERSION_S,
-                )),
-                reference_id: RefId([10, 1, 2, 3]),
-                reference_time: rx + NtpDuration::from_secs_f64(-10.0),
-                origin_time: req.transmit_time,
-                receive_time: rx,
-                transmit_time: common::now(),
-            };
-            let mut out = [0u8; HEADER_LEN];
-            let n = reply.encode(&mut out);
-            if sock.send_to(&out[..n], from).is_ok() {
-                answered += 1;
-            }
-        }
-        answered
-    })
+fn windows_like() -> Advertised {
+    Advertised {
+        stratum: 3,
+        precision: -20,
+        root_delay: NtpDuration::from_secs_f64(0.03),
+        root_dispersion: NtpDuration::from_secs_f64(3.0),
+        refid: RefId([10, 1, 2, 3]),
+        reference_age: NtpDuration::from_secs_f64(10.0),
+    }
 }
 
 /// Our ntpd on the client host with `conf`, on a virtual clock with no error.
@@ -113,8 +73,7 @@ fn windows_like_upstream_is_explained_until_maxdist_is_raised() {
         .lan
         .server
         .udp_socket(format!("{SERVER}:123").parse().unwrap());
-    let stop = Arc::new(AtomicBool::new(false));
-    let upstream = windows_like_upstream(sock, stop.clone());
+    let mut upstream = Scripted::start(sock, windows_like());
 
     // Default maxdist: rejected, and the log and ntpq both say why.
     let started = Instant::now();
@@ -190,7 +149,7 @@ fn windows_like_upstream_is_explained_until_maxdist_is_raised() {
     let got = python(&rv, &["docs[0]['variables']['peer'] > 0"]);
     assert_eq!(got, ["True"], "{rv}");
     eprintln!("whole test {:?}", started.elapsed());
-    stop.store(true, Ordering::Relaxed);
-    let answered = upstream.join().expect("upstream thread");
+    upstream.stop();
+    let answered = upstream.arrivals().len();
     eprintln!("the upstream answered {answered} requests");
 }

@@ -13,22 +13,31 @@
 //! fast slewing) say whether they meet their goal without failing the test.
 mod common;
 
-use common::{ntp_addr, query, require_peer, socket_for, LanLab, Netns, CLIENT, CLIENT2, SERVER};
-use ntp6::discipline::system::SystemVars;
+use common::{
+    ntp_addr, query, require_peer, socket_for, Advertised, LanLab, Netns, Scripted, CLIENT,
+    CLIENT2, SERVER,
+};
 use ntp6::time::NtpDuration;
-use ntp6::wire::ntp::{Header, Leap, Mode, RefId, HEADER_LEN};
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use ntp6::wire::ntp::{Leap, RefId};
 use std::time::{Duration, Instant};
 
 /// Our LOCAL(0) server: stratum 10, so it serves 11, from the host's (true) clock.
 const LOCAL_SERVER: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable ntp\n";
 const OURS_STRATUM: u8 = 11;
 const CHRONY_STRATUM: u8 = 10;
-/// What the scripted Windows-like server claims: stratum 3 with 3 s of root dispersion.
+/// What the scripted Windows-like server claims: stratum 3 with 3 s of root dispersion
+/// (the right time otherwise, as w32time answers).
 const WINDOWS_STRATUM: u8 = 3;
-const WINDOWS_ROOT_DISPERSION: f64 = 3.0;
+fn windows_like() -> Advertised {
+    Advertised {
+        stratum: WINDOWS_STRATUM,
+        precision: -23,
+        root_delay: NtpDuration::from_secs_f64(0.0005),
+        root_dispersion: NtpDuration::from_secs_f64(3.0),
+        refid: RefId([192, 0, 2, 1]),
+        reference_age: NtpDuration::from_secs_f64(30.0),
+    }
+}
 /// How often the watchers query a client.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 /// "Serves eventually": the bound asserted for rows whose goal is not this work's.
@@ -88,62 +97,6 @@ fn first_serving(probes: &[Probe], stratum: u8, within: f64) -> Option<Duration>
         .iter()
         .find(|p| p.serves(stratum, within))
         .map(|p| p.at)
-}
-
-/// A scripted server answering like Windows' w32time (through the crate's own server
-/// code): right time, but a large root dispersion. It records when each request arrived.
-struct Scripted {
-    stop: AtomicBool,
-    arrivals: Mutex<Vec<(SocketAddr, Instant)>>,
-}
-
-impl Scripted {
-    fn serve(&self, sock: &UdpSocket) {
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("read timeout");
-        let mut buf = [0u8; 2048];
-        while !self.stop.load(Ordering::Relaxed) {
-            let Ok((len, from)) = sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let rx = common::now();
-            let Ok(req) = Header::decode(&buf[..len]) else {
-                continue;
-            };
-            if req.mode != Mode::Client {
-                continue;
-            }
-            self.arrivals
-                .lock()
-                .expect("arrivals")
-                .push((from, Instant::now()));
-            let vars = SystemVars {
-                leap: Leap::NoWarning,
-                stratum: WINDOWS_STRATUM,
-                root_delay: NtpDuration::from_secs_f64(0.0005),
-                root_dispersion: NtpDuration::from_secs_f64(WINDOWS_ROOT_DISPERSION),
-                refid: RefId([192, 0, 2, 1]),
-                reference_time: rx + NtpDuration::from_secs_f64(-30.0),
-                ..SystemVars::initial(-23)
-            };
-            let reply = ntp6::server::reply(&req, &vars, rx, common::now());
-            let mut out = [0u8; HEADER_LEN];
-            let n = reply.encode(&mut out);
-            let _ = sock.send_to(&out[..n], from);
-        }
-    }
-
-    /// The shortest gap between two requests from `addr`.
-    fn min_spacing(&self, addr: &str) -> Option<(Duration, usize)> {
-        let arrivals = self.arrivals.lock().expect("arrivals");
-        let times: Vec<Instant> = arrivals
-            .iter()
-            .filter(|(from, _)| from.ip().to_string() == addr)
-            .map(|(_, at)| *at)
-            .collect();
-        let gap = times.windows(2).map(|w| w[1] - w[0]).min()?;
-        Some((gap, times.len()))
-    }
 }
 
 type Lab = LanLab;
@@ -293,7 +246,6 @@ struct Servers {
     liar: String,
     windows: String,
     scripted: Scripted,
-    windows_sock: UdpSocket,
 }
 
 impl Servers {
@@ -316,11 +268,8 @@ impl Servers {
             second,
             liar,
             windows,
-            scripted: Scripted {
-                stop: AtomicBool::new(false),
-                arrivals: Mutex::new(Vec::new()),
-            },
-            windows_sock,
+            // Answering from now on; no client asks it before the rows start.
+            scripted: Scripted::start(windows_sock, windows_like()),
         })
     }
 
@@ -396,7 +345,7 @@ fn offsets_from_server(lab: &Lab, addr: &str) -> Vec<f64> {
 
 /// Starts every row's client (cold: no drift file), each on its own host, row 4 on the
 /// LAN's client host, and watches them all at once; returns the row 6 offsets too.
-fn run_rows(lab: &mut Lab, servers: &Servers) -> (Vec<Client>, Vec<f64>) {
+fn run_rows(lab: &mut Lab, servers: &mut Servers) -> (Vec<Client>, Vec<f64>) {
     let mut clients: Vec<Client> = ROWS
         .iter()
         .map(|row| {
@@ -426,8 +375,6 @@ fn run_rows(lab: &mut Lab, servers: &Servers) -> (Vec<Client>, Vec<f64>) {
     }
     let lab = &*lab;
     let rms_offsets = std::thread::scope(|s| {
-        let scripted = &servers.scripted;
-        s.spawn(|| scripted.serve(&servers.windows_sock));
         let watchers: Vec<_> = clients
             .iter_mut()
             .map(|c| {
@@ -441,13 +388,12 @@ fn run_rows(lab: &mut Lab, servers: &Servers) -> (Vec<Client>, Vec<f64>) {
                 })
             })
             .collect();
-        let offsets = watchers
+        watchers
             .into_iter()
             .flat_map(|w| w.join().expect("watcher"))
-            .collect();
-        scripted.stop.store(true, Ordering::Relaxed);
-        offsets
+            .collect()
     });
+    servers.scripted.stop();
     (clients, rms_offsets)
 }
 
@@ -514,10 +460,10 @@ fn issue_11_table() {
     if require_peer("ntpdig").is_none() {
         return;
     }
-    let Some(servers) = Servers::start(&mut lab) else {
+    let Some(mut servers) = Servers::start(&mut lab) else {
         return;
     };
-    let (clients, rms_offsets) = run_rows(&mut lab, &servers);
+    let (clients, rms_offsets) = run_rows(&mut lab, &mut servers);
     let log = |row: usize| lab.log(clients.iter().find(|c| c.row.row == row).unwrap().proc);
     let row3 = log(3);
     let liar_selected = row3.contains(&format!("synchronized to {},", servers.liar));

@@ -19,6 +19,7 @@ mod ntp;
 mod peers;
 mod pty;
 mod rng;
+mod scripted;
 mod spoof;
 
 pub use http::*;
@@ -29,6 +30,7 @@ pub use ntp::*;
 pub use peers::*;
 pub use pty::*;
 pub use rng::*;
+pub use scripted::*;
 pub use spoof::*;
 
 use std::fs::{self, File};
