@@ -698,8 +698,9 @@ impl<C: Clock> Engine<C> {
             Some(key) => auth == AuthStatus::Ok && packet.trailer.key_id == key,
             None => grant.association_auth_ok(auth),
         };
-        peer.assoc.note_reply(now, false);
         if !passes {
+            // It reached us, even if it cannot be used: the reason says so, not "no reply".
+            peer.assoc.note_reply(now, false);
             peer.assoc.auth_failed();
             peer.assoc.count_rejected();
             self.counters.dropped += 1;
