@@ -14,7 +14,7 @@ use common::{http_get, require_peer, setup, wait_for_stratum, Netns, Proc, TempD
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -73,20 +73,7 @@ fn value<'a>(page: &'a str, name: &str) -> Option<&'a str> {
 /// `promtool check metrics` on `page`: (success, what it said).
 fn promtool(page: &str) -> Option<(bool, String)> {
     let bin = require_peer("promtool")?;
-    let mut child = Command::new(bin)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(page.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::fed(Command::new(bin).args(["check", "metrics"]), page);
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     Some((out.status.success(), said))
