@@ -45,6 +45,12 @@ declare -A want=(
     # the page. Its package enables a prometheus.service; the policy-rc.d below keeps it
     # from starting, and a server it started anyway is stopped afterwards.
     [prometheus]=/usr/bin/promtool
+    # tests/mode7_netns.rs: collectd's real ntpd plugin speaks mode 7 to our daemon.
+    # collectd-core ships no enabled service of its own; the tests run it in a namespace.
+    [collectd-core]=/usr/sbin/collectd
+    # tests/refclock_*: gpsd feeds the SHM reference clock from a pty of NMEA sentences.
+    # Its service and socket units stay stopped (policy-rc.d below).
+    [gpsd]=/usr/sbin/gpsd
 )
 # chrony's and NTPsec's shared-library dependencies (none of them a time daemon).
 chrony_libs=(libcap2 libedit2 libgnutls30 libnettle8 libseccomp2 libbsd0 libssl3)
@@ -72,7 +78,7 @@ apt_update_once() {
 ntp_daemon_pids() {
     local me pid
     me="$(readlink /proc/self/ns/net)"
-    for pid in $(pgrep -x ntpd; pgrep -x chronyd; pgrep -x prometheus); do
+    for pid in $(pgrep -x ntpd; pgrep -x chronyd; pgrep -x prometheus; pgrep -x gpsd; pgrep -x collectd); do
         [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$me" ] && echo "$pid"
     done
     true
