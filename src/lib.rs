@@ -16,6 +16,7 @@ pub mod engine;
 pub mod fileio;
 pub mod leap;
 pub mod lines;
+pub mod logclass;
 pub mod metrics;
 pub mod net;
 pub mod ntpdate;

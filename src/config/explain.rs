@@ -136,7 +136,8 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
         Directive::Disable(flags) => switches(flags, false),
         Directive::LogFile(p) => format!("log messages go to {} instead of syslog", p.display()),
         Directive::LogConfig(items) => format!(
-            "chooses the classes of log messages: {}",
+            "chooses the classes of log messages (classic's NLOG classes sys, peer, clock, \
+             sync): {}",
             items.join(" ")
         ),
         Directive::Tinker(t) => tinker(t),
@@ -153,6 +154,23 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
             v.value,
             if v.default { ", in the default list" } else { "" }
         ),
+        Directive::NtpSignDSocket(p) => format!(
+            "Samba's MS-SNTP signing socket {}; this ntpd does not sign replies (ignored)",
+            p.display()
+        ),
+        Directive::PidFile(p) => format!(
+            "the process ID is written to {} at start (-p on the command line wins)",
+            p.display()
+        ),
+        Directive::Tick(t) => format!(
+            "assumes a clock granularity of {}; the kernel's own is used (ignored)",
+            secs(*t)
+        ),
+        Directive::Unpeer(t) => format!(
+            "removes the association configured for {}",
+            target_text(t)
+        ),
+        Directive::End => "the lines after this one are not read".into(),
         Directive::ParseOnly => "accepted for compatibility; it changes nothing here".into(),
     }
 }

@@ -374,6 +374,15 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// `logconfig` items as written, e.g. `=syncall`, `+clockall`.
     pub log_config: Vec<String>,
+    /// `ntpsigndsocket DIR` (Samba's signing socket; MS-SNTP signing is not done).
+    pub ntp_signd_socket: Option<PathBuf>,
+    /// `pidfile FILE`; `-p` wins over it.
+    pub pidfile: Option<PathBuf>,
+    /// `tick SECONDS`, carried as written (the kernel's own resolution is used).
+    pub tick: Option<NtpDuration>,
+    /// The last `enable bclient` line while it is in force: classic's other spelling of
+    /// `broadcastclient` (`proto_config(PROTO_BROADCLIENT)` for both).
+    pub bclient_at: Option<Location>,
     pub tinker: Tinker,
     pub tos: Tos,
     pub discard: Discard,
@@ -382,6 +391,19 @@ pub struct Config {
     pub setvars: Vec<SetVar>,
     /// Every directive seen, in order, so the daemon can say which it does not act on.
     pub directives: Vec<(Location, &'static str)>,
+}
+
+impl Config {
+    /// Whether this host is to be a broadcast/multicast client: `broadcastclient`,
+    /// `multicastclient` or `enable bclient`.
+    pub fn broadcast_client_mode(&self) -> bool {
+        self.broadcast_client || self.multicast_client.is_some() || self.system.bclient
+    }
+
+    /// The logconfig mask the lines give (classic's default when there are none).
+    pub fn log_mask(&self) -> crate::logclass::LogMask {
+        crate::logclass::LogMask::from_items(&self.log_config)
+    }
 }
 
 #[cfg(test)]

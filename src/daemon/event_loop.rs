@@ -218,7 +218,7 @@ fn mobilize_resolved<C: Clock>(
         }
         if let Some(id) = engine.mobilize(settings::spec(*ip, request.template)) {
             *taken += 1;
-            log::info!("{} ({}) association {id} mobilized", request.name, ip);
+            log::info!(target: crate::logclass::PEER_EVENTS, "{} ({}) association {id} mobilized", request.name, ip);
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Where the daemon's log goes: stderr in the foreground (-n), otherwise the `logfile` /
 //! `-l` file, otherwise syslog (facility daemon, ident "ntpd[PID]"), as classic ntpd does.
-//! `logconfig` is accepted; its event classes are not filtered on (everything is logged).
+//! Every logger drops the lines of classic's NLOG classes that `logconfig` leaves out
+//! ([`LogMask`]; by default only the `sync` class is written, as classic's).
 #![allow(unsafe_code)]
+
+use crate::logclass::LogMask;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -130,19 +133,62 @@ pub fn set_debug_level(debug: u8) {
     log::set_max_level(level_for(debug));
 }
 
+/// A logger that first asks the `logconfig` mask.
+struct Filtered<L> {
+    inner: L,
+    mask: LogMask,
+}
+
+impl<L: log::Log> log::Log for Filtered<L> {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        self.mask.allows(metadata.target(), metadata.level()) && self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.mask.allows(record.target(), record.level()) {
+            self.inner.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+fn install<L: log::Log + 'static>(inner: L, mask: LogMask) -> bool {
+    log::set_boxed_logger(Box::new(Filtered { inner, mask })).is_ok()
+}
+
 /// Where syslog listens.
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 
-/// Sets up logging once at start. `RUST_LOG` overrides the level in the foreground;
-/// `syslog_socket` replaces /dev/log.
-pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: Option<&Path>) {
+/// Where the log goes and what it holds.
+pub struct LogSetup<'a> {
+    pub foreground: bool,
+    pub logfile: Option<&'a Path>,
+    pub debug: u8,
+    /// Replaces /dev/log.
+    pub syslog_socket: Option<&'a Path>,
+    /// `logconfig`: which NLOG classes are written.
+    pub mask: LogMask,
+}
+
+/// Sets up logging once at start. `RUST_LOG` overrides the level in the foreground.
+pub fn init(setup: &LogSetup<'_>) {
+    let LogSetup {
+        foreground,
+        logfile,
+        debug,
+        syslog_socket,
+        mask,
+    } = *setup;
     if let Some(path) = logfile {
         match OpenOptions::new().create(true).append(true).open(path) {
             Ok(file) => {
                 let logger = FileLogger {
                     file: Mutex::new(file),
                 };
-                if log::set_boxed_logger(Box::new(logger)).is_ok() {
+                if install(logger, mask) {
                     set_debug_level(debug);
                 }
                 return;
@@ -153,7 +199,7 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
     if foreground {
         // env_logger lets everything through and log's max level decides, so the debug
         // level can change at run time; RUST_LOG, when set, filters as it says.
-        env_logger::Builder::new()
+        let logger = env_logger::Builder::new()
             .filter_level(log::LevelFilter::Trace)
             .parse_default_env()
             .format(|buf, record| {
@@ -165,9 +211,13 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
                     record.args()
                 )
             })
-            .init();
-        if std::env::var_os("RUST_LOG").is_none() {
-            set_debug_level(debug);
+            .build();
+        let level = logger.filter();
+        if install(logger, mask) {
+            match std::env::var_os("RUST_LOG") {
+                Some(_) => log::set_max_level(level),
+                None => set_debug_level(debug),
+            }
         }
         return;
     }
@@ -185,7 +235,7 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
         socket,
         path: path.to_path_buf(),
     };
-    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+    if install(logger, mask) {
         set_debug_level(debug);
     }
 }

@@ -54,12 +54,13 @@ pub fn main(args: Vec<String>) -> i32 {
     }
     let (config, diagnostics) = config::load_file(&config_path);
     let shell = settings::shell(&config, &opts);
-    logging::init(
-        opts.no_fork,
-        shell.log_file.as_deref(),
-        opts.debug_level,
-        opts.syslog_socket.as_deref(),
-    );
+    logging::init(&logging::LogSetup {
+        foreground: opts.no_fork,
+        logfile: shell.log_file.as_deref(),
+        debug: opts.debug_level,
+        syslog_socket: opts.syslog_socket.as_deref(),
+        mask: config.log_mask(),
+    });
     log::info!("{VERSION}");
     for d in &diagnostics {
         if d.is_error() {
@@ -118,13 +119,13 @@ fn log_unsupported_options(opts: &Options) {
 /// `--explain`, first every directive as written and what it does.
 fn check(path: &Path, explain: bool) -> i32 {
     let diagnostics = if explain {
-        let (explained, diagnostics) = config::explain_file(path, settings::NOT_ACTED_ON);
+        let (explained, diagnostics) = config::explain_file(path, &settings::SUPPORT);
         for e in &explained {
             println!("{}: {}\n    {}", e.location, e.text, e.meaning);
         }
         diagnostics
     } else {
-        config::check_file(path, settings::NOT_ACTED_ON)
+        config::check_file(path, &settings::SUPPORT)
     };
     for d in &diagnostics {
         println!("{d}");
@@ -189,7 +190,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
     let (listeners, own_addresses) = bind_all(shell)?;
     let mut observers = Observers::new(opts.metrics.and_then(bind_metrics), Notifier::from_env());
     let signals = Signals::new()?;
-    let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
+    let _pidfile = shell.pid_path.as_deref().map(PidFile::create).transpose()?;
     let mut host = Host::settle(opts)?;
     if let Some(d) = detached {
         d.ready();

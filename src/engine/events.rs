@@ -49,12 +49,17 @@ pub enum Event {
 }
 
 impl Event {
-    /// Writes the event to the log, at warning level for what needs an operator's eye.
+    /// Writes the event to the log, at warning level for what needs an operator's eye;
+    /// the others in classic's `logconfig` classes: a source's news is a `peer` event,
+    /// the clock's a `sync` event.
     pub fn log(&self) {
         match self {
             Event::Interference { .. } | Event::Holdover { .. } => log::warn!("{self}"),
             Event::SourceReason { reason, .. } if !reason.is_used() => log::warn!("{self}"),
-            _ => log::info!("{self}"),
+            Event::SourceReason { .. } | Event::SourceUnsynchronised { .. } => {
+                log::info!(target: crate::logclass::PEER_EVENTS, "{self}")
+            }
+            _ => log::info!(target: crate::logclass::SYNC_EVENTS, "{self}"),
         }
     }
 }

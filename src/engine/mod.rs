@@ -489,14 +489,14 @@ impl<C: Clock> Engine<C> {
             return;
         };
         if id == ORPHAN_ID {
-            log::info!("orphan mode: serving stratum {}", self.system.vars.stratum);
+            log::info!(target: crate::logclass::SYNC_STATUS, "orphan mode: serving stratum {}", self.system.vars.stratum);
             return;
         }
         let Some(name) = self.sources.name(id) else {
             return;
         };
         let stratum = self.system.vars.stratum.saturating_sub(1);
-        log::info!("synchronized to {name}, stratum {stratum}");
+        log::info!(target: crate::logclass::SYNC_STATUS, "synchronized to {name}, stratum {stratum}");
     }
 
     /// Handles one datagram, handing each reply datagram to `send`.
@@ -715,7 +715,7 @@ impl<C: Clock> Engine<C> {
             && peer.assoc.config().mode == AssocMode::SymmetricPassive
         {
             // Logged only now: before, the "peer" may be any spoofed source.
-            log::info!("{} passive association {id} mobilized", peer.addr.ip());
+            log::info!(target: crate::logclass::PEER_EVENTS, "{} passive association {id} mobilized", peer.addr.ip());
         }
         if matches!(received, Received::Refused(_) | Received::ForgedKiss(_)) {
             peer.assoc.count_rejected();
