@@ -116,7 +116,7 @@ impl LogMask {
             return true;
         };
         let word: String = word.split("::").collect();
-        LogMask::bits(&word).map_or(true, |bits| self.0 & bits != 0)
+        LogMask::bits(&word).is_none_or(|bits| self.0 & bits != 0)
     }
 }
 
