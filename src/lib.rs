@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod net;
 pub mod ntpdate;
 pub mod ntpq;
+pub mod ntptime;
 pub mod ntpwait;
 pub mod privdrop;
 pub mod refclock;

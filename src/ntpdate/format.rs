@@ -94,6 +94,15 @@ pub fn pretty_date(ts: NtpTimestamp, utc_offset: i64) -> String {
     )
 }
 
+/// `Sun Dec  6 01:23:45 2026`: C's ctime(3) without its newline, local time.
+pub fn ctime(unix_secs: i64, utc_offset: i64) -> String {
+    let c = Civil::from_unix(unix_secs + utc_offset);
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        DAYS[c.weekday], MONTHS[c.month], c.day, c.hour, c.minute, c.second, c.year
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +134,6 @@ mod tests {
         assert_eq!(log_time(ts, 0), "21 Nov 02:52:41");
         let aug2 = NtpTimestamp::from_unix(1_785_652_611, 0);
         assert_eq!(log_time(aug2, 0), " 2 Aug 06:36:51");
+        assert_eq!(ctime(1_785_652_611, 3600), "Sun Aug  2 07:36:51 2026");
     }
 }

@@ -12,4 +12,4 @@ pub mod outcome;
 pub mod run;
 pub mod select;
 pub mod session;
-mod sys;
+pub(crate) mod sys;
