@@ -99,13 +99,8 @@ impl Kernel for LinuxKernel {
 pub struct KernelTimex {
     /// The call's return value: TIME_OK, TIME_INS, ... TIME_ERROR.
     pub state: i32,
-    pub modes: u32,
-    pub offset: i64,
-    pub freq: i64,
-    pub maxerror: i64,
-    pub esterror: i64,
-    pub status: i32,
-    pub constant: i64,
+    /// The fields ntp_adjtime can set, as the kernel now holds them (`modes`: as asked).
+    pub settable: KernelAdjust,
     pub precision: i64,
     pub tolerance: i64,
     pub time_sec: i64,
@@ -165,13 +160,15 @@ impl KernelTimex {
     fn from_timex(state: i32, tx: &libc::timex) -> KernelTimex {
         KernelTimex {
             state,
-            modes: tx.modes,
-            offset: i64::from(tx.offset),
-            freq: i64::from(tx.freq),
-            maxerror: i64::from(tx.maxerror),
-            esterror: i64::from(tx.esterror),
-            status: tx.status,
-            constant: i64::from(tx.constant),
+            settable: KernelAdjust {
+                modes: tx.modes,
+                offset: i64::from(tx.offset),
+                freq: i64::from(tx.freq),
+                maxerror: i64::from(tx.maxerror),
+                esterror: i64::from(tx.esterror),
+                status: tx.status,
+                constant: i64::from(tx.constant),
+            },
             precision: i64::from(tx.precision),
             tolerance: i64::from(tx.tolerance),
             time_sec: i64::from(tx.time.tv_sec),
@@ -451,7 +448,7 @@ mod tests {
         answer.tai = 37;
         let k = KernelTimex::from_timex(5, &answer);
         assert_eq!(
-            (k.state, k.status, k.time_frac, k.tai),
+            (k.state, k.settable.status, k.time_frac, k.tai),
             (5, 0x2001, 71_129_000, 37)
         );
     }
@@ -461,7 +458,7 @@ mod tests {
     fn reading_the_kernel_state() {
         let k = ntp_adjtime(&KernelAdjust::default()).expect("read-only ntp_adjtime");
         assert!((0..=5).contains(&k.state), "{k:?}");
-        assert_eq!(k.modes, 0);
+        assert_eq!(k.settable.modes, 0);
     }
 
     /// Records what would have been asked of the kernel and keeps the tick and frequency

@@ -88,7 +88,7 @@ pub fn usage(prog: &str) -> String {
 }
 
 /// Classic's `atoi`: leading blanks, optional sign, digits; anything else stops (or gives 0).
-fn atoi(text: &str) -> i64 {
+pub(crate) fn atoi(text: &str) -> i64 {
     let t = text.trim_start();
     let (neg, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),

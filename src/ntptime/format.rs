@@ -72,7 +72,7 @@ fn state(s: i32) -> String {
 }
 
 fn nano(tx: &KernelTimex) -> bool {
-    tx.status & STA_NANO != 0
+    tx.settable.status & STA_NANO != 0
 }
 
 /// The NTP timestamp ntptime shows for the kernel's time: microseconds into a 32-bit
@@ -116,8 +116,8 @@ pub fn gettime_report(tx: &KernelTimex, utc_offset: i64, raw: bool) -> String {
          TAI offset {}\n",
         tx.state,
         state(tx.state),
-        tx.maxerror,
-        tx.esterror,
+        tx.settable.maxerror,
+        tx.settable.esterror,
         tx.tai
     )
 }
@@ -132,14 +132,14 @@ pub fn adjtime_report(tx: &KernelTimex) -> String {
          time constant {}, precision {:.3} us, tolerance {:.0} ppm,\n",
         tx.state,
         state(tx.state),
-        bits(tx.modes, &MODE_BITS),
-        tx.offset as f64 / per_us,
-        tx.freq as f64 / SCALE,
+        bits(tx.settable.modes, &MODE_BITS),
+        tx.settable.offset as f64 / per_us,
+        tx.settable.freq as f64 / SCALE,
         1i64 << tx.shift.clamp(0, 62),
-        tx.maxerror,
-        tx.esterror,
-        bits(tx.status as u32, &STATUS_BITS),
-        tx.constant,
+        tx.settable.maxerror,
+        tx.settable.esterror,
+        bits(tx.settable.status as u32, &STATUS_BITS),
+        tx.settable.constant,
         tx.precision as f64 / per_us,
         tx.tolerance as f64 / SCALE,
     );
@@ -196,12 +196,15 @@ mod tests {
     fn sample() -> KernelTimex {
         KernelTimex {
             state: 0,
-            status: 0x2001,
-            maxerror: 8_000_000,
-            esterror: 16_000_000,
+            settable: crate::clock::KernelAdjust {
+                status: 0x2001,
+                maxerror: 8_000_000,
+                esterror: 16_000_000,
+                constant: 7,
+                ..Default::default()
+            },
             time_sec: 1_796_519_025,
             time_frac: 71_129_000,
-            constant: 7,
             precision: 1,
             tolerance: 32_768_000,
             ..KernelTimex::default()
@@ -230,10 +233,10 @@ mod tests {
     fn states_bits_and_units() {
         let mut tx = sample();
         tx.state = 5;
-        tx.status = 0x41;
-        tx.offset = -1500;
-        tx.freq = -12 * 65_536 - 32_768;
-        tx.modes = 0x2003;
+        tx.settable.status = 0x41;
+        tx.settable.offset = -1500;
+        tx.settable.freq = -12 * 65_536 - 32_768;
+        tx.settable.modes = 0x2003;
         tx.time_frac = 71_129;
         let text = adjtime_report(&tx);
         assert!(

@@ -9,6 +9,7 @@ mod format;
 pub use format::{adjtime_report, cost_report, gettime_report, usage};
 
 use crate::clock::{ntp_adjtime, ClockError, KernelAdjust, KernelTimex};
+use crate::ntpdate::options::atoi;
 
 /// The kernel's ADJ_* mode bits ntptime's options set.
 pub mod modes {
@@ -35,26 +36,6 @@ pub struct Options {
     pub raw: bool,
     /// What to set; `modes == 0` without any of the setting options.
     pub adjust: KernelAdjust,
-}
-
-/// `atoi`'s reading: leading blanks, a sign, digits; anything else ends the number.
-fn atoi(s: &str) -> i64 {
-    let t = s.trim_start();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let end = digits
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    let n: i64 = digits[..end].parse().unwrap_or(0);
-    if neg {
-        -n
-    } else {
-        n
-    }
 }
 
 /// `atof`'s reading, forgiving as C's: what does not parse is 0.
