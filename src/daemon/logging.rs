@@ -244,6 +244,66 @@ pub fn init(setup: &LogSetup<'_>) {
 mod tests {
     use super::*;
 
+    /// Keeps the messages it is given.
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<String>>);
+
+    impl log::Log for Kept {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record) {
+            self.0.lock().unwrap().push(record.args().to_string());
+        }
+        fn flush(&self) {}
+    }
+
+    #[test]
+    fn logconfig_mask_drops_the_classes_it_leaves_out() {
+        use crate::logclass::{PEER_EVENTS, SYNC_EVENTS, SYNC_STATUS};
+        use log::Log;
+        let logger = Filtered {
+            inner: Kept::default(),
+            mask: LogMask::from_items(&["-syncstatus"]),
+        };
+        let lines = [
+            (SYNC_EVENTS, log::Level::Info, "time reset +0.5 s"),
+            (
+                SYNC_STATUS,
+                log::Level::Info,
+                "synchronized to LOCAL(0), stratum 10",
+            ),
+            (
+                PEER_EVENTS,
+                log::Level::Info,
+                "a.example association 1 mobilized",
+            ),
+            (PEER_EVENTS, log::Level::Warn, "a.example: not used"),
+            (
+                "ntp6::daemon::run",
+                log::Level::Info,
+                "Listen normally on 2 lo",
+            ),
+        ];
+        for (target, level, text) in lines {
+            logger.log(
+                &log::Record::builder()
+                    .target(target)
+                    .level(level)
+                    .args(format_args!("{text}"))
+                    .build(),
+            );
+        }
+        assert_eq!(
+            *logger.inner.0.lock().unwrap(),
+            [
+                "time reset +0.5 s",
+                "a.example: not used",
+                "Listen normally on 2 lo"
+            ]
+        );
+    }
+
     #[test]
     fn syslog_datagrams_carry_facility_daemon_and_the_pid() {
         let line = syslog_datagram(
