@@ -200,7 +200,10 @@ fn association(a: &AssocConfig) -> String {
             )
         }
         (_, Target::RefClock { clock_type, .. }) => {
-            return format!("reference clock driver type {clock_type} (not supported: ignored)")
+            let name = super::refclocks::clock_type_name(*clock_type).unwrap_or("unknown");
+            return format!(
+                "reference clock driver type {clock_type} ({name}) (not supported: ignored)"
+            );
         }
         (AssocKind::Server, _) => format!("polls {target} as a server (client mode)"),
         (AssocKind::Peer, _) => {
