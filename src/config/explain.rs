@@ -175,7 +175,7 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
     }
 }
 
-fn target_text(t: &Target) -> String {
+pub(super) fn target_text(t: &Target) -> String {
     match t {
         Target::Ip(a) => a.to_string(),
         Target::Host(h) => h.clone(),

@@ -80,9 +80,10 @@ impl Loader<'_, '_> {
             let before = self.config.associations.len();
             self.config.associations.retain(|a| a.target != target);
             if self.config.associations.len() == before {
+                let addr = super::explain::target_text(&target);
                 self.diags.push(Diagnostic::warning(
                     location,
-                    "no server, peer or pool line configures this address; nothing to remove",
+                    format!("no server, peer or pool line configures {addr}; nothing to remove"),
                 ));
             }
         }
@@ -382,7 +383,7 @@ mod tests {
         let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
         assert_eq!(
             shown,
-            ["/c:6: no server, peer or pool line configures this address; nothing to remove"]
+            ["/c:6: no server, peer or pool line configures 10.0.0.9; nothing to remove"]
         );
     }
 
