@@ -13,7 +13,8 @@
 
 /// `sync` class, `events` type: clock steps ("time reset").
 pub const SYNC_EVENTS: &str = "nlog::sync::events";
-/// `sync` class, `status` type: the system peer changed ("synchronized to").
+/// `sync` class, `status` type: the system peer changed ("synchronized to"), and why a
+/// source is or is not followed.
 pub const SYNC_STATUS: &str = "nlog::sync::status";
 /// `sys` class, `events` type: what happened to the system clock behind our back.
 pub const SYS_EVENTS: &str = "nlog::sys::events";

@@ -50,16 +50,17 @@ pub enum Event {
 
 impl Event {
     /// Writes the event to the log, at warning level for what needs an operator's eye;
-    /// the others in classic's `logconfig` classes: a source's news is a `peer` event,
-    /// the clock's a `sync` event.
+    /// the others in classic's `logconfig` classes: why a source is (or is not) followed
+    /// is `sync` status (as "synchronized to"), a source's own news a `peer` event, the
+    /// clock's a `sync` event.
     pub fn log(&self) {
+        use crate::logclass::{PEER_EVENTS, SYNC_EVENTS, SYNC_STATUS};
         match self {
             Event::Interference { .. } | Event::Holdover { .. } => log::warn!("{self}"),
             Event::SourceReason { reason, .. } if !reason.is_used() => log::warn!("{self}"),
-            Event::SourceReason { .. } | Event::SourceUnsynchronised { .. } => {
-                log::info!(target: crate::logclass::PEER_EVENTS, "{self}")
-            }
-            _ => log::info!(target: crate::logclass::SYNC_EVENTS, "{self}"),
+            Event::SourceReason { .. } => log::info!(target: SYNC_STATUS, "{self}"),
+            Event::SourceUnsynchronised { .. } => log::info!(target: PEER_EVENTS, "{self}"),
+            _ => log::info!(target: SYNC_EVENTS, "{self}"),
         }
     }
 }
