@@ -255,12 +255,12 @@ pub fn parse_bytes(input: &[u8], file: &str) -> (Vec<Statement>, Vec<Diagnostic>
             Ok(Some((statement, warnings))) => {
                 let warned = warnings.into_iter();
                 diags.extend(warned.map(|w| Diagnostic::warning(location.clone(), w)));
-                if statement.directive == Directive::End {
-                    ended = Some(statement.location.clone());
-                    statements.push(statement);
+                let is_end = statement.directive == Directive::End;
+                ended = is_end.then(|| statement.location.clone());
+                statements.push(statement);
+                if is_end {
                     break;
                 }
-                statements.push(statement);
             }
             Err(message) => diags.push(Diagnostic::error(location, message)),
         }
