@@ -78,7 +78,9 @@ fn synchronised_log(ns: &Netns, proc: &Proc) -> String {
 
 #[test]
 fn logconfig_leaves_out_classic_classes() {
+    let t0 = Instant::now();
     let Some(_lock) = common::setup() else { return };
+    let locked = Instant::now();
     let tmp = TempDir::new();
     const SYNC: &str = "synchronized to LOCAL(0), stratum 10";
     const LISTEN: &str = "Listen normally on";
@@ -100,4 +102,9 @@ fn logconfig_leaves_out_classic_classes() {
         assert!(!log.contains(SYNC), "logconfig {items}:\n{log}");
         assert!(log.contains(LISTEN), "logconfig {items}:\n{log}");
     }
+    eprintln!(
+        "four daemons to synchronised LOCAL(0): {:?} (waited {:?} for the namespace lock)",
+        locked.elapsed(),
+        locked - t0
+    );
 }
