@@ -325,6 +325,27 @@ impl<C: Clock> Engine<C> {
         &self.access
     }
 
+    /// Our answering addresses changed (an interface rescan): the `ignore ntpport` entries
+    /// that keep us from talking to ourselves, and the refids that betray a timing loop,
+    /// follow them.
+    pub fn own_addresses_changed(&mut self, removed: &[IpAddr], added: &[IpAddr]) {
+        if removed.is_empty() && added.is_empty() {
+            return;
+        }
+        let mut list = self.access.list().clone();
+        for addr in removed {
+            list.remove_interface(*addr);
+        }
+        for addr in added {
+            list.add_interface(*addr);
+        }
+        self.access.set_list(list);
+        let own = &mut self.settings.own_addresses;
+        own.retain(|a| !removed.contains(a));
+        own.extend(added);
+        self.own_refids = own.iter().map(|a| refid_of(*a)).collect();
+    }
+
     /// Adds a network association (a resolved `server`/`peer` name, a `pool` address);
     /// returns its association ID, or None if that address is already a source.
     pub fn mobilize(&mut self, mut spec: PeerSpec) -> Option<AssocId> {
