@@ -1,0 +1,321 @@
+//! Addresses that change while our ntpd runs (issue 13, item 1), in namespaces: an address
+//! added after the start is answered on (NTPsec's ntpdig, which checks the reply's source
+//! address, from a second namespace), a removed one has its socket closed, an IPv6 address
+//! still in duplicate address detection is bound once DAD completes, and an `interface
+//! ignore` rule holds for an address that appears later. The daemon runs as `-u nobody`
+//! with `-U 0` (no periodic scans): the kernel's notifications alone drive the rescans,
+//! and binding port 123 after the privilege drop needs the CAP_NET_BIND_SERVICE it keeps.
+
+mod common;
+
+use common::{require_peer, Netns, Proc, TempDir, LOCAL_CONF};
+use std::net::IpAddr;
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// The issue's bound for answering on a new address and closing a removed one.
+const WITHIN: Duration = Duration::from_secs(15);
+const SERVER: &str = "172.25.0.11";
+const CLIENT: &str = "172.25.0.12";
+/// Added after the start, answered on, then removed.
+const ADDED: &str = "172.25.0.21";
+/// Added after the start but named by `interface ignore`.
+const IGNORED: &str = "172.25.0.99";
+const CLIENT6: &str = "fd00::12";
+/// Added after the start without `nodad`: tentative for a second or two.
+const ADDED6: &str = "fd00::21";
+
+/// `ip netns exec NS sysctl -qw SETTING`, inside the namespace only.
+fn sysctl(ns: &Netns, setting: &str) {
+    let ok = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "sysctl", "-qw", setting])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "sysctl {setting} in {}", ns.name);
+}
+
+/// The sockets bound to port 123 in the namespace of `pid`, as /proc/PID/net/udp{,6} list
+/// them (addresses only).
+fn bound_port_123(pid: u32) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for file in ["udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let Some((addr, port)) = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|l| l.split_once(':'))
+            else {
+                continue;
+            };
+            if port != "007B" {
+                continue;
+            }
+            // Each 32-bit word is printed in host (little-endian) order.
+            let words: Option<Vec<[u8; 4]>> = (0..addr.len() / 8)
+                .map(|i| {
+                    u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16)
+                        .ok()
+                        .map(u32::to_le_bytes)
+                })
+                .collect();
+            let bytes: Vec<u8> = words.into_iter().flatten().flatten().collect();
+            if let Ok(v4) = <[u8; 4]>::try_from(bytes.as_slice()) {
+                out.push(IpAddr::from(v4));
+            } else if let Ok(v6) = <[u8; 16]>::try_from(bytes.as_slice()) {
+                out.push(IpAddr::from(v6));
+            }
+        }
+    }
+    out
+}
+
+fn is_bound(pid: u32, addr: &str) -> bool {
+    bound_port_123(pid).contains(&addr.parse().expect("address"))
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes; how long it took.
+fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return Some(start.elapsed());
+        }
+        sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// ntpdig from `ns` to `addr` until one answers (or `WITHIN` runs out): its output line.
+fn ntpdig_answer(ns: &Netns, tmp: &TempDir, ntpdig: &str, addr: &str) -> Option<String> {
+    let deadline = Instant::now() + WITHIN;
+    while Instant::now() < deadline {
+        let out = ns.run(tmp, &[ntpdig, "-t", "1", addr], Duration::from_secs(5));
+        if out.code == Some(0) {
+            return Some(out.stdout);
+        }
+    }
+    None
+}
+
+/// Whether `ip -6 addr` shows a tentative link-local address on `dev` in `ns`.
+fn link_local_tentative(ns: &Netns, dev: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", &ns.name, "-6", "addr", "show", "dev", dev])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains("fe80::") && l.contains("tentative"))
+}
+
+/// The server namespace, wired to the client's by a veth pair with DAD enabled, and our
+/// ntpd in it, started while the link-local address of the new link is still tentative.
+/// Drops in order: daemon, namespaces, files, lock.
+struct Bench {
+    ntpd: Proc,
+    /// When the daemon was started, and whether eth0's link-local address was tentative.
+    started: Instant,
+    link_local_tentative: bool,
+    srv: Netns,
+    cli: Netns,
+    tmp: TempDir,
+    _lock: common::Serial,
+}
+
+fn start() -> Option<Bench> {
+    let lock = common::setup()?;
+    let tmp = TempDir::new();
+    let (srv, cli) = (Netns::new(), Netns::new());
+    srv.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", &cli.name,
+    ]);
+    for ns in [&srv, &cli] {
+        sysctl(ns, "net.ipv6.conf.eth0.disable_ipv6=0");
+        sysctl(ns, "net.ipv6.conf.eth0.accept_dad=1");
+    }
+    srv.addr("eth0", &format!("{SERVER}/24"));
+    cli.addr("eth0", &format!("{CLIENT}/24"));
+    cli.ip(&[
+        "addr",
+        "add",
+        &format!("{CLIENT6}/64"),
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
+    let conf = tmp.write(
+        "ntp.conf",
+        &format!("{LOCAL_CONF}interface ignore {IGNORED}\n"),
+    );
+    let argv = [
+        env!("CARGO_BIN_EXE_ntpd"),
+        "-n",
+        "-c",
+        &conf,
+        "-U",
+        "0",
+        "-u",
+        "nobody",
+        "--virtual-clock",
+        "0",
+    ];
+    let link_local_tentative = link_local_tentative(&srv, "eth0");
+    let started = Instant::now();
+    let ntpd = srv.spawn(&tmp, &argv);
+    let ready = ntpd.wait_for_stderr(
+        &[
+            "Listening on routing socket",
+            "keeping cap_net_bind_service",
+        ],
+        Duration::from_secs(10),
+    );
+    assert!(ready.is_some(), "no start\n{}", ntpd.describe());
+    Some(Bench {
+        ntpd,
+        started,
+        link_local_tentative,
+        srv,
+        cli,
+        tmp,
+        _lock: lock,
+    })
+}
+
+#[test]
+fn addresses_that_come_and_go_are_bound_answered_and_closed() {
+    let Some(ntpdig) = require_peer("ntpdig") else {
+        return;
+    };
+    let ntpdig = ntpdig.to_str().expect("utf-8 path");
+    let Some(b) = start() else {
+        return;
+    };
+    let began = Instant::now();
+    let pid = b.ntpd.pid();
+    assert!(is_bound(pid, SERVER), "{:?}", bound_port_123(pid));
+
+    // The new link's IPv6 link-local address, tentative when the daemon started (the case
+    // classic binds about 3 s later): bound once its DAD is over.
+    let link_local = b
+        .ntpd
+        .wait_for_stderr(&["Listen normally on ", " eth0 fe80::"], WITHIN);
+    assert!(
+        link_local.is_some(),
+        "link-local never bound\n{}",
+        b.ntpd.describe()
+    );
+    eprintln!(
+        "eth0 link-local ({} at start): bound {:.3} s after the daemon started",
+        if b.link_local_tentative {
+            "tentative"
+        } else {
+            "already usable"
+        },
+        b.started.elapsed().as_secs_f64()
+    );
+
+    // A new address: bound, logged as classic, answered on from that very address.
+    b.srv
+        .ip(&["addr", "add", &format!("{IGNORED}/24"), "dev", "eth0"]);
+    let added = Instant::now();
+    b.srv
+        .ip(&["addr", "add", &format!("{ADDED}/24"), "dev", "eth0"]);
+    let listen = format!(" eth0 {ADDED} UDP 123");
+    let bound = b.ntpd.wait_for_stderr(&[&listen], WITHIN);
+    assert!(
+        bound.is_some(),
+        "{ADDED} never bound\n{}",
+        b.ntpd.describe()
+    );
+    let answer = ntpdig_answer(&b.cli, &b.tmp, ntpdig, ADDED);
+    let answered = added.elapsed();
+    let answer = answer.unwrap_or_else(|| panic!("no answer from {ADDED}\n{}", b.ntpd.describe()));
+    assert!(answer.contains(ADDED), "{answer}");
+    eprintln!(
+        "new address {ADDED}: bound after {:.3} s, answered after {:.3} s",
+        bound.unwrap().as_secs_f64(),
+        answered.as_secs_f64()
+    );
+    assert!(answered <= WITHIN, "{answered:?}");
+    let log = b.ntpd.stderr();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("Listen normally on ") && l.ends_with(&listen)),
+        "{log}"
+    );
+
+    // The ignored address came in the same burst and stays unbound.
+    assert!(!is_bound(pid, IGNORED), "{:?}", bound_port_123(pid));
+    assert!(!log.contains(&format!(" {IGNORED} UDP 123")), "{log}");
+
+    // Removed: the socket is closed and the removal logged with the socket's counters.
+    let removed = Instant::now();
+    b.srv
+        .ip(&["addr", "del", &format!("{ADDED}/24"), "dev", "eth0"]);
+    let gone = wait_until(WITHIN, || !is_bound(pid, ADDED));
+    assert!(gone.is_some(), "{ADDED} still bound\n{}", b.ntpd.describe());
+    let deleting = format!(" eth0, {ADDED}#123, interface stats: received=");
+    let logged = b
+        .ntpd
+        .wait_for_stderr(&["Deleting interface #", &deleting], WITHIN);
+    assert!(logged.is_some(), "{}", b.ntpd.describe());
+    eprintln!(
+        "removed address {ADDED}: socket closed after {:.3} s, logged after {:.3} s",
+        gone.unwrap().as_secs_f64(),
+        removed.elapsed().as_secs_f64()
+    );
+    let line = b
+        .ntpd
+        .stderr()
+        .lines()
+        .find(|l| l.contains(&deleting))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(line.contains("active_time="), "{line}");
+    assert!(
+        !line.contains("received=0,"),
+        "ntpdig's requests not counted: {line}"
+    );
+    assert!(is_bound(pid, SERVER), "the other sockets stay");
+
+    // IPv6 without nodad: tentative while DAD runs, bound once it is over, never tried
+    // before (no failed bind logged).
+    let added6 = Instant::now();
+    b.srv
+        .ip(&["addr", "add", &format!("{ADDED6}/64"), "dev", "eth0"]);
+    let tentative = Command::new("ip")
+        .args(["-n", &b.srv.name, "-6", "addr", "show", "dev", "eth0"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let listen6 = format!(" eth0 {ADDED6} UDP 123");
+    let bound6 = b.ntpd.wait_for_stderr(&[&listen6], WITHIN);
+    assert!(
+        bound6.is_some(),
+        "{ADDED6} never bound\n{}",
+        b.ntpd.describe()
+    );
+    eprintln!(
+        "IPv6 {ADDED6} added with DAD ({}): bound {:.3} s after it was added",
+        if tentative.contains("tentative") {
+            "seen tentative"
+        } else {
+            "DAD already over when looked at"
+        },
+        added6.elapsed().as_secs_f64()
+    );
+    assert!(
+        !b.ntpd.stderr().contains(&format!("bind() to [{ADDED6}]")),
+        "{}",
+        b.ntpd.describe()
+    );
+    let answer6 = ntpdig_answer(&b.cli, &b.tmp, ntpdig, ADDED6)
+        .unwrap_or_else(|| panic!("no answer from {ADDED6}\n{}", b.ntpd.describe()));
+    assert!(answer6.contains(ADDED6), "{answer6}");
+    eprintln!(
+        "test ran {:.1} s once the namespace lock was taken",
+        began.elapsed().as_secs_f64()
+    );
+}
