@@ -99,15 +99,13 @@ fn ntpdig_answer(ns: &Netns, tmp: &TempDir, ntpdig: &str, addr: &str) -> Option<
     None
 }
 
-/// Whether `ip -6 addr` shows a tentative link-local address on `dev` in `ns`.
-fn link_local_tentative(ns: &Netns, dev: &str) -> bool {
+/// What `ip -6 addr show dev DEV` says in `ns`.
+fn ip6_addrs(ns: &Netns, dev: &str) -> String {
     Command::new("ip")
         .args(["-n", &ns.name, "-6", "addr", "show", "dev", dev])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
-        .lines()
-        .any(|l| l.contains("fe80::") && l.contains("tentative"))
 }
 
 /// The server namespace, wired to the client's by a veth pair with DAD enabled, and our
@@ -161,7 +159,9 @@ fn start() -> Option<Bench> {
         "--virtual-clock",
         "0",
     ];
-    let link_local_tentative = link_local_tentative(&srv, "eth0");
+    let link_local_tentative = ip6_addrs(&srv, "eth0")
+        .lines()
+        .any(|l| l.contains("fe80::") && l.contains("tentative"));
     let started = Instant::now();
     let ntpd = srv.spawn(&tmp, &argv);
     let ready = ntpd.wait_for_stderr(
@@ -193,129 +193,128 @@ fn addresses_that_come_and_go_are_bound_answered_and_closed() {
         return;
     };
     let began = Instant::now();
-    let pid = b.ntpd.pid();
-    assert!(is_bound(pid, SERVER), "{:?}", bound_port_123(pid));
-
-    // The new link's IPv6 link-local address, tentative when the daemon started (the case
-    // classic binds about 3 s later): bound once its DAD is over.
-    let link_local = b
-        .ntpd
-        .wait_for_stderr(&["Listen normally on ", " eth0 fe80::"], WITHIN);
-    assert!(
-        link_local.is_some(),
-        "link-local never bound\n{}",
-        b.ntpd.describe()
-    );
-    eprintln!(
-        "eth0 link-local ({} at start): bound {:.3} s after the daemon started",
-        if b.link_local_tentative {
-            "tentative"
-        } else {
-            "already usable"
-        },
-        b.started.elapsed().as_secs_f64()
-    );
-
-    // A new address: bound, logged as classic, answered on from that very address.
-    b.srv
-        .ip(&["addr", "add", &format!("{IGNORED}/24"), "dev", "eth0"]);
-    let added = Instant::now();
-    b.srv
-        .ip(&["addr", "add", &format!("{ADDED}/24"), "dev", "eth0"]);
-    let listen = format!(" eth0 {ADDED} UDP 123");
-    let bound = b.ntpd.wait_for_stderr(&[&listen], WITHIN);
-    assert!(
-        bound.is_some(),
-        "{ADDED} never bound\n{}",
-        b.ntpd.describe()
-    );
-    let answer = ntpdig_answer(&b.cli, &b.tmp, ntpdig, ADDED);
-    let answered = added.elapsed();
-    let answer = answer.unwrap_or_else(|| panic!("no answer from {ADDED}\n{}", b.ntpd.describe()));
-    assert!(answer.contains(ADDED), "{answer}");
-    eprintln!(
-        "new address {ADDED}: bound after {:.3} s, answered after {:.3} s",
-        bound.unwrap().as_secs_f64(),
-        answered.as_secs_f64()
-    );
-    assert!(answered <= WITHIN, "{answered:?}");
-    let log = b.ntpd.stderr();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("Listen normally on ") && l.ends_with(&listen)),
-        "{log}"
-    );
-
-    // The ignored address came in the same burst and stays unbound.
-    assert!(!is_bound(pid, IGNORED), "{:?}", bound_port_123(pid));
-    assert!(!log.contains(&format!(" {IGNORED} UDP 123")), "{log}");
-
-    // Removed: the socket is closed and the removal logged with the socket's counters.
-    let removed = Instant::now();
-    b.srv
-        .ip(&["addr", "del", &format!("{ADDED}/24"), "dev", "eth0"]);
-    let gone = wait_until(WITHIN, || !is_bound(pid, ADDED));
-    assert!(gone.is_some(), "{ADDED} still bound\n{}", b.ntpd.describe());
-    let deleting = format!(" eth0, {ADDED}#123, interface stats: received=");
-    let logged = b
-        .ntpd
-        .wait_for_stderr(&["Deleting interface #", &deleting], WITHIN);
-    assert!(logged.is_some(), "{}", b.ntpd.describe());
-    eprintln!(
-        "removed address {ADDED}: socket closed after {:.3} s, logged after {:.3} s",
-        gone.unwrap().as_secs_f64(),
-        removed.elapsed().as_secs_f64()
-    );
-    let line = b
-        .ntpd
-        .stderr()
-        .lines()
-        .find(|l| l.contains(&deleting))
-        .map(str::to_string)
-        .unwrap_or_default();
-    assert!(line.contains("active_time="), "{line}");
-    assert!(
-        !line.contains("received=0,"),
-        "ntpdig's requests not counted: {line}"
-    );
-    assert!(is_bound(pid, SERVER), "the other sockets stay");
-
-    // IPv6 without nodad: tentative while DAD runs, bound once it is over, never tried
-    // before (no failed bind logged).
-    let added6 = Instant::now();
-    b.srv
-        .ip(&["addr", "add", &format!("{ADDED6}/64"), "dev", "eth0"]);
-    let tentative = Command::new("ip")
-        .args(["-n", &b.srv.name, "-6", "addr", "show", "dev", "eth0"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let listen6 = format!(" eth0 {ADDED6} UDP 123");
-    let bound6 = b.ntpd.wait_for_stderr(&[&listen6], WITHIN);
-    assert!(
-        bound6.is_some(),
-        "{ADDED6} never bound\n{}",
-        b.ntpd.describe()
-    );
-    eprintln!(
-        "IPv6 {ADDED6} added with DAD ({}): bound {:.3} s after it was added",
-        if tentative.contains("tentative") {
-            "seen tentative"
-        } else {
-            "DAD already over when looked at"
-        },
-        added6.elapsed().as_secs_f64()
-    );
-    assert!(
-        !b.ntpd.stderr().contains(&format!("bind() to [{ADDED6}]")),
-        "{}",
-        b.ntpd.describe()
-    );
-    let answer6 = ntpdig_answer(&b.cli, &b.tmp, ntpdig, ADDED6)
-        .unwrap_or_else(|| panic!("no answer from {ADDED6}\n{}", b.ntpd.describe()));
-    assert!(answer6.contains(ADDED6), "{answer6}");
+    assert!(is_bound(b.pid(), SERVER), "{:?}", bound_port_123(b.pid()));
+    b.link_local_bound();
+    b.new_address_answered(ntpdig);
+    b.removed_address_closed();
+    b.tentative_address_bound(ntpdig);
     eprintln!(
         "test ran {:.1} s once the namespace lock was taken",
         began.elapsed().as_secs_f64()
     );
+}
+
+impl Bench {
+    fn pid(&self) -> u32 {
+        self.ntpd.pid()
+    }
+
+    /// Waits for `texts` in the daemon's log; how long that took. Fails after `WITHIN`.
+    fn logged(&self, texts: &[&str]) -> Duration {
+        let took = self.ntpd.wait_for_stderr(texts, WITHIN);
+        took.unwrap_or_else(|| panic!("never logged {texts:?}\n{}", self.ntpd.describe()))
+    }
+
+    /// The new link's IPv6 link-local address, tentative when the daemon started (the case
+    /// classic binds about 3 s later): bound once its DAD is over.
+    fn link_local_bound(&self) {
+        self.logged(&["Listen normally on ", " eth0 fe80::"]);
+        eprintln!(
+            "eth0 link-local ({} at start): bound {:.3} s after the daemon started",
+            if self.link_local_tentative {
+                "tentative"
+            } else {
+                "already usable"
+            },
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    /// A new address: bound, logged as classic, answered on from that very address. An
+    /// ignored one added in the same burst stays unbound.
+    fn new_address_answered(&self, ntpdig: &str) {
+        self.srv
+            .ip(&["addr", "add", &format!("{IGNORED}/24"), "dev", "eth0"]);
+        let added = Instant::now();
+        self.srv
+            .ip(&["addr", "add", &format!("{ADDED}/24"), "dev", "eth0"]);
+        let listen = format!(" eth0 {ADDED} UDP 123");
+        let bound = self.logged(&[&listen]);
+        let answer = ntpdig_answer(&self.cli, &self.tmp, ntpdig, ADDED);
+        let answered = added.elapsed();
+        let answer =
+            answer.unwrap_or_else(|| panic!("no answer from {ADDED}\n{}", self.ntpd.describe()));
+        assert!(answer.contains(ADDED), "{answer}");
+        eprintln!(
+            "new address {ADDED}: bound after {:.3} s, answered after {:.3} s",
+            bound.as_secs_f64(),
+            answered.as_secs_f64()
+        );
+        assert!(answered <= WITHIN, "{answered:?}");
+        let log = self.ntpd.stderr();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("Listen normally on ") && l.ends_with(&listen)),
+            "{log}"
+        );
+        assert!(
+            !is_bound(self.pid(), IGNORED),
+            "{:?}",
+            bound_port_123(self.pid())
+        );
+        assert!(!log.contains(&format!(" {IGNORED} UDP 123")), "{log}");
+    }
+
+    /// Removed: the socket is closed and the removal logged with the socket's counters.
+    fn removed_address_closed(&self) {
+        let removed = Instant::now();
+        self.srv
+            .ip(&["addr", "del", &format!("{ADDED}/24"), "dev", "eth0"]);
+        let gone = wait_until(WITHIN, || !is_bound(self.pid(), ADDED));
+        let gone = gone.unwrap_or_else(|| panic!("{ADDED} still bound\n{}", self.ntpd.describe()));
+        let deleting = format!(" eth0, {ADDED}#123, interface stats: received=");
+        self.logged(&["Deleting interface #", &deleting]);
+        eprintln!(
+            "removed address {ADDED}: socket closed after {:.3} s, logged after {:.3} s",
+            gone.as_secs_f64(),
+            removed.elapsed().as_secs_f64()
+        );
+        let log = self.ntpd.stderr();
+        let line = log
+            .lines()
+            .find(|l| l.contains(&deleting))
+            .unwrap_or_default();
+        assert!(line.contains("active_time="), "{line}");
+        assert!(
+            !line.contains("received=0,"),
+            "ntpdig's request not counted: {line}"
+        );
+        assert!(is_bound(self.pid(), SERVER), "the other sockets stay");
+    }
+
+    /// IPv6 without nodad: tentative while DAD runs, bound once it is over, never tried
+    /// before (no failed bind logged), then answered on.
+    fn tentative_address_bound(&self, ntpdig: &str) {
+        let added = Instant::now();
+        self.srv
+            .ip(&["addr", "add", &format!("{ADDED6}/64"), "dev", "eth0"]);
+        let tentative = ip6_addrs(&self.srv, "eth0")
+            .lines()
+            .any(|l| l.contains(ADDED6) && l.contains("tentative"));
+        self.logged(&[&format!(" eth0 {ADDED6} UDP 123")]);
+        eprintln!(
+            "IPv6 {ADDED6} added with DAD ({}): bound {:.3} s after it was added",
+            if tentative {
+                "seen tentative"
+            } else {
+                "DAD already over when looked at"
+            },
+            added.elapsed().as_secs_f64()
+        );
+        let log = self.ntpd.stderr();
+        assert!(!log.contains(&format!("bind() to [{ADDED6}]")), "{log}");
+        let answer = ntpdig_answer(&self.cli, &self.tmp, ntpdig, ADDED6)
+            .unwrap_or_else(|| panic!("no answer from {ADDED6}\n{}", self.ntpd.describe()));
+        assert!(answer.contains(ADDED6), "{answer}");
+    }
 }
