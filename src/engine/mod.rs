@@ -934,6 +934,23 @@ mod tests {
         assert!(reply.root_dispersion.to_duration().to_secs_f64() < 0.02);
     }
 
+    /// An address bound after the start is one of ours: requests from it on port 123 (our
+    /// own packets looping back) are ignored, until the address goes again.
+    #[test]
+    fn own_addresses_follow_interface_rescans() {
+        let (_, mut e) = engine(&[], &[], 0.0);
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        let ours: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).len(), 1);
+        e.own_addresses_changed(&[], &[ours]);
+        assert!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).is_empty());
+        assert_eq!(ask(&mut e, "192.0.2.7:40000", &request(0xe3, t1)).len(), 1);
+        assert_eq!(e.own_refids, [refid_of(ours)]);
+        e.own_addresses_changed(&[ours], &[]);
+        assert_eq!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).len(), 1);
+        assert!(e.own_refids.is_empty());
+    }
+
     #[test]
     fn local_clock_is_polled_every_64_s() {
         let (mono, mut e) = engine(&[], &[], 0.0);
