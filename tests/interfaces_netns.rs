@@ -25,6 +25,8 @@ const IGNORED: &str = "172.25.0.99";
 const CLIENT6: &str = "fd00::12";
 /// Added after the start without `nodad`: tentative for a second or two.
 const ADDED6: &str = "fd00::21";
+/// On a spare link that is brought down.
+const DUMMY: &str = "10.9.0.1";
 
 /// `ip netns exec NS sysctl -qw SETTING`, inside the namespace only.
 fn sysctl(ns: &Netns, setting: &str) {
@@ -198,6 +200,7 @@ fn addresses_that_come_and_go_are_bound_answered_and_closed() {
     b.new_address_answered(ntpdig);
     b.removed_address_closed();
     b.tentative_address_bound(ntpdig);
+    b.link_down_closes_its_sockets();
     eprintln!(
         "test ran {:.1} s once the namespace lock was taken",
         began.elapsed().as_secs_f64()
@@ -316,5 +319,33 @@ impl Bench {
         let answer = ntpdig_answer(&self.cli, &self.tmp, ntpdig, ADDED6)
             .unwrap_or_else(|| panic!("no answer from {ADDED6}\n{}", self.ntpd.describe()));
         assert!(answer.contains(ADDED6), "{answer}");
+    }
+
+    /// A link that goes down keeps its IPv4 address (no address event), but only
+    /// interfaces that are up are listened on: the link event alone (`-U 0`, no IPv6 on
+    /// the link) closes the socket.
+    fn link_down_closes_its_sockets(&self) {
+        // A veth pair inside the namespace: no dummy driver needed.
+        self.srv.ip(&[
+            "link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1",
+        ]);
+        self.srv.ip(&["link", "set", "dummy1", "up"]);
+        // No IPv6 on either end: going down must announce nothing but the links' state.
+        sysctl(&self.srv, "net.ipv6.conf.dummy0.disable_ipv6=1");
+        sysctl(&self.srv, "net.ipv6.conf.dummy1.disable_ipv6=1");
+        self.srv.addr("dummy0", &format!("{DUMMY}/24"));
+        self.logged(&[&format!(" dummy0 {DUMMY} UDP 123")]);
+        let down = Instant::now();
+        self.srv.ip(&["link", "set", "dummy0", "down"]);
+        self.logged(&[&format!(" dummy0, {DUMMY}#123, interface stats: ")]);
+        eprintln!(
+            "link dummy0 down: its socket closed after {:.3} s",
+            down.elapsed().as_secs_f64()
+        );
+        assert!(
+            !is_bound(self.pid(), DUMMY),
+            "{:?}",
+            bound_port_123(self.pid())
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! The kernel's address notifications: a NETLINK_ROUTE socket subscribed to the IPv4 and
-//! IPv6 address groups, so the daemon rescans its interfaces as soon as an address comes,
-//! goes, or finishes duplicate address detection, instead of waiting for the next periodic
-//! scan (classic's "routing socket"). The messages are not parsed: any of them means "look
-//! again", and getifaddrs says what changed.
+//! IPv6 address groups and the link group, so the daemon rescans its interfaces as soon as
+//! an address comes, goes, or finishes duplicate address detection, or a link goes down or
+//! up (its IPv4 addresses stay, unannounced, but only interfaces that are up are listened
+//! on), instead of waiting for the next periodic scan (classic's "routing socket"). The
+//! messages are not parsed: any of them means "look again", and getifaddrs says what
+//! changed.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -19,7 +21,7 @@ pub struct AddressWatch {
 }
 
 impl AddressWatch {
-    /// Opens the socket and joins RTMGRP_IPV4_IFADDR and RTMGRP_IPV6_IFADDR.
+    /// Opens the socket and joins RTMGRP_LINK, RTMGRP_IPV4_IFADDR and RTMGRP_IPV6_IFADDR.
     pub fn open() -> io::Result<AddressWatch> {
         // SAFETY: plain socket(2); the result is checked and owned at once.
         let raw = unsafe {
@@ -37,7 +39,8 @@ impl AddressWatch {
         // SAFETY: sockaddr_nl is a plain C struct; all zeroes is valid (kernel picks the port).
         let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        addr.nl_groups = (libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR) as u32;
+        let groups = libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_IPV6_IFADDR;
+        addr.nl_groups = groups as u32;
         // SAFETY: a valid fd and a pointer to a sockaddr_nl of the stated length.
         let rc = unsafe {
             libc::bind(
