@@ -8,9 +8,10 @@
 //!
 //! The privilege drop, honestly: the daemon runs as every test process does, with
 //! CAP_SYS_TIME removed from its bounding set, and on a virtual clock; so after `-u
-//! ntp:ntp` it keeps no capability at all, and the test asserts CapEff == CapPrm == 0 and
-//! that CAP_SYS_TIME is absent from CapBnd. That CAP_SYS_TIME alone would be kept on a
-//! real system is unit-tested on the capability computation (src/daemon/privdrop.rs).
+//! ntp:ntp` it keeps only CAP_NET_BIND_SERVICE (for addresses that appear later), and the
+//! test asserts CapEff == CapPrm == that bit and that CAP_SYS_TIME is absent from CapBnd.
+//! That CAP_SYS_TIME would be kept too on a real system is unit-tested on the capability
+//! computation (src/privdrop.rs).
 //! The `ntp` user comes from scripts/install-test-deps.sh.
 
 mod common;
