@@ -163,10 +163,10 @@ impl Listeners {
                 Some(watch)
             }
             Err(err) => {
-                log::warn!(
-                    "cannot watch for address changes ({err}); scanning every {} s only",
-                    self.interval.as_secs()
-                );
+                match self.interval.as_secs() {
+                    0 => log::warn!("cannot watch for address changes ({err}); and -U 0: interfaces are never scanned again"),
+                    secs => log::warn!("cannot watch for address changes ({err}); scanning every {secs} s only"),
+                }
                 None
             }
         };
