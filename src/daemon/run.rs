@@ -2,9 +2,10 @@
 //! and run the loop on the system clock or a virtual one.
 
 use super::args::{self, Command, Options};
-use super::event_loop::{self, Listener, Stop};
+use super::event_loop::{self, Stop};
 use super::host::Host;
-use super::listen;
+use super::listen::DEFAULT_RESCAN_INTERVAL;
+use super::listeners::Listeners;
 use super::metrics_http::MetricsServer;
 use super::notify::Notifier;
 use super::observe::Observers;
@@ -19,8 +20,9 @@ use crate::control::NonceKey;
 use crate::engine::{Engine, Settings};
 use crate::net::{interfaces, udp};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const DEFAULT_CONFIG: &str = "/etc/ntp.conf";
 const NTP_PORT: u16 = 123;
@@ -133,8 +135,23 @@ fn check(path: &Path, explain: bool) -> i32 {
     i32::from(diagnostics.iter().any(|d| d.is_error()))
 }
 
-/// Binds the sockets; returns them with the addresses answered on.
-fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
+/// `-U`: seconds between interface scans, classic's 300 by default; a negative value is
+/// logged and the default kept, as classic does.
+fn rescan_interval(opts: &Options) -> Duration {
+    match opts.update_interval {
+        None => DEFAULT_RESCAN_INTERVAL,
+        Some(secs) => u64::try_from(secs).map_or_else(
+            |_| {
+                log::error!("command line interface update interval {secs} must not be negative");
+                DEFAULT_RESCAN_INTERVAL
+            },
+            Duration::from_secs,
+        ),
+    }
+}
+
+/// Binds the sockets for the addresses there are now; later scans keep them current.
+fn bind_all(shell: &ShellSettings, opts: &Options) -> io::Result<Listeners> {
     // Classic refuses to start when another process holds port 123.
     let probe: SocketAddr = ([0, 0, 0, 0], NTP_PORT).into();
     if let Err(err) = udp::bind_plain(probe) {
@@ -143,42 +160,19 @@ fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
         }
     }
     let ifaces = interfaces::list()?;
-    let mut listeners = Vec::new();
-    let mut own = Vec::new();
-    for (n, ep) in listen::endpoints(&ifaces, &shell.listen, NTP_PORT)
-        .into_iter()
-        .enumerate()
-    {
-        match udp::bind(ep.addr) {
-            Ok(socket) => {
-                let how = if ep.drop {
-                    "Listen and drop"
-                } else {
-                    "Listen normally"
-                };
-                log::info!(
-                    "{how} on {n} {} {} UDP {NTP_PORT}",
-                    ep.interface,
-                    ep.addr.ip()
-                );
-                if !ep.drop {
-                    own.push(ep.addr.ip());
-                }
-                listeners.push(Listener {
-                    socket,
-                    drop: ep.drop,
-                });
-            }
-            Err(err) => log::warn!("bind() to {} failed: {err}", ep.addr),
-        }
-    }
-    if listeners.iter().all(|l| l.drop) {
+    let listeners = Listeners::bind(
+        &ifaces,
+        shell.listen.clone(),
+        NTP_PORT,
+        rescan_interval(opts),
+    );
+    if listeners.iter().all(|l| l.drop()) {
         return Err(io::Error::new(
             io::ErrorKind::AddrNotAvailable,
             "no address to listen on",
         ));
     }
-    Ok((listeners, own))
+    Ok(listeners)
 }
 
 fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
@@ -187,7 +181,8 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
     } else {
         Some(process::daemonize()?)
     };
-    let (listeners, own_addresses) = bind_all(shell)?;
+    let listeners = bind_all(shell, opts)?;
+    let own_addresses = listeners.own_addresses();
     let mut observers = Observers::new(opts.metrics.and_then(bind_metrics), Notifier::from_env());
     let signals = Signals::new()?;
     let _pidfile = shell.pid_path.as_deref().map(PidFile::create).transpose()?;
@@ -218,7 +213,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         control_key: config.control_key,
     };
     let loop_shell = event_loop::Shell {
-        listeners: &listeners,
+        listeners,
         signals: &signals,
         drift_path: shell.drift_path.as_ref(),
         names,

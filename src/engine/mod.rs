@@ -325,6 +325,27 @@ impl<C: Clock> Engine<C> {
         &self.access
     }
 
+    /// Our answering addresses changed (an interface rescan): the `ignore ntpport` entries
+    /// that keep us from talking to ourselves, and the refids that betray a timing loop,
+    /// follow them.
+    pub fn own_addresses_changed(&mut self, removed: &[IpAddr], added: &[IpAddr]) {
+        if removed.is_empty() && added.is_empty() {
+            return;
+        }
+        let mut list = self.access.list().clone();
+        for addr in removed {
+            list.remove_interface(*addr);
+        }
+        for addr in added {
+            list.add_interface(*addr);
+        }
+        self.access.set_list(list);
+        let own = &mut self.settings.own_addresses;
+        own.retain(|a| !removed.contains(a));
+        own.extend(added);
+        self.own_refids = own.iter().map(|a| refid_of(*a)).collect();
+    }
+
     /// Adds a network association (a resolved `server`/`peer` name, a `pool` address);
     /// returns its association ID, or None if that address is already a source.
     pub fn mobilize(&mut self, mut spec: PeerSpec) -> Option<AssocId> {
@@ -911,6 +932,23 @@ mod tests {
         let offset = (reply.receive_time - t1).to_secs_f64();
         assert!((offset - 2.5).abs() < 1e-6, "{offset}");
         assert!(reply.root_dispersion.to_duration().to_secs_f64() < 0.02);
+    }
+
+    /// An address bound after the start is one of ours: requests from it on port 123 (our
+    /// own packets looping back) are ignored, until the address goes again.
+    #[test]
+    fn own_addresses_follow_interface_rescans() {
+        let (_, mut e) = engine(&[], &[], 0.0);
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        let ours: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).len(), 1);
+        e.own_addresses_changed(&[], &[ours]);
+        assert!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).is_empty());
+        assert_eq!(ask(&mut e, "192.0.2.7:40000", &request(0xe3, t1)).len(), 1);
+        assert_eq!(e.own_refids, [refid_of(ours)]);
+        e.own_addresses_changed(&[ours], &[]);
+        assert_eq!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).len(), 1);
+        assert!(e.own_refids.is_empty());
     }
 
     #[test]
