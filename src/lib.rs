@@ -17,6 +17,7 @@ pub mod fileio;
 pub mod leap;
 pub mod lines;
 pub mod metrics;
+pub mod mode7;
 pub mod net;
 pub mod ntpdate;
 pub mod ntpq;

@@ -309,6 +309,9 @@ fn switch_words(f: SystemFlag) -> &'static str {
         SystemFlag::Bclient => "listening for broadcast servers",
         SystemFlag::Calibrate => "refclock calibration",
         SystemFlag::Kernel => "the kernel time discipline",
+        SystemFlag::Mode7 => {
+            "mode 7 (ntpdc) queries from other hosts (this host is always answered)"
+        }
         SystemFlag::Monitor => "the MRU list of clients (ntpq mrulist) that 'limited' also needs",
         SystemFlag::Ntp => "steering the clock (off: ntpd only serves and measures)",
         SystemFlag::Pps => "PPS signal processing",
