@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod mode7;
 pub mod net;
 pub mod ntpdate;
+pub mod ntpdc;
 pub mod ntpq;
 pub mod ntpwait;
 pub mod privdrop;
