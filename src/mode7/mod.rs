@@ -38,7 +38,8 @@ pub struct Context<'a> {
 pub enum Outcome {
     /// Answered with data or an error code.
     Answered,
-    /// Not from this host and `enable mode7` is off: nothing sent.
+    /// Not from this host, and `enable mode7` is off or the request is shorter than any
+    /// real client's: nothing sent.
     Refused,
     /// Malformed (a response, fragment, error, sequence or MBZ set, bad version): nothing
     /// sent, as classic.
@@ -52,7 +53,7 @@ pub fn handle(
     ctx: &Context,
     send: &mut dyn FnMut(&[u8]),
 ) -> Outcome {
-    if !policy::admitted(client.ip(), ctx.enabled) {
+    if !policy::admitted(client.ip(), ctx.enabled, bytes.len()) {
         return Outcome::Refused;
     }
     let Some(req) = Header::decode(bytes) else {

@@ -7,10 +7,16 @@
 use crate::wire::mode7::{code, is_write, InfoError, IMPL_UNIV, IMPL_XNTPD, IMPL_XNTPD_OLD};
 use std::net::IpAddr;
 
-/// Whether a request from `source` is answered at all. A refused source gets nothing
-/// back, not even an error (an error packet would still be a reflection).
-pub fn admitted(source: IpAddr, enable_mode7: bool) -> bool {
-    enable_mode7 || is_loopback(source)
+/// The shortest request answered from another host: what collectd's ntpd plugin sends
+/// (the header and 176 data octets; classic ntpdc sends 192). Classic answered a bare
+/// 8-octet header, which made an 88-octet `sysinfo` an 11x reflection; real clients
+/// never send less, so with this floor no single answer exceeds its request.
+pub const MIN_REMOTE_REQUEST: usize = 184;
+
+/// Whether a request of `len` octets from `source` is answered at all. A refused source
+/// gets nothing back, not even an error (an error packet would still be a reflection).
+pub fn admitted(source: IpAddr, enable_mode7: bool, len: usize) -> bool {
+    is_loopback(source) || (enable_mode7 && len >= MIN_REMOTE_REQUEST)
 }
 
 fn is_loopback(a: IpAddr) -> bool {
@@ -68,7 +74,7 @@ mod tests {
     #[test]
     fn loopback_only_unless_enabled() {
         for local in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
-            assert!(admitted(local.parse().unwrap(), false), "{local}");
+            assert!(admitted(local.parse().unwrap(), false, 8), "{local}");
         }
         for remote in [
             "192.0.2.1",
@@ -77,8 +83,11 @@ mod tests {
             "::ffff:192.0.2.1",
             "0.0.0.0",
         ] {
-            assert!(!admitted(remote.parse().unwrap(), false), "{remote}");
-            assert!(admitted(remote.parse().unwrap(), true), "{remote}");
+            let a = remote.parse().unwrap();
+            assert!(!admitted(a, false, 192), "{remote}");
+            assert!(admitted(a, true, 192) && admitted(a, true, 184), "{remote}");
+            // A bare header from elsewhere is the reflection attack's request.
+            assert!(!admitted(a, true, 183) && !admitted(a, true, 8), "{remote}");
         }
     }
 
