@@ -37,110 +37,45 @@ pub struct Out<'o> {
 }
 
 type Handler = fn(&mut Ntpdc<'_>, &[&str], &mut Out<'_>) -> io::Result<()>;
+/// Prints one item of a read request.
+type Printer = fn(&[u8], &Names) -> Option<String>;
+
+/// What a command does.
+enum Action {
+    /// Ask for a request answered by one item and print it.
+    Read(u8, Printer),
+    Run(Handler),
+}
+
+use Action::{Read, Run};
 
 /// The one command table: help, dispatch and usage come from it.
-const COMMANDS: &[(&str, &str, Handler)] = &[
-    ("dmpeers", "display peer summary information", |d, _, o| {
-        d.peers(o, true)
-    }),
-    ("exit", "exit ntpdc", |d, _, _| {
-        d.quit = true;
-        Ok(())
-    }),
-    ("help", "tell the use and syntax of commands", |_, a, o| {
-        help(a, o)
-    }),
-    (
-        "host",
-        "specify the host whose NTP server we talk to",
-        |d, a, o| d.host(a, o),
-    ),
-    (
-        "hostnames",
-        "specify whether hostnames or net numbers are printed",
-        |d, a, o| d.hostnames(a, o),
-    ),
-    ("iostats", "display I/O subsystem statistics", |d, _, o| {
-        d.one(o, code::IO_STATS, |b, _| {
-            IoStats::decode(b).map(|s| show::iostats(&s))
-        })
-    }),
-    (
-        "kerninfo",
-        "display the kernel pll/pps variables",
-        |d, _, o| {
-            d.one(o, code::GET_KERNEL, |b, _| {
-                KernelInfo::decode(b).map(|s| show::kerninfo(&s))
-            })
-        },
-    ),
-    (
-        "listpeers",
-        "display list of peers the server knows about",
-        |d, a, o| d.listpeers(a, o),
-    ),
-    ("loopinfo", "display loop filter information", |d, _, o| {
-        d.one(o, code::LOOP_INFO, |b, _| {
-            LoopInfo::decode(b).map(|s| show::loopinfo(&s))
-        })
-    }),
-    (
-        "memstats",
-        "display peer memory usage statistics",
-        |d, _, o| {
-            d.one(o, code::MEM_STATS, |b, _| {
-                MemStats::decode(b).map(|s| show::memstats(&s))
-            })
-        },
-    ),
-    (
-        "monlist",
-        "display data the server's monitor routines have collected",
-        |_, _, o| {
-            writeln!(
-            o.err,
-            "***monlist is not served (the monlist amplifier, CVE-2013-5211); use ntpq -c mrulist"
-        )
-        },
-    ),
-    ("peers", "display peer summary information", |d, _, o| {
-        d.peers(o, false)
-    }),
-    ("quit", "exit ntpdc", |d, _, _| {
-        d.quit = true;
-        Ok(())
-    }),
-    (
-        "showpeer",
-        "display detailed information for one or more peers",
-        |d, a, o| d.showpeer(a, o),
-    ),
-    ("sysinfo", "display system summary", |d, _, o| {
-        d.one(o, code::SYS_INFO, |b, n| {
-            SysInfo::decode(b).map(|s| show::sysinfo(&s, n))
-        })
-    }),
-    (
-        "sysstats",
-        "display system uptime and packet counts",
-        |d, _, o| {
-            d.one(o, code::SYS_STATS, |b, _| {
-                SysStats::decode(b).map(|s| show::sysstats(&s))
-            })
-        },
-    ),
-    ("timeout", "set the primary receive time out", |d, a, o| {
-        d.timeout(a, o)
-    }),
-    ("timerstats", "display timer/event statistics", |d, _, o| {
-        d.one(o, code::TIMER_STATS, |b, _| {
-            TimerStats::decode(b).map(|s| show::timerstats(&s))
-        })
-    }),
-    ("version", "print version number", |_, _, o| {
-        writeln!(o.out, "{VERSION}")
-    }),
+#[rustfmt::skip]
+const COMMANDS: &[(&str, &str, Action)] = &[
+    ("dmpeers", "display peer summary information", Run(|d, _, o| d.peers(o, true))),
+    ("exit", "exit ntpdc", Run(|d, _, _| d.quit())),
+    ("help", "tell the use and syntax of commands", Run(|_, a, o| help(a, o))),
+    ("host", "specify the host whose NTP server we talk to", Run(|d, a, o| d.host(a, o))),
+    ("hostnames", "specify whether hostnames or net numbers are printed", Run(|d, a, o| d.hostnames(a, o))),
+    ("iostats", "display I/O subsystem statistics", Read(code::IO_STATS, |b, _| Some(show::iostats(&IoStats::decode(b)?)))),
+    ("kerninfo", "display the kernel pll/pps variables", Read(code::GET_KERNEL, |b, _| Some(show::kerninfo(&KernelInfo::decode(b)?)))),
+    ("listpeers", "display list of peers the server knows about", Run(|d, a, o| d.listpeers(a, o))),
+    ("loopinfo", "display loop filter information", Read(code::LOOP_INFO, |b, _| Some(show::loopinfo(&LoopInfo::decode(b)?)))),
+    ("memstats", "display peer memory usage statistics", Read(code::MEM_STATS, |b, _| Some(show::memstats(&MemStats::decode(b)?)))),
+    ("monlist", "display data the server's monitor routines have collected", Run(|_, _, o| writeln!(o.err, "{MONLIST}"))),
+    ("peers", "display peer summary information", Run(|d, _, o| d.peers(o, false))),
+    ("quit", "exit ntpdc", Run(|d, _, _| d.quit())),
+    ("showpeer", "display detailed information for one or more peers", Run(|d, a, o| d.showpeer(a, o))),
+    ("sysinfo", "display system summary", Read(code::SYS_INFO, |b, n| Some(show::sysinfo(&SysInfo::decode(b)?, n)))),
+    ("sysstats", "display system uptime and packet counts", Read(code::SYS_STATS, |b, _| Some(show::sysstats(&SysStats::decode(b)?)))),
+    ("timeout", "set the primary receive time out", Run(|d, a, o| d.timeout(a, o))),
+    ("timerstats", "display timer/event statistics", Read(code::TIMER_STATS, |b, _| Some(show::timerstats(&TimerStats::decode(b)?)))),
+    ("version", "print version number", Run(|_, _, o| writeln!(o.out, "{VERSION}"))),
 ];
+
+/// What `monlist` says instead of asking.
+const MONLIST: &str =
+    "***monlist is not served (the monlist amplifier, CVE-2013-5211); use ntpq -c mrulist";
 
 /// Classic's `help` listing: the names in columns, column by column, each as wide as the
 /// longest name plus one.
@@ -209,7 +144,10 @@ impl<'a> Ntpdc<'a> {
             .filter(|(n, ..)| n.starts_with(name))
             .collect();
         match (exact, matches.as_slice()) {
-            (Some((.., handler)), _) | (None, [(.., handler)]) => handler(self, args, o),
+            (Some((.., action)), _) | (None, [(.., action)]) => match action {
+                Read(request, print) => self.one(o, *request, *print),
+                Run(handler) => handler(self, args, o),
+            },
             (None, []) => writeln!(o.err, "***Command `{name}' unknown"),
             (None, _) => writeln!(o.err, "***Command `{name}' ambiguous"),
         }
@@ -243,24 +181,21 @@ impl<'a> Ntpdc<'a> {
         let Some(t) = self.transport.as_mut() else {
             return Ok(None);
         };
-        let mut result = query(
-            t.as_mut(),
-            self.implementation,
-            request,
-            item_size,
-            items,
-            self.timeout,
-        );
-        if matches!(result, Err(Failure::Server(1))) && self.implementation == IMPL_XNTPD {
-            self.implementation = IMPL_XNTPD_OLD;
-            result = query(
+        let timeout = self.timeout;
+        let mut ask = |implementation| {
+            query(
                 t.as_mut(),
-                self.implementation,
+                implementation,
                 request,
                 item_size,
                 items,
-                self.timeout,
-            );
+                timeout,
+            )
+        };
+        let mut result = ask(self.implementation);
+        if matches!(result, Err(Failure::Server(1))) && self.implementation == IMPL_XNTPD {
+            self.implementation = IMPL_XNTPD_OLD;
+            result = ask(self.implementation);
         }
         match result {
             Ok(a) => Ok(Some(a)),
@@ -272,12 +207,7 @@ impl<'a> Ntpdc<'a> {
     }
 
     /// A request answered by one item, printed by `print`.
-    fn one(
-        &mut self,
-        o: &mut Out<'_>,
-        request: u8,
-        print: fn(&[u8], &Names) -> Option<String>,
-    ) -> io::Result<()> {
+    fn one(&mut self, o: &mut Out<'_>, request: u8, print: Printer) -> io::Result<()> {
         let Some(a) = self.ask(o, request, 0, &[])? else {
             return Ok(());
         };
@@ -342,6 +272,11 @@ impl<'a> Ntpdc<'a> {
             }
             write!(o.out, "{}", show::showpeer(&p))?;
         }
+        Ok(())
+    }
+
+    fn quit(&mut self) -> io::Result<()> {
+        self.quit = true;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! items. Pure functions returning text; labels and widths are the captures'.
 
 use crate::ntpq::display::{host_text, pretty_date, Resolver};
+use crate::ntpq::MODES;
 use crate::wire::mode7::{
     from_l_fp, from_s_fp, from_u_fp, peer_flag, sys_flag, IoStats, KernelInfo, LoopInfo, MemStats,
     PeerInfo, PeerListItem, PeerSummary, SysInfo, SysStats, TimerStats, HASH_SIZE, STA_NANO,
@@ -29,17 +30,7 @@ fn fixed(v: f64, decimals: usize) -> String {
 
 /// Classic `modetoa`.
 fn mode_name(mode: u8) -> &'static str {
-    const NAMES: [&str; 8] = [
-        "unspec",
-        "sym_active",
-        "sym_passive",
-        "client",
-        "server",
-        "broadcast",
-        "control",
-        "private",
-    ];
-    NAMES.get(usize::from(mode)).copied().unwrap_or("bclient")
+    MODES.get(usize::from(mode)).copied().unwrap_or("unknown")
 }
 
 fn leap_text(leap: u8) -> String {
