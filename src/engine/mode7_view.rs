@@ -126,6 +126,59 @@ mod tests {
     }
 
     #[test]
+    fn peer_info_by_address_and_bad_items() {
+        use crate::wire::mode7::{PeerInfo, PeerListItem};
+        let (_, mut e) = engine(&[], &[], 0.0);
+        let item = |addr: &str| PeerListItem {
+            addr: addr.parse().unwrap(),
+            port: 123,
+            hmode: 0,
+            flags: 0,
+        };
+        let ask = |e: &mut _, v6: bool, items: &[PeerListItem]| {
+            let encoded: Vec<Vec<u8>> = items.iter().map(|i| i.encode(v6)).collect();
+            let size = encoded.first().map_or(0, Vec::len) as u16;
+            let implementation = if v6 { IMPL_XNTPD } else { 2 };
+            let bytes =
+                crate::wire::mode7::request(implementation, code::PEER_INFO, size, &encoded);
+            raw(e, "127.0.0.1:40000", &bytes)
+        };
+        let out = ask(&mut e, true, &[item("127.127.1.0"), item("192.0.2.1")]);
+        assert_eq!(out[0].len(), 8 + PeerInfo::SIZE);
+        let p = PeerInfo::decode(&out[0][8..]).unwrap();
+        assert_eq!((p.stratum, p.refid), (10, *b"LOCL"));
+        let out = ask(&mut e, false, &[item("127.127.1.0")]);
+        assert_eq!(out[0].len(), 8 + PeerInfo::V4_SIZE);
+        // Unknown address: no data; a wrong item size or a count beyond the data: format.
+        let error = |out: Vec<Vec<u8>>| Header::decode(&out[0]).map(|h| h.error);
+        assert_eq!(error(ask(&mut e, true, &[item("192.0.2.1")])), Some(4));
+        let mut bytes = crate::wire::mode7::request(IMPL_XNTPD, code::PEER_INFO, 12, &[]);
+        assert_eq!(error(raw(&mut e, "127.0.0.1:40000", &bytes)), Some(3));
+        bytes[5] = 100;
+        bytes[7] = 32;
+        assert_eq!(error(raw(&mut e, "127.0.0.1:40000", &bytes)), Some(3));
+    }
+
+    proptest::proptest! {
+        /// Anything from this host with mode 7 in its first octet: no panic, and every
+        /// answer is a response of at most one classic packet.
+        #[test]
+        fn garbage_from_loopback_never_panics(
+            mut bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            first in proptest::prelude::any::<u8>(),
+        ) {
+            let (_, mut e) = engine(&[], &[], 0.0);
+            if let Some(b) = bytes.first_mut() {
+                *b = first | 7;
+            }
+            for reply in raw(&mut e, "127.0.0.1:40000", &bytes) {
+                proptest::prop_assert!(reply.len() <= 8 + 500);
+                proptest::prop_assert!(Header::decode(&reply).is_some_and(|h| h.response));
+            }
+        }
+    }
+
+    #[test]
     fn answers_never_exceed_classic_sizes() {
         let (_, mut e) = engine(&[], &[], 0.0);
         for request in 0..=255u8 {
