@@ -10,7 +10,8 @@ use std::net::IpAddr;
 /// The shortest request answered from another host: what collectd's ntpd plugin sends
 /// (the header and 176 data octets; classic ntpdc sends 192). Classic answered a bare
 /// 8-octet header, which made an 88-octet `sysinfo` an 11x reflection; real clients
-/// never send less, so with this floor no single answer exceeds its request.
+/// never send less, so with this floor only the per-association answers (peer lists,
+/// `showpeer`: 276 octets per association named) can exceed their request.
 pub const MIN_REMOTE_REQUEST: usize = 184;
 
 /// Whether a request of `len` octets from `source` is answered at all. A refused source
