@@ -104,7 +104,7 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
             )
         }
         Directive::RequestKey(k) => format!(
-            "key {k} would authenticate ntpdc (mode 7) requests; this ntpd answers no mode 7"
+            "key {k} would authenticate ntpdc (mode 7) writes; mode 7 is read-only here"
         ),
         Directive::ControlKey(k) => format!(
             "key {k} authenticates ntpq writes and remote configuration (mode 6)"

@@ -258,7 +258,7 @@ fn keys(opts: &Options, config: &Config) -> crate::auth::KeyRing {
         .copied()
         .collect();
     if let Some(id) = config.request_key {
-        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is never answered");
+        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is read-only here, so it authenticates nothing");
     }
     crate::auth::load::key_ring(path, &trusted, config.control_key)
 }
