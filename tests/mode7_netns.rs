@@ -279,6 +279,21 @@ fn lan_hosts_get_nothing_without_enable_mode7() {
         query(&sock, server, Duration::from_secs(2)).is_some(),
         "time still served"
     );
+    // Our ntpdc from there says what classic's says, after its timeout.
+    let out = lab.host(CLIENT).run(
+        &lab.tmp,
+        &[NTPDC, "-c", "timeout 1000", "-c", "sysinfo", SERVER],
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (
+            Some(0),
+            "",
+            "172.25.0.11: timed out, nothing received\n***Request timed out\n"
+        ),
+        "{out:?}"
+    );
     // This host is answered: the daemon's own loopback.
     let local = socket_for(lab.host(SERVER), ntp_addr("127.0.0.1"));
     let sysinfo = ask(
