@@ -18,8 +18,6 @@ pub const RESP_DATA_SIZE: usize = 500;
 /// What classic's ntpdc sends unauthenticated: the header, 176 data octets and an 8-octet
 /// timestamp (REQ_LEN_NOMAC).
 pub const REQ_LEN_NOMAC: usize = 192;
-/// Data octets in a request.
-pub const REQ_DATA_LEN: usize = 176;
 /// The highest response sequence number (classic MAXSEQ).
 pub const MAX_SEQ: u8 = 127;
 
@@ -28,12 +26,11 @@ pub const IMPL_UNIV: u8 = 0;
 pub const IMPL_XNTPD_OLD: u8 = 2;
 pub const IMPL_XNTPD: u8 = 3;
 
-/// Request codes (the ones this crate names; see [`is_write`] for the rest).
+/// Request codes this crate names (see [`is_write`] for the writes).
 pub mod code {
     pub const PEER_LIST: u8 = 0;
     pub const PEER_LIST_SUM: u8 = 1;
     pub const PEER_INFO: u8 = 2;
-    pub const PEER_STATS: u8 = 3;
     pub const SYS_INFO: u8 = 4;
     pub const SYS_STATS: u8 = 5;
     pub const IO_STATS: u8 = 6;
@@ -43,16 +40,9 @@ pub mod code {
     pub const CONFIG: u8 = 10;
     pub const GET_RESTRICT: u8 = 16;
     pub const MON_GETLIST: u8 = 20;
-    pub const AUTHINFO: u8 = 28;
-    pub const TRAPS: u8 = 29;
-    pub const GET_CTLSTATS: u8 = 34;
-    pub const GET_LEAPINFO: u8 = 35;
-    pub const GET_CLOCKINFO: u8 = 36;
     pub const GET_KERNEL: u8 = 38;
-    pub const GET_CLKBUGINFO: u8 = 39;
     pub const MON_GETLIST_1: u8 = 42;
     pub const IF_STATS: u8 = 44;
-    pub const IF_RELOAD: u8 = 45;
 }
 
 /// Whether classic's request table marks `request` AUTH: every configuration change
