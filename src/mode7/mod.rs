@@ -95,10 +95,7 @@ pub fn handle(
             peer_size(v6, PeerSummary::SIZE, PeerSummary::V4_SIZE),
             answers::peer_list_sum(state, v6),
         ),
-        code::SYS_INFO => {
-            let item = answers::sys_info(state, ctx.system_flags, v6);
-            (item.len(), vec![item])
-        }
+        code::SYS_INFO => one(answers::sys_info(state, ctx.system_flags, v6)),
         code::SYS_STATS => one(answers::sys_stats(state)),
         code::IO_STATS => one(answers::io_stats(state)),
         code::MEM_STATS => one(answers::mem_stats(state)),
