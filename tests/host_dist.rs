@@ -53,6 +53,7 @@ fn every_man_page_renders_without_warnings() {
             "ntp.conf.5",
             "ntpd.8",
             "ntpdate.8",
+            "ntpdc.8",
             "ntpq.8",
             "ntptime.8"
         ]
@@ -174,6 +175,7 @@ fn scripts_parse_and_config_files_are_installed_with_their_modes() {
         "usr/sbin/ntpdate",
         "usr/sbin/ntpq",
         "usr/bin/ntpq",
+        "usr/sbin/ntpdc",
         "usr/sbin/ntptime",
         "usr/sbin/ntp-wait",
     ] {

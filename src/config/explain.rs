@@ -104,7 +104,7 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
             )
         }
         Directive::RequestKey(k) => format!(
-            "key {k} would authenticate ntpdc (mode 7) requests; this ntpd answers no mode 7"
+            "key {k} would authenticate ntpdc (mode 7) writes; mode 7 is read-only here"
         ),
         Directive::ControlKey(k) => format!(
             "key {k} authenticates ntpq writes and remote configuration (mode 6)"
@@ -330,6 +330,9 @@ fn switch_words(f: SystemFlag) -> &'static str {
         SystemFlag::Bclient => "listening for broadcast servers",
         SystemFlag::Calibrate => "refclock calibration",
         SystemFlag::Kernel => "the kernel time discipline",
+        SystemFlag::Mode7 => {
+            "mode 7 (ntpdc) queries from other hosts (this host is always answered)"
+        }
         SystemFlag::Monitor => "the MRU list of clients (ntpq mrulist) that 'limited' also needs",
         SystemFlag::Ntp => "steering the clock (off: ntpd only serves and measures)",
         SystemFlag::Pps => "PPS signal processing",

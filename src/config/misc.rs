@@ -493,7 +493,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            one("enable auth bclient calibrate kernel monitor ntp pps stats"),
+            one("enable auth bclient calibrate kernel mode7 monitor ntp pps stats"),
             Directive::Enable(SystemFlag::ALL.to_vec())
         );
     }

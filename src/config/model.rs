@@ -116,6 +116,8 @@ pub enum SystemFlag {
     Bclient,
     Calibrate,
     Kernel,
+    /// 4.2.8's `enable mode7`: answer mode 7 (ntpdc) from other hosts, not only this one.
+    Mode7,
     Monitor,
     Ntp,
     Pps,
@@ -123,11 +125,12 @@ pub enum SystemFlag {
 }
 
 impl SystemFlag {
-    pub const ALL: [SystemFlag; 8] = [
+    pub const ALL: [SystemFlag; 9] = [
         SystemFlag::Auth,
         SystemFlag::Bclient,
         SystemFlag::Calibrate,
         SystemFlag::Kernel,
+        SystemFlag::Mode7,
         SystemFlag::Monitor,
         SystemFlag::Ntp,
         SystemFlag::Pps,
@@ -140,6 +143,7 @@ impl SystemFlag {
             SystemFlag::Bclient => "bclient",
             SystemFlag::Calibrate => "calibrate",
             SystemFlag::Kernel => "kernel",
+            SystemFlag::Mode7 => "mode7",
             SystemFlag::Monitor => "monitor",
             SystemFlag::Ntp => "ntp",
             SystemFlag::Pps => "pps",
@@ -161,6 +165,7 @@ pub struct SystemFlags {
     pub bclient: bool,
     pub calibrate: bool,
     pub kernel: bool,
+    pub mode7: bool,
     pub monitor: bool,
     pub ntp: bool,
     pub pps: bool,
@@ -174,6 +179,7 @@ impl Default for SystemFlags {
             bclient: false,
             calibrate: false,
             kernel: true,
+            mode7: false,
             monitor: true,
             ntp: true,
             pps: false,
@@ -189,6 +195,7 @@ impl SystemFlags {
             SystemFlag::Bclient => &mut self.bclient,
             SystemFlag::Calibrate => &mut self.calibrate,
             SystemFlag::Kernel => &mut self.kernel,
+            SystemFlag::Mode7 => &mut self.mode7,
             SystemFlag::Monitor => &mut self.monitor,
             SystemFlag::Ntp => &mut self.ntp,
             SystemFlag::Pps => &mut self.pps,

@@ -211,6 +211,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         leap_table: config.leap_file.as_deref().and_then(leapfile::load),
         keys: keys(opts, config),
         control_key: config.control_key,
+        mode7: config.system.mode7,
     };
     let loop_shell = event_loop::Shell {
         listeners,
@@ -253,7 +254,7 @@ fn keys(opts: &Options, config: &Config) -> crate::auth::KeyRing {
         .copied()
         .collect();
     if let Some(id) = config.request_key {
-        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is never answered");
+        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is read-only here, so it authenticates nothing");
     }
     crate::auth::load::key_ring(path, &trusted, config.control_key)
 }

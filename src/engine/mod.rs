@@ -9,6 +9,7 @@
 pub mod control_view;
 mod events;
 mod metrics_view;
+mod mode7_view;
 pub mod peers;
 pub mod reasons;
 mod records;
@@ -87,6 +88,8 @@ pub struct Settings {
     pub keys: KeyRing,
     /// `controlkey`: mode 6 writes need a MAC by this (trusted) key.
     pub control_key: Option<u32>,
+    /// `enable mode7`: answer mode 7 from other hosts too (this host always is).
+    pub mode7: bool,
 }
 
 /// What follows a reply header: nothing, a MAC by the request's key, or a crypto-NAK.
@@ -119,6 +122,7 @@ impl Settings {
             leap_table: None,
             keys: KeyRing::default(),
             control_key: None,
+            mode7: false,
         }
     }
 }
@@ -553,6 +557,7 @@ impl<C: Clock> Engine<C> {
                 self.control_request(dgram, rights, send);
                 return;
             }
+            (Access::Private, _) => return self.private_request(dgram, send),
             (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
                 let floor = self.access.monitor().limits().average_log2 as i8;
@@ -992,13 +997,13 @@ mod tests {
     }
 
     #[test]
-    fn ignore_and_mode7_are_silent() {
+    fn ignore_is_silent() {
         let (_, mut e) = engine(&[RestrictFlag::Ignore], &[("127.0.0.1", &[])], 0.0);
         let t1 = NtpTimestamp::from_bits(TRUE_START);
         assert!(ask(&mut e, "192.0.2.1:123", &request(0x23, t1)).is_empty());
         assert_eq!(ask(&mut e, "127.0.0.1:123", &request(0x23, t1)).len(), 1);
         let monlist = [0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0];
-        assert!(ask(&mut e, "127.0.0.1:123", &monlist).is_empty());
+        assert!(ask(&mut e, "192.0.2.1:123", &monlist).is_empty());
     }
 
     #[test]
