@@ -163,10 +163,11 @@ fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
                 if !ep.drop {
                     own.push(ep.addr.ip());
                 }
-                listeners.push(Listener {
-                    socket,
-                    drop: ep.drop,
-                });
+                let mut drop = ep.drop;
+                if ep.addr == SocketAddr::from(([0, 0, 0, 0], NTP_PORT)) {
+                    drop &= !open_to_groups(&socket, &shell.groups, &ifaces);
+                }
+                listeners.push(Listener { socket, drop });
             }
             Err(err) => log::warn!("bind() to {} failed: {err}", ep.addr),
         }
@@ -178,6 +179,36 @@ fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
         ));
     }
     Ok((listeners, own))
+}
+
+/// Readies the IPv4 wildcard socket for broadcast and manycast (see
+/// [`settings::GroupSockets`]); true when what arrives on it goes to the engine.
+fn open_to_groups(
+    socket: &std::net::UdpSocket,
+    groups: &settings::GroupSockets,
+    ifaces: &[interfaces::InterfaceAddr],
+) -> bool {
+    let local: Vec<std::net::Ipv4Addr> = ifaces
+        .iter()
+        .filter_map(|i| match i.addr {
+            IpAddr::V4(a) if !a.is_loopback() => Some(a),
+            _ => None,
+        })
+        .collect();
+    for group in &groups.join {
+        for iface in &local {
+            match udp::join_group(socket, *group, *iface) {
+                Ok(()) => log::info!("joined multicast group {group} on {iface}"),
+                Err(err) => log::warn!("cannot join multicast group {group} on {iface}: {err}"),
+            }
+        }
+    }
+    if groups.send {
+        if let Err(err) = udp::allow_group_sends(socket, groups.ttl) {
+            log::warn!("cannot send to broadcast or multicast addresses: {err}");
+        }
+    }
+    groups.receive
 }
 
 fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
@@ -215,6 +246,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         leap_table: config.leap_file.as_deref().and_then(leapfile::load),
         keys: keys(opts, config),
         control_key: config.control_key,
+        casting: settings::casting(config),
     };
     let loop_shell = event_loop::Shell {
         listeners: &listeners,

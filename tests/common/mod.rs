@@ -324,13 +324,18 @@ impl LanLab {
     /// chronyd at `addr` serving its undisciplined clock at stratum 10 (-x: hands off the
     /// clock); None = skipped.
     pub fn chronyd_server(&mut self, addr: &str) -> Option<()> {
+        self.chronyd_server_with(addr, "")
+    }
+
+    /// [`LanLab::chronyd_server`] with more chrony.conf lines (`extra`).
+    pub fn chronyd_server_with(&mut self, addr: &str, extra: &str) -> Option<()> {
         let bin = require_peer("chronyd")?;
         let dir = self.tmp.path().join(format!("chrony-{addr}"));
         fs::create_dir_all(&dir).ok()?;
         let conf = self.tmp.write(
             &format!("chrony-{addr}.conf"),
             &format!(
-                "local stratum 10\nallow all\ncmdport 0\nbindcmdaddress /\npidfile {}/pid\n",
+                "local stratum 10\nallow all\ncmdport 0\nbindcmdaddress /\npidfile {}/pid\n{extra}",
                 dir.display()
             ),
         );
