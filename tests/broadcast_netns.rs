@@ -207,3 +207,41 @@ fn our_broadcast_server_with_a_key_is_heard_only_with_the_key() {
         lab.procs[without].describe()
     );
 }
+
+#[test]
+fn our_multicast_server_and_multicastclient() {
+    let Some(mut lab) = LanLab::new() else { return };
+    if require_peer("ntpdig").is_none() {
+        return;
+    }
+    lab.enable_multicast();
+    let server_conf = format!("{}broadcast 224.0.1.1 minpoll 4\n", common::LOCAL_CONF);
+    lab.ours(SERVER, &server_conf, None);
+    common::wait_for_stratum(
+        &lab.lan.server,
+        common::ntp_addr("127.0.0.1"),
+        11,
+        common::STARTUP,
+    );
+    // `multicastclient` alone joins 224.0.1.1.
+    let client = lab.ours(CLIENT, "multicastclient\ndisable auth\n", Some("0.05"));
+    let took = time_to_serve(&lab, SERVER, CLIENT, 12, 0.010, SERVE_WITHIN);
+    eprintln!(
+        "multicast client (our server sending to 224.0.1.1): serving s12 within 10 ms after {}",
+        took.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+    );
+    assert!(
+        took.is_some(),
+        "never synchronised\n{}",
+        describe(&lab.procs)
+    );
+    let log = lab.procs[client].describe();
+    assert!(log.contains("joined multicast group 224.0.1.1"), "{log}");
+    let peers = ntpq(&lab, SERVER, "peers");
+    assert!(
+        peers
+            .lines()
+            .any(|l| l[1..].starts_with("224.0.1.1") && l.contains(".MCST.")),
+        "{peers}"
+    );
+}

@@ -272,9 +272,7 @@ pub fn tos(config: &Config) -> TosParams {
 pub fn casting(config: &Config) -> Casting {
     let default = Casting::default();
     Casting {
-        broadcast_client: config.broadcast_client
-            || config.system.bclient
-            || config.multicast_client.is_some(),
+        broadcast_client: config.system.bclient,
         volley: !config.broadcast_novolley,
         broadcast_delay: config.broadcast_delay.unwrap_or(default.broadcast_delay),
         manycast_server: !config.manycast_server.is_empty(),

@@ -345,6 +345,26 @@ impl LanLab {
         Some(())
     }
 
+    /// Multicast on the LAN: a 224.0.0.0/4 route in the server, client and client2
+    /// namespaces (there are no default routes), and a bridge that forwards every group
+    /// (IGMP snooping off, so no join has to be seen first).
+    pub fn enable_multicast(&self) {
+        let srv = &self.lan.server;
+        srv.ip(&[
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        srv.ip(&["route", "add", "224.0.0.0/4", "dev", "br0"]);
+        for host in [&self.lan.client, &self.lan.client2] {
+            host.ip(&["route", "add", "224.0.0.0/4", "dev", "eth0"]);
+        }
+    }
+
     /// One more host on the LAN bridge, at 172.25.0.(14 + n); returns its address.
     pub fn add_host(&mut self) -> String {
         let addr = format!("172.25.0.{}", 14 + self.extra.len());
