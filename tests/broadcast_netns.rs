@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{require_peer, LanLab, Proc, CLIENT, CLIENT2, SERVER};
+use common::{require_peer, LanLab, CLIENT, CLIENT2, SERVER};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -61,12 +61,24 @@ fn ntpq(lab: &LanLab, at: &str, cmd: &str) -> String {
         .stdout
 }
 
-fn describe(procs: &[Proc]) -> String {
-    procs
-        .iter()
-        .map(Proc::describe)
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Waits until the server host's daemon serves `stratum`.
+fn server_ready(lab: &LanLab, stratum: u8) {
+    let local = common::ntp_addr("127.0.0.1");
+    common::wait_for_stratum(&lab.lan.server, local, stratum, common::STARTUP);
+}
+
+/// The time until the client serves `stratum` within 10 ms (ntpdig from the server's
+/// host), printed as the figure of `what`; fails past [`SERVE_WITHIN`].
+fn client_serves(lab: &LanLab, what: &str, stratum: u8) -> Duration {
+    let took = time_to_serve(lab, SERVER, CLIENT, stratum, 0.010, SERVE_WITHIN);
+    let figure = took.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()));
+    eprintln!("{what}: serving s{stratum} within 10 ms after {figure}");
+    took.unwrap_or_else(|| {
+        panic!(
+            "{what}: never served s{stratum} within 10 ms\n{}",
+            lab.outputs()
+        )
+    })
 }
 
 /// The association ID a log line "ADDR broadcast client association ID: ..." names.
@@ -87,22 +99,12 @@ fn chronyd_broadcasts_and_our_client_serves_within_10_ms() {
     if lab.chronyd_server_with(SERVER, &extra).is_none() {
         return;
     }
-    common::wait_for_stratum(
-        &lab.lan.server,
-        common::ntp_addr("127.0.0.1"),
-        10,
-        common::STARTUP,
-    );
+    server_ready(&lab, 10);
     let client = lab.ours(CLIENT, "broadcastclient\ndisable auth\n", Some("0.05"));
-    let took = time_to_serve(&lab, SERVER, CLIENT, 11, 0.010, SERVE_WITHIN);
-    eprintln!(
-        "broadcast client (chronyd broadcasting, cold, 50 ms off): serving s11 within 10 ms after {}",
-        took.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
-    );
-    assert!(
-        took.is_some(),
-        "never served s11 within 10 ms\n{}",
-        describe(&lab.procs)
+    client_serves(
+        &lab,
+        "broadcast client (chronyd broadcasting, cold, 50 ms off)",
+        11,
     );
     let log = lab.procs[client].describe();
     assert!(
@@ -119,7 +121,7 @@ fn chronyd_broadcasts_and_our_client_serves_within_10_ms() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the volley never ended\n{}",
-            describe(&lab.procs)
+            lab.outputs()
         );
         sleep(Duration::from_millis(500));
     };
@@ -131,7 +133,7 @@ fn chronyd_broadcasts_and_our_client_serves_within_10_ms() {
         assert!(
             started.elapsed() < Duration::from_secs(40),
             "no broadcast taken after the volley: {before}\n{}",
-            describe(&lab.procs)
+            lab.outputs()
         );
         sleep(Duration::from_secs(1));
     }
@@ -158,24 +160,14 @@ fn our_broadcast_server_with_a_key_is_heard_only_with_the_key() {
         common::LOCAL_CONF
     );
     lab.ours(SERVER, &server_conf, None);
-    common::wait_for_stratum(
-        &lab.lan.server,
-        common::ntp_addr("127.0.0.1"),
-        11,
-        common::STARTUP,
-    );
+    server_ready(&lab, 11);
     let with_key = format!("keys {keys}\ntrustedkey 1\nbroadcastclient\n");
     lab.ours(CLIENT, &with_key, Some("0.05"));
     let without = lab.ours(CLIENT2, "broadcastclient\n", Some("0.05"));
-    let took = time_to_serve(&lab, SERVER, CLIENT, 12, 0.010, SERVE_WITHIN);
-    eprintln!(
-        "broadcast client with the key (our server, key 1): serving s12 within 10 ms after {}",
-        took.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
-    );
-    assert!(
-        took.is_some(),
-        "never synchronised\n{}",
-        describe(&lab.procs)
+    client_serves(
+        &lab,
+        "broadcast client with the key (our server, key 1)",
+        12,
     );
     // By now the keyless client has heard several broadcasts (every 16 s) and refused
     // each: counted, no association, never synchronised.
@@ -217,23 +209,13 @@ fn our_multicast_server_and_multicastclient() {
     lab.enable_multicast();
     let server_conf = format!("{}broadcast 224.0.1.1 minpoll 4\n", common::LOCAL_CONF);
     lab.ours(SERVER, &server_conf, None);
-    common::wait_for_stratum(
-        &lab.lan.server,
-        common::ntp_addr("127.0.0.1"),
-        11,
-        common::STARTUP,
-    );
+    server_ready(&lab, 11);
     // `multicastclient` alone joins 224.0.1.1.
     let client = lab.ours(CLIENT, "multicastclient\ndisable auth\n", Some("0.05"));
-    let took = time_to_serve(&lab, SERVER, CLIENT, 12, 0.010, SERVE_WITHIN);
-    eprintln!(
-        "multicast client (our server sending to 224.0.1.1): serving s12 within 10 ms after {}",
-        took.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
-    );
-    assert!(
-        took.is_some(),
-        "never synchronised\n{}",
-        describe(&lab.procs)
+    client_serves(
+        &lab,
+        "multicast client (our server sending to 224.0.1.1)",
+        12,
     );
     let log = lab.procs[client].describe();
     assert!(log.contains("joined multicast group 224.0.1.1"), "{log}");

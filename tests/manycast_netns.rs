@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{LanLab, Proc, CLIENT, CLIENT2, SERVER};
+use common::{LanLab, CLIENT, CLIENT2, SERVER};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -12,14 +12,6 @@ const NTPQ: &str = env!("CARGO_BIN_EXE_ntpq");
 const GROUP: &str = "224.0.1.1";
 /// How long the client may take to find and select the servers.
 const FIND_WITHIN: Duration = Duration::from_secs(40);
-
-fn describe(procs: &[Proc]) -> String {
-    procs
-        .iter()
-        .map(Proc::describe)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 #[test]
 fn manycast_client_finds_and_selects_both_servers() {
@@ -61,7 +53,7 @@ fn manycast_client_finds_and_selects_both_servers() {
             started.elapsed() < FIND_WITHIN,
             "servers not found and selected:\n{}\n{}",
             out.stdout,
-            describe(&lab.procs)
+            lab.outputs()
         );
         sleep(Duration::from_secs(1));
     };

@@ -345,6 +345,12 @@ impl LanLab {
         Some(())
     }
 
+    /// Every process's output, for assertion messages.
+    pub fn outputs(&self) -> String {
+        let all: Vec<String> = self.procs.iter().map(Proc::describe).collect();
+        all.join("\n")
+    }
+
     /// Multicast on the LAN: a 224.0.0.0/4 route in the server, client and client2
     /// namespaces (there are no default routes), and a bridge that forwards every group
     /// (IGMP snooping off, so no join has to be seen first).
