@@ -225,3 +225,133 @@ impl<C: Clock> Engine<C> {
         self.manycast_servers() >= self.settings.tos.min_clock
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{engine, request, TestEngine};
+    use super::super::Settings;
+    use super::*;
+    use crate::time::NtpTimestamp;
+    use std::time::Duration;
+
+    const WILDCARD: &str = "0.0.0.0:123";
+
+    /// The test engine (LOCAL(0), serving stratum 11) rebuilt with `adjust` applied;
+    /// what its first timer run sends goes to `send`.
+    fn casting_engine(
+        adjust: impl FnOnce(&mut Settings),
+        send: &mut dyn FnMut(SocketAddr, &[u8]),
+    ) -> TestEngine {
+        let (_, e) = engine(&[], &[], 0.0);
+        let mut settings = e.settings.clone();
+        adjust(&mut settings);
+        let mut e = Engine::new(e.clock.clone(), settings);
+        e.handle_timer(send);
+        e
+    }
+
+    /// Hands `bytes` from `from` to the engine as arriving on the socket bound to `local`.
+    fn arrive(e: &mut TestEngine, from: &str, local: &str, bytes: &[u8]) -> Vec<Header> {
+        let dgram = Datagram {
+            bytes,
+            source: from.parse().unwrap(),
+            local: Some(local.parse().unwrap()),
+            age: Duration::ZERO,
+        };
+        let mut replies = Vec::new();
+        e.handle_datagram(&dgram, &mut |r| replies.push(Header::decode(r).unwrap()));
+        replies
+    }
+
+    fn broadcast_from_server() -> [u8; 48] {
+        let mut b = request(0x25, NtpTimestamp::from_bits(0xeeab_8600_0000_0000));
+        b[1] = 2; // stratum
+        b
+    }
+
+    #[test]
+    fn group_traffic_is_looked_at_only_when_configured() {
+        let mut e = casting_engine(|_| {}, &mut |_, _| {});
+        let t1 = NtpTimestamp::from_bits(1);
+        assert!(arrive(&mut e, "192.0.2.1:123", WILDCARD, &request(0x23, t1)).is_empty());
+        assert!(arrive(&mut e, "192.0.2.1:123", WILDCARD, &broadcast_from_server()).is_empty());
+        assert_eq!(e.counters().dropped, 2);
+        assert!(e.peers().is_empty());
+        // A manycast server answers a request sent to the group, from a client of a
+        // worse stratum (an unsynchronised one is 16).
+        let mut e = casting_engine(|s| s.casting.manycast_server = true, &mut |_, _| {});
+        let replies = arrive(&mut e, "192.0.2.1:123", WILDCARD, &request(0x23, t1));
+        assert_eq!(replies.len(), 1);
+        assert_eq!((replies[0].stratum, replies[0].origin_time), (11, t1));
+        let mut better = request(0x23, t1);
+        better[1] = 3;
+        assert!(arrive(&mut e, "192.0.2.1:123", WILDCARD, &better).is_empty());
+    }
+
+    #[test]
+    fn broadcasts_need_a_trusted_key_unless_auth_is_disabled() {
+        let mut e = casting_engine(|s| s.casting.broadcast_client = true, &mut |_, _| {});
+        arrive(&mut e, "192.0.2.5:123", WILDCARD, &broadcast_from_server());
+        assert!(e.peers().is_empty());
+        assert_eq!(e.counters().bad_auth, 1);
+        let mut e = casting_engine(
+            |s| {
+                s.casting.broadcast_client = true;
+                s.authenticate = false;
+            },
+            &mut |_, _| {},
+        );
+        arrive(&mut e, "192.0.2.5:123", WILDCARD, &broadcast_from_server());
+        let peer = e
+            .peers()
+            .iter()
+            .next()
+            .expect("a broadcast client association");
+        assert_eq!(peer.assoc.config().mode, AssocMode::BroadcastClient);
+        // The volley starts: a client request to the broadcast's source.
+        let mut sent = Vec::new();
+        e.handle_timer(&mut |to, bytes| sent.push((to, Header::decode(bytes).unwrap().mode)));
+        assert_eq!(sent, [("192.0.2.5:123".parse().unwrap(), Mode::Client)]);
+    }
+
+    #[test]
+    fn a_manycast_answer_mobilises_its_server_once() {
+        let group: SocketAddr = "224.0.1.1:123".parse().unwrap();
+        let mut solicitor = PeerSpec::server(group);
+        solicitor.config.mode = AssocMode::ManycastClient;
+        let mut sent = Vec::new();
+        let mut e = casting_engine(|s| s.sources.push(solicitor), &mut |to, bytes| {
+            sent.push((to, Header::decode(bytes).unwrap()))
+        });
+        let (to, solicitation) = sent.pop().expect("a solicitation");
+        assert_eq!((to, solicitation.mode), (group, Mode::Client));
+        let answer = |origin: NtpTimestamp| {
+            let mut b = request(0x24, NtpTimestamp::from_bits(0xeeab_8600_0000_0000));
+            b[1] = 2;
+            b[24..32].copy_from_slice(&origin.to_bits().to_be_bytes());
+            b[32..40].copy_from_slice(&0xeeab_8600_0000_0000u64.to_be_bytes());
+            b
+        };
+        let local = "192.0.2.100:123";
+        // An answer to something we never sent is nobody's.
+        arrive(
+            &mut e,
+            "192.0.2.8:123",
+            local,
+            &answer(NtpTimestamp::from_bits(7)),
+        );
+        assert_eq!(e.peers().len(), 1);
+        for _ in 0..2 {
+            arrive(
+                &mut e,
+                "192.0.2.9:123",
+                local,
+                &answer(solicitation.transmit_time),
+            );
+        }
+        assert_eq!(e.peers().len(), 2);
+        let found = e.peers().find("192.0.2.9:123".parse().unwrap()).unwrap();
+        let config = e.peers().by_id(found).unwrap().assoc.config();
+        assert_eq!((config.mode, config.configured), (AssocMode::Client, false));
+    }
+}
