@@ -342,8 +342,10 @@ impl<C: Clock> Engine<C> {
             // Classic -q bursts every source so the clock is set within seconds.
             spec.config.iburst = true;
         }
+        // A group sender never answers, so -q does not wait for it.
+        let answers = !spec.config.mode.sends_to_group();
         let id = self.sources.mobilize(spec, self.clock.mono())?;
-        if self.settings.loop_config.once {
+        if self.settings.loop_config.once && answers {
             self.quit_waiting += 1;
         }
         Some(id)
