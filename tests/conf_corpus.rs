@@ -12,11 +12,7 @@
 //!   `enable bclient`) are accepted.
 //!
 //! Issue 14's bullet (nothing reported as "not supported" that classic acts on, except
-//! `crypto` and refclock types other than 1, 20, 22, 28) is the second test; its broadcast,
-//! multicast and manycast rows (003, 014, 016, 020, 035, 036, 037, 039, 040, 041, 042)
-//! pass once the broadcast/manycast work (h-bcast) takes those directives off the daemon's
-//! NOT_ACTED_ON list, and 040's bare `multicastclient` is an error once its parser needs
-//! an address as 4.2.6p5's grammar does.
+//! `crypto` and refclock types other than 1, 20, 22, 28) is the second test.
 
 mod common;
 

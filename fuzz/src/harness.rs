@@ -79,10 +79,21 @@ pub fn engine_with(
 
 /// Hands `bytes` from `from` to the engine and collects the replies.
 pub fn exchange(e: &mut TestEngine, from: SocketAddr, bytes: &[u8]) -> Vec<Vec<u8>> {
+    exchange_at(e, from, None, bytes)
+}
+
+/// [`exchange`] for a datagram that arrived on the socket bound to `local` (the wildcard
+/// 0.0.0.0:123 for one sent to a broadcast or multicast address).
+pub fn exchange_at(
+    e: &mut TestEngine,
+    from: SocketAddr,
+    local: Option<SocketAddr>,
+    bytes: &[u8],
+) -> Vec<Vec<u8>> {
     let dgram = Datagram {
         bytes,
         source: from,
-        local: None,
+        local,
         age: Duration::ZERO,
     };
     let mut replies = Vec::new();

@@ -4,6 +4,7 @@
 //! that decide whether the association may take part in selection. Sans-IO: the engine
 //! owns the socket and the timers and passes monotonic and clock time in.
 
+mod casting;
 pub mod flash;
 mod poll;
 pub mod reason;
@@ -47,15 +48,32 @@ pub enum AssocMode {
     /// Mobilised by a mode-1 packet from an unknown peer: we send mode 2, at first only
     /// in answer to its packets (see [`Association::proven`]).
     SymmetricPassive,
+    /// `broadcast ADDR`: we send mode 5 to a broadcast or multicast address every poll
+    /// and never receive (classic MODE_BROADCAST).
+    Broadcast,
+    /// Mobilised by a mode-5 packet (`broadcastclient`): a volley of mode 3 requests to
+    /// calibrate the delay, then we only listen (classic MODE_BCLIENT).
+    BroadcastClient,
+    /// `manycastclient ADDR`: we send mode 3 to a group address every poll; each server
+    /// answering is mobilised as a client association of its own.
+    ManycastClient,
 }
 
 impl AssocMode {
     pub fn wire_mode(self) -> Mode {
         match self {
-            AssocMode::Client => Mode::Client,
+            AssocMode::Client | AssocMode::BroadcastClient | AssocMode::ManycastClient => {
+                Mode::Client
+            }
             AssocMode::SymmetricActive => Mode::SymmetricActive,
             AssocMode::SymmetricPassive => Mode::SymmetricPassive,
+            AssocMode::Broadcast => Mode::Broadcast,
         }
+    }
+
+    /// Sends to a group address and never hears from it: no reach, never a source.
+    pub fn sends_to_group(self) -> bool {
+        matches!(self, AssocMode::Broadcast | AssocMode::ManycastClient)
     }
 }
 
@@ -138,6 +156,10 @@ pub struct Association {
     rate_kissed: bool,
     /// Received packets refused by a packet test or authentication.
     rejected: u64,
+    /// A broadcast client's one-way delay allowance; None while the volley calibrates it.
+    broadcast_delay: Option<NtpDuration>,
+    /// What a broadcast client falls back on when the volley got no answer.
+    broadcast_delay_default: NtpDuration,
 }
 
 impl Association {
@@ -167,8 +189,10 @@ impl Association {
             last_reply: None,
             rate_kissed: false,
             rejected: 0,
+            broadcast_delay: None,
+            broadcast_delay_default: NtpDuration::ZERO,
         };
-        assoc.clear(RefId::INIT, now);
+        assoc.clear(casting::initial_refid(&config), now);
         assoc
     }
 

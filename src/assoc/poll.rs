@@ -49,6 +49,9 @@ impl Association {
             out.demobilize = true;
             return out;
         }
+        if self.config.mode.sends_to_group() {
+            return self.group_poll(now, clock_now, sys);
+        }
         let mut hpoll = self.hpoll;
         if self.burst == 0 {
             let was_reachable = self.reach != 0;
@@ -59,7 +62,7 @@ impl Association {
                     out.demobilize = true;
                     return out;
                 }
-                if self.config.iburst && self.unreach == 0 {
+                if self.config.iburst && self.unreach == 0 && !self.listening() {
                     self.burst = BURST_COUNT;
                 } else if self.unreach > UNREACH_LIMIT {
                     if !self.config.configured {
@@ -82,7 +85,9 @@ impl Association {
             }
         } else {
             self.burst -= 1;
-            if self.burst == 0 {
+            if self.burst == 0 || self.volley_unanswered() {
+                self.burst = 0;
+                self.end_volley();
                 out.reselect = true;
                 self.update_poll(hpoll, now, true);
                 return out;
@@ -90,7 +95,7 @@ impl Association {
         }
         if self.denied() {
             out.demobilize = !self.config.configured;
-        } else {
+        } else if !self.listening() {
             out.send = Some(self.request(clock_now, sys));
             self.last_request = Some(now);
         }

@@ -47,6 +47,9 @@ pub enum Reason {
     Fallback,
     /// Configured with `noselect`.
     NoSelect,
+    /// A `broadcast` or `manycastclient` line: it sends to a group address and is never
+    /// a source itself.
+    GroupSender,
     /// The first poll has not been sent yet.
     Waiting,
     /// Requests went out, none was answered yet (start-up; becomes `Unreachable`).
@@ -100,6 +103,7 @@ impl Reason {
             Reason::Backup => "backup",
             Reason::Fallback => "fallback",
             Reason::NoSelect => "noselect",
+            Reason::GroupSender => "group_sender",
             Reason::Waiting => "waiting",
             Reason::NoReplyYet { .. } => "no_reply_yet",
             Reason::Unreachable { .. } => "unreachable",
@@ -133,7 +137,7 @@ impl Reason {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Reason::Waiting | Reason::NoReplyYet { .. } | Reason::Pending
+            Reason::Waiting | Reason::NoReplyYet { .. } | Reason::Pending | Reason::GroupSender
         )
     }
 }
@@ -163,6 +167,9 @@ impl fmt::Display for Reason {
             Reason::NoSelect => {
                 f.write_str("noselect: never selected (remove 'noselect' from its server line)")
             }
+            Reason::GroupSender => f.write_str(
+                "sends to a group address (broadcast or manycast); not a time source itself",
+            ),
             Reason::Waiting => f.write_str("waiting for the first poll"),
             Reason::NoReplyYet { sent } => write!(f, "no reply yet to {sent} requests"),
             Reason::Unreachable { polls, ever: true } => {
@@ -253,6 +260,9 @@ impl Association {
         }
         if self.config.noselect {
             return Reason::NoSelect;
+        }
+        if self.config.mode.sends_to_group() {
+            return Reason::GroupSender;
         }
         if self.flash.has(Flash::DENIED) {
             return Reason::Denied {

@@ -15,9 +15,9 @@
 //! each symmetric active packet once ([`Received::Answer`]), as classic's stateless reply
 //! does: no more octets out than in, and the only way its peer can prove itself.
 
-use super::{AssocMode, Association, Flash, PeerHeader};
+use super::{Association, Flash, PeerHeader};
 use crate::discipline::filter::FilterVerdict;
-use crate::discipline::sample::Exchange;
+use crate::discipline::sample::{Exchange, Sample};
 use crate::discipline::system::{SystemVars, STRATUM_UNSPEC};
 use crate::time::{NtpTimestamp, PollInterval};
 use crate::wire::ntp::{Header, KissCode, Leap, Mode};
@@ -42,6 +42,27 @@ pub enum Received {
     RateKiss,
     /// Kiss-o'-death DENY or RSTR: the association stops; remove it if `demobilize`.
     Denied { demobilize: bool },
+    /// A broadcast that arrived while the volley still calibrates the delay: not used.
+    Calibrating,
+}
+
+/// TEST6 (unsynchronised server, or a reference time after its transmit time) and TEST7
+/// (absurd root distance) of a packet's header: its flash bits, 0 if it passes.
+pub(super) fn header_tests(pkt: &Header) -> u16 {
+    let mut bits = 0;
+    if pkt.leap == Leap::Unsync
+        || pkt.stratum == 0
+        || pkt.stratum >= STRATUM_UNSPEC
+        || pkt.transmit_time < pkt.reference_time
+    {
+        bits |= Flash::PKT_STRATUM;
+    }
+    let distance = pkt.root_delay.to_duration().to_secs_f64() / 2.0
+        + pkt.root_dispersion.to_duration().to_secs_f64();
+    if distance >= MAX_HEADER_DISTANCE {
+        bits |= Flash::PKT_HEADER;
+    }
+    bits
 }
 
 /// Maximum root distance a header may claim (MAXDISPERSE).
@@ -61,9 +82,7 @@ impl Association {
         now: Duration,
         sys: &SystemVars,
     ) -> Received {
-        self.received += 1;
-        // As classic, a packet starts from a clean slate; only the DENY jail persists.
-        self.flash = Flash(self.flash.0 & Flash::DENIED);
+        self.count_packet();
         let answers_us = self.answer_tests(pkt);
         self.flash.set(answers_us);
         if let Some(code) = kiss_code(pkt) {
@@ -94,30 +113,31 @@ impl Association {
             self.update_poll(self.hpoll, now, false);
         }
         self.proven = true;
-        if self.config.mode == AssocMode::Client {
+        if self.config.mode.wire_mode() == Mode::Client {
             // A server answers a request once: a second "answer" is not believed.
             self.xmt = NtpTimestamp::ZERO;
         }
-        if pkt.leap == Leap::Unsync
-            || pkt.stratum == 0
-            || pkt.stratum >= STRATUM_UNSPEC
-            || pkt.transmit_time < pkt.reference_time
-        {
-            self.flash.set(Flash::PKT_STRATUM);
-        }
-        let distance = pkt.root_delay.to_duration().to_secs_f64() / 2.0
-            + pkt.root_dispersion.to_duration().to_secs_f64();
-        if distance >= MAX_HEADER_DISTANCE {
-            self.flash.set(Flash::PKT_HEADER);
-        }
+        self.flash.set(header_tests(pkt));
         if self.flash.0 != 0 {
             return Received::Refused(self.flash);
         }
+        let sample = Exchange::from_reply(pkt, rx).sample(sys.precision, pkt.precision);
+        self.take_sample(pkt, &sample, now, sys)
+    }
+
+    /// A packet that passed every test: its header becomes the peer's, it counts for
+    /// reach and its sample goes through the clock filter.
+    pub(super) fn take_sample(
+        &mut self,
+        pkt: &Header,
+        sample: &Sample,
+        now: Duration,
+        sys: &SystemVars,
+    ) -> Received {
         self.peer = PeerHeader::of(pkt);
         self.update_poll(self.hpoll, now, false);
         self.reach |= 1;
-        let sample = Exchange::from_reply(pkt, rx).sample(sys.precision, pkt.precision);
-        match self.filter.add(&sample, now, sys.filter_context()) {
+        match self.filter.add(sample, now, sys.filter_context()) {
             // A sample the filter does not hand on as the peer's estimate still counts for
             // the discipline's line (classic runs the system process only for new ones).
             FilterVerdict::New | FilterVerdict::Stale | FilterVerdict::Popcorn => {
@@ -129,6 +149,13 @@ impl Association {
         }
     }
 
+    /// Counts a packet received; as classic, a packet starts from a clean slate: only the
+    /// DENY jail persists.
+    pub(super) fn count_packet(&mut self) {
+        self.received += 1;
+        self.flash = Flash(self.flash.0 & Flash::DENIED);
+    }
+
     /// TEST1-3, the proof that `pkt` answers our last packet: the flash bits of the
     /// first that fails (DUPLICATE, UNSYNC or BOGUS), 0 if it does.
     fn answer_tests(&self, pkt: &Header) -> u16 {
@@ -136,7 +163,7 @@ impl Association {
             return Flash::DUPLICATE;
         }
         let (org_zero, rec_zero) = (pkt.origin_time.is_zero(), pkt.receive_time.is_zero());
-        if org_zero && rec_zero && self.config.mode != AssocMode::Client {
+        if org_zero && rec_zero && self.config.mode.wire_mode() != Mode::Client {
             return Flash::UNSYNC;
         }
         if org_zero || rec_zero || self.xmt.is_zero() || pkt.origin_time != self.xmt {
@@ -147,7 +174,7 @@ impl Association {
 
     /// Keeps the peer's transmit timestamp and our receive time of it, to send back as
     /// origin and receive, and its poll interval.
-    fn note_peer(&mut self, pkt: &Header, rx: NtpTimestamp) {
+    pub(super) fn note_peer(&mut self, pkt: &Header, rx: NtpTimestamp) {
         self.org = pkt.transmit_time;
         self.rec = rx;
         self.ppoll = PollInterval(pkt.poll);
@@ -196,17 +223,17 @@ fn kiss_code(pkt: &Header) -> Option<KissCode> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::AssocConfig;
+pub(super) mod tests {
+    use super::super::{AssocConfig, AssocMode};
     use super::*;
     use crate::time::{NtpDuration, NtpShort};
     use crate::wire::ntp::{Mode, RefId};
 
-    fn sys() -> SystemVars {
+    pub(in crate::assoc) fn sys() -> SystemVars {
         SystemVars::initial(-20)
     }
 
-    fn ts(s: f64) -> NtpTimestamp {
+    pub(in crate::assoc) fn ts(s: f64) -> NtpTimestamp {
         NtpTimestamp::from_unix(1_700_000_000, 0) + NtpDuration::from_secs_f64(s)
     }
 
@@ -419,7 +446,7 @@ mod tests {
         );
     }
 
-    fn secs(s: u64) -> Duration {
+    pub(in crate::assoc) fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
     }
 

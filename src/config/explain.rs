@@ -109,15 +109,20 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
         Directive::ControlKey(k) => format!(
             "key {k} authenticates ntpq writes and remote configuration (mode 6)"
         ),
-        Directive::BroadcastClient { .. } => {
-            "listen for broadcast servers (not supported yet: ignored)".into()
+        Directive::BroadcastClient { novolley: false } => {
+            "take time from broadcast servers heard on the LAN (a trusted key unless 'disable auth'), after a volley of client exchanges measures the delay".into()
+        }
+        Directive::BroadcastClient { novolley: true } => {
+            "take time from broadcast servers heard on the LAN (a trusted key unless 'disable auth'), the delay taken from 'broadcastdelay'".into()
         }
         Directive::MulticastClient(_) => {
-            "listen for multicast servers (not supported yet: ignored)".into()
+            "join the multicast group(s) and take time from servers sending there".into()
         }
-        Directive::ManycastServer(_) => "answer manycast clients (not supported yet: ignored)".into(),
+        Directive::ManycastServer(_) => {
+            "answer manycast clients' requests sent to these group addresses, while synchronised".into()
+        }
         Directive::BroadcastDelay(d) => format!(
-            "broadcast packets are taken to be {} late (not supported yet: ignored)",
+            "broadcasts are taken to need a round trip of {} when no volley measures it",
             secs(*d)
         ),
         Directive::Crypto(_) => {
@@ -213,11 +218,12 @@ fn association(a: &AssocConfig) -> String {
             format!("polls several servers {target} resolves to (up to 'tos maxclock')")
         }
         (AssocKind::Broadcast, _) => {
-            return format!("sends broadcast time to {target} (not supported yet: ignored)")
+            let every = 1u64 << a.minpoll.map_or(6, |p| p.0).clamp(0, 17);
+            return format!("sends our time to {target} (mode 5) every {every} s");
         }
-        (AssocKind::ManycastClient, _) => {
-            return format!("solicits manycast servers at {target} (not supported yet: ignored)")
-        }
+        (AssocKind::ManycastClient, _) => format!(
+            "solicits servers at {target} and polls each that answers (up to 'tos maxclock')"
+        ),
     };
     let min = a.minpoll.map_or(6, |p| p.0);
     let max = a.maxpoll.map_or(10, |p| p.0);

@@ -154,11 +154,17 @@ fn apply(c: &mut Config, d: Directive) {
         Directive::TrustedKey(k) => c.trusted_keys.extend(k),
         Directive::RequestKey(k) => c.request_key = Some(k),
         Directive::ControlKey(k) => c.control_key = Some(k),
+        // Both turn `bclient` on as classic's proto_config does; a later `disable bclient`
+        // turns it off again.
         Directive::BroadcastClient { novolley } => {
             c.broadcast_client = true;
             c.broadcast_novolley |= novolley;
+            c.system.bclient = true;
         }
-        Directive::MulticastClient(t) => c.multicast_client.get_or_insert_with(Vec::new).extend(t),
+        Directive::MulticastClient(t) => {
+            c.multicast_client.extend(t);
+            c.system.bclient = true;
+        }
         Directive::ManycastServer(t) => c.manycast_server.extend(t),
         Directive::BroadcastDelay(d) => c.broadcast_delay = Some(d),
         Directive::Crypto(o) => c.crypto.get_or_insert_with(Vec::new).extend(o),

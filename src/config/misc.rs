@@ -116,8 +116,13 @@ fn targets(args: &mut Args<'_>) -> Result<Vec<Target>, String> {
         .collect()
 }
 
+/// 4.2.6p5's grammar needs at least one group: a bare `multicastclient` is a syntax error.
 pub(super) fn multicastclient(args: &mut Args<'_>) -> Result<Directive, String> {
-    targets(args).map(Directive::MulticastClient)
+    let t = targets(args)?;
+    if t.is_empty() {
+        return Err("multicastclient needs a group address (224.0.1.1 is NTP's)".to_string());
+    }
+    Ok(Directive::MulticastClient(t))
 }
 
 pub(super) fn manycastserver(args: &mut Args<'_>) -> Result<Directive, String> {
@@ -448,7 +453,10 @@ mod tests {
             one("broadcastclient novolley"),
             Directive::BroadcastClient { novolley: true }
         );
-        assert_eq!(one("multicastclient"), Directive::MulticastClient(vec![]));
+        assert_eq!(
+            one("multicastclient 224.0.1.1"),
+            Directive::MulticastClient(vec![Target::Ip("224.0.1.1".parse().unwrap())])
+        );
         assert_eq!(
             one("manycastserver 239.255.254.254"),
             Directive::ManycastServer(vec![Target::Ip("239.255.254.254".parse().unwrap())])

@@ -368,8 +368,8 @@ pub struct Config {
     pub control_key: Option<u32>,
     pub broadcast_client: bool,
     pub broadcast_novolley: bool,
-    /// `multicastclient [ADDR...]`; `Some(empty)` means the default group 224.0.1.1.
-    pub multicast_client: Option<Vec<Target>>,
+    /// `multicastclient ADDR...`: the groups to join.
+    pub multicast_client: Vec<Target>,
     pub manycast_server: Vec<Target>,
     pub broadcast_delay: Option<NtpDuration>,
     /// `crypto` options as written (Autokey is not implemented).
@@ -404,7 +404,7 @@ impl Config {
     /// Whether this host is to be a broadcast/multicast client: `broadcastclient`,
     /// `multicastclient` or `enable bclient`.
     pub fn broadcast_client_mode(&self) -> bool {
-        self.broadcast_client || self.multicast_client.is_some() || self.system.bclient
+        self.broadcast_client || !self.multicast_client.is_empty() || self.system.bclient
     }
 
     /// The logconfig mask the lines give (classic's default when there are none).

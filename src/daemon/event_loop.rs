@@ -272,7 +272,7 @@ fn read_batch<C: Clock>(engine: &mut Engine<C>, listener: &mut Listener, buf: &m
             }
         };
         listener.received += 1;
-        if listener.drop() {
+        if listener.drop() && !listener.hears_groups {
             continue;
         }
         let dgram = Datagram {

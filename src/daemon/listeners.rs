@@ -34,6 +34,9 @@ pub struct Listener {
     /// More datagrams may be waiting than the last batch took (readiness is edge-triggered:
     /// no new event comes for what is already queued).
     pub unread: bool,
+    /// The IPv4 wildcard of a broadcast client or manycast server: what arrives on it
+    /// (sent to a broadcast or multicast address) goes to the engine after all.
+    pub hears_groups: bool,
 }
 
 impl Listener {
@@ -47,6 +50,7 @@ impl Listener {
             sent: 0,
             dropped: 0,
             unread: false,
+            hears_groups: false,
         }
     }
 

@@ -160,12 +160,17 @@ fn bind_all(shell: &ShellSettings, opts: &Options) -> io::Result<Listeners> {
         }
     }
     let ifaces = interfaces::list()?;
-    let listeners = Listeners::bind(
+    let mut listeners = Listeners::bind(
         &ifaces,
         shell.listen.clone(),
         NTP_PORT,
         rescan_interval(opts),
     );
+    for l in listeners.iter_mut() {
+        if l.endpoint.addr == SocketAddr::from(([0, 0, 0, 0], NTP_PORT)) {
+            l.hears_groups = open_to_groups(&l.socket, &shell.groups, &ifaces);
+        }
+    }
     if listeners.iter().all(|l| l.drop()) {
         return Err(io::Error::new(
             io::ErrorKind::AddrNotAvailable,
@@ -173,6 +178,36 @@ fn bind_all(shell: &ShellSettings, opts: &Options) -> io::Result<Listeners> {
         ));
     }
     Ok(listeners)
+}
+
+/// Readies the IPv4 wildcard socket for broadcast and manycast (see
+/// [`settings::GroupSockets`]); true when what arrives on it goes to the engine.
+fn open_to_groups(
+    socket: &std::net::UdpSocket,
+    groups: &settings::GroupSockets,
+    ifaces: &[interfaces::InterfaceAddr],
+) -> bool {
+    let local: Vec<std::net::Ipv4Addr> = ifaces
+        .iter()
+        .filter_map(|i| match i.addr {
+            std::net::IpAddr::V4(a) if !a.is_loopback() => Some(a),
+            _ => None,
+        })
+        .collect();
+    for group in &groups.join {
+        for iface in &local {
+            match udp::join_group(socket, *group, *iface) {
+                Ok(()) => log::info!("joined multicast group {group} on {iface}"),
+                Err(err) => log::warn!("cannot join multicast group {group} on {iface}: {err}"),
+            }
+        }
+    }
+    if groups.send {
+        if let Err(err) = udp::allow_group_sends(socket, groups.ttl) {
+            log::warn!("cannot send to broadcast or multicast addresses: {err}");
+        }
+    }
+    groups.receive
 }
 
 fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
@@ -212,6 +247,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         keys: keys(opts, config),
         control_key: config.control_key,
         mode7: config.system.mode7,
+        casting: settings::casting(config),
     };
     let loop_shell = event_loop::Shell {
         listeners,

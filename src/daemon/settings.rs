@@ -11,7 +11,7 @@ use crate::config::{
 use crate::discipline::loopfilter::LoopConfig;
 use crate::discipline::system::TosParams;
 use crate::engine::peers::{refid_of, PeerSpec};
-use crate::engine::Orphan;
+use crate::engine::{Casting, Orphan};
 use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
     AccessControl, Family, Monitor, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
@@ -19,23 +19,14 @@ use crate::restrict::{
 use crate::time::PollInterval;
 use crate::wire::ntp::RefId;
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 const NTP_PORT: u16 = 123;
 use std::path::PathBuf;
 
 /// Directives the daemon reads but does not act on yet; `--check` warns about them too.
-pub const NOT_ACTED_ON: &[&str] = &[
-    "broadcast",
-    "broadcastclient",
-    "multicastclient",
-    "manycastserver",
-    "manycastclient",
-    "broadcastdelay",
-    "crypto",
-    "setvar",
-];
+pub const NOT_ACTED_ON: &[&str] = &["crypto", "setvar"];
 
 /// Reference clock types the daemon runs: LOCAL, NMEA, PPS and SHM.
 pub const REFCLOCKS_RUN: &[u8] = &[1, 20, 22, 28];
@@ -54,6 +45,8 @@ pub struct ShellSettings {
     pub drift_path: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub listen: ListenPolicy,
+    /// Broadcast and manycast on the wildcard socket.
+    pub groups: GroupSockets,
 }
 
 /// Logs, once each, what `config` asks for that is not acted on (as `--check` says it).
@@ -188,6 +181,7 @@ pub fn shell(config: &Config, opts: &Options) -> ShellSettings {
             .or_else(|| config.driftfile.as_ref().map(|d| d.path.clone())),
         log_file: opts.logfile.clone().or_else(|| config.log_file.clone()),
         listen,
+        groups: group_sockets(config),
     }
 }
 
@@ -211,10 +205,8 @@ pub fn sources(config: &Config, opts: &Options) -> (Vec<PeerSpec>, Vec<NameReque
         let kind = match a.kind {
             AssocKind::Server | AssocKind::Pool => AssocMode::Client,
             AssocKind::Peer => AssocMode::SymmetricActive,
-            AssocKind::Broadcast | AssocKind::ManycastClient => {
-                log::warn!("{}: '{}' not supported yet", a.location, a.kind.keyword());
-                continue;
-            }
+            AssocKind::Broadcast => AssocMode::Broadcast,
+            AssocKind::ManycastClient => AssocMode::ManycastClient,
         };
         let template = AssocConfig {
             id: 0,
@@ -287,6 +279,60 @@ pub fn tos(config: &Config) -> TosParams {
     p.floor = t.floor.unwrap_or(p.floor);
     p.ceiling = t.ceiling.unwrap_or(p.ceiling);
     p
+}
+
+/// Broadcast client and manycast server settings.
+pub fn casting(config: &Config) -> Casting {
+    let default = Casting::default();
+    Casting {
+        broadcast_client: config.system.bclient,
+        volley: !config.broadcast_novolley,
+        broadcast_delay: config.broadcast_delay.unwrap_or(default.broadcast_delay),
+        manycast_server: !config.manycast_server.is_empty(),
+        max_clock: max_clock(config),
+    }
+}
+
+/// What the wildcard IPv4 socket must do for broadcast and manycast: receive datagrams
+/// sent to group addresses, join multicast groups, send to broadcast addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupSockets {
+    /// Hand what arrives on the wildcard socket to the engine (which keeps only
+    /// broadcasts and manycast requests).
+    pub receive: bool,
+    /// Multicast groups to join (`multicastclient`, `manycastserver` with a group).
+    pub join: Vec<Ipv4Addr>,
+    /// We send to broadcast or multicast addresses (`broadcast`, `manycastclient`).
+    pub send: bool,
+    /// Multicast TTL of what we send (the largest `ttl` given; classic's default 127).
+    pub ttl: u32,
+}
+
+/// The wildcard socket's part in broadcast and manycast.
+pub fn group_sockets(config: &Config) -> GroupSockets {
+    let casting = casting(config);
+    let v4 = |t: &Target| match t {
+        Target::Ip(IpAddr::V4(a)) if a.is_multicast() => Some(*a),
+        _ => None,
+    };
+    let mut join: Vec<Ipv4Addr> = config
+        .multicast_client
+        .iter()
+        .filter_map(v4)
+        .chain(config.manycast_server.iter().filter_map(v4))
+        .collect();
+    join.sort();
+    join.dedup();
+    let senders = config
+        .associations
+        .iter()
+        .filter(|a| matches!(a.kind, AssocKind::Broadcast | AssocKind::ManycastClient));
+    GroupSockets {
+        receive: casting.broadcast_client || casting.manycast_server,
+        join,
+        send: senders.clone().next().is_some(),
+        ttl: senders.filter_map(|a| a.ttl).max().unwrap_or(127).min(255),
+    }
 }
 
 /// `tos maxclock`: how many associations a pool may mobilise (classic default 10).

@@ -60,6 +60,10 @@ fn modes(mode: AssocMode) -> (u8, u8) {
         AssocMode::Client => (MODE_CLIENT, MODE_SERVER),
         AssocMode::SymmetricActive => (1, 2),
         AssocMode::SymmetricPassive => (2, 1),
+        // Classic's MODE_BROADCAST and MODE_BCLIENT (6); a manycast client is a client.
+        AssocMode::Broadcast => (5, 0),
+        AssocMode::BroadcastClient => (6, 5),
+        AssocMode::ManycastClient => (MODE_CLIENT, MODE_SERVER),
     }
 }
 
@@ -249,12 +253,12 @@ impl<C: Clock> ControlState for View<'_, C> {
                 this_version: c.this_version,
                 old_version: c.old_version,
                 bad_format: c.bad_format,
+                bad_auth: c.bad_auth,
                 declined: c.dropped + c.bogus,
                 restricted: c.restricted,
                 rate_limited: c.rate_limited,
                 kod_sent: c.kissed,
                 processed: c.served + c.to_associations,
-                ..PacketStats::default()
             },
             monitor: self.monitor_stats(),
             io: IoStats {

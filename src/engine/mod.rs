@@ -6,6 +6,7 @@
 //! One packet reads top to bottom in [`Engine::handle_datagram`]: decode -> restrict ->
 //! handler (serve, association, mode 6) -> encode.
 
+mod casting;
 pub mod control_view;
 mod events;
 mod metrics_view;
@@ -33,8 +34,9 @@ use crate::restrict::{
 };
 use crate::server;
 use crate::stats::Record;
-use crate::time::{NtpDuration, PollInterval, Ppm};
+use crate::time::{NtpDuration, Ppm};
 use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
+pub use casting::Casting;
 use control_view::{MruView, View};
 use events::ClockWatch;
 pub use events::Event;
@@ -90,6 +92,8 @@ pub struct Settings {
     pub control_key: Option<u32>,
     /// `enable mode7`: answer mode 7 from other hosts too (this host always is).
     pub mode7: bool,
+    /// Broadcast client, manycast server.
+    pub casting: Casting,
 }
 
 /// What follows a reply header: nothing, a MAC by the request's key, or a crypto-NAK.
@@ -123,6 +127,7 @@ impl Settings {
             keys: KeyRing::default(),
             control_key: None,
             mode7: false,
+            casting: Casting::default(),
         }
     }
 }
@@ -172,6 +177,8 @@ const CURRENT_VERSION: u8 = 4;
 pub struct Counters {
     pub received: u64,
     pub bad_format: u64,
+    /// Packets refused for a missing or bad MAC (classic `sys_badauth`).
+    pub bad_auth: u64,
     pub dropped: u64,
     pub served: u64,
     pub kissed: u64,
@@ -243,6 +250,8 @@ pub struct Engine<C: Clock> {
     unsynchronised: Vec<AssocId>,
     /// The reasons said in the log.
     reason_log: reasons::ReasonLog,
+    /// Client associations our manycast solicitations mobilised.
+    manycast_found: Vec<AssocId>,
 }
 
 impl<C: Clock> Engine<C> {
@@ -290,6 +299,7 @@ impl<C: Clock> Engine<C> {
             frequency_watch: recover::FrequencyWatch::default(),
             unsynchronised: Vec::new(),
             reason_log: reasons::ReasonLog::default(),
+            manycast_found: Vec::new(),
         };
         engine.apply(first);
         engine.steered(&[first]);
@@ -357,8 +367,10 @@ impl<C: Clock> Engine<C> {
             // Classic -q bursts every source so the clock is set within seconds.
             spec.config.iburst = true;
         }
+        // A group sender never answers, so -q does not wait for it.
+        let answers = !spec.config.mode.sends_to_group();
         let id = self.sources.mobilize(spec, self.clock.mono())?;
-        if self.settings.loop_config.once {
+        if self.settings.loop_config.once && answers {
             self.quit_waiting += 1;
         }
         Some(id)
@@ -422,11 +434,17 @@ impl<C: Clock> Engine<C> {
     fn poll_peer(&mut self, id: AssocId, now: Duration, send: &mut dyn FnMut(SocketAddr, &[u8])) {
         let clock_now = self.clock.now();
         let vars = self.system.vars;
+        let satisfied = self.manycast_satisfied();
         let Some(peer) = self.sources.network_mut().get_mut(id) else {
             return;
         };
         let bursting = peer.assoc.reach() == 0 && peer.assoc.packets_received() == 0;
-        let out = peer.assoc.on_timer(now, clock_now, &vars);
+        let calibrating = peer.assoc.broadcast_delay().is_none();
+        let mut out = peer.assoc.on_timer(now, clock_now, &vars);
+        if satisfied && peer.assoc.config().mode == AssocMode::ManycastClient {
+            out.send = None;
+        }
+        casting::note_volley(peer, calibrating);
         if let Some(request) = out.send {
             let mut buf = [0u8; HEADER_LEN];
             let len = request.encode(&mut buf);
@@ -543,6 +561,10 @@ impl<C: Clock> Engine<C> {
                 }
             },
         };
+        if casting::to_group(dgram) && !self.group_accepts(mode) {
+            self.counters.dropped += 1;
+            return;
+        }
         let has_mac = packet.is_some_and(|p| p.trailer.mac_offset.is_some());
         let arrival = Arrival {
             src: dgram.source,
@@ -643,6 +665,7 @@ impl<C: Clock> Engine<C> {
             _ => ReplyMac::None,
         };
         match (grant.mode, known) {
+            (Mode::Client, _) if casting::to_group(dgram) && !self.answers_manycast(header) => {}
             (Mode::Client, _) => match grant.client_reply(auth) {
                 ClientReply::Serve => return Some((self.serve(header, dgram.age), same_key)),
                 ClientReply::ServeCryptoNak => {
@@ -652,6 +675,13 @@ impl<C: Clock> Engine<C> {
             },
             (Mode::Server | Mode::SymmetricActive | Mode::SymmetricPassive, Some(id)) => {
                 return self.receive(id, grant, packet, auth, dgram);
+            }
+            (Mode::Broadcast, known) => {
+                return self.broadcast_packet(known, grant, packet, auth, dgram);
+            }
+            (Mode::Server, None) => {
+                self.manycast_reply(grant, packet, auth, dgram.source);
+                return None;
             }
             (Mode::SymmetricActive, None) => {
                 match grant.new_symmetric(auth, self.settings.authenticate) {
@@ -687,15 +717,13 @@ impl<C: Clock> Engine<C> {
         header: &Header,
         key: Option<u32>,
     ) -> Option<AssocId> {
-        let mut spec = PeerSpec::server(addr);
-        spec.config.mode = AssocMode::SymmetricPassive;
-        spec.config.configured = false;
-        spec.config.version = header.version;
-        // As 4.2.8: poll as often as the peer does, down to NTP_MINPOLL, never less often
-        // than the default minpoll.
-        spec.config.min_poll =
-            PollInterval(header.poll).clamp(PollInterval::MIN, PollInterval::DEFAULT_MIN);
-        spec.config.key = key;
+        let spec = PeerSpec::ephemeral(
+            addr,
+            AssocMode::SymmetricPassive,
+            header.version,
+            header.poll,
+            key,
+        );
         let id = self.sources.mobilize(spec, self.clock.mono())?;
         // Debug only: any spoofed source gets this far (see `receive` for the info line).
         log::debug!("{} passive association {id} awaits proof", addr.ip());
@@ -729,13 +757,21 @@ impl<C: Clock> Engine<C> {
             peer.assoc.note_reply(now, false);
             peer.assoc.auth_failed();
             peer.assoc.count_rejected();
+            self.counters.bad_auth += 1;
             self.counters.dropped += 1;
             return None;
         }
         peer.assoc.set_authentic(auth == AuthStatus::Ok);
-        peer.local = dgram.local.or(peer.local);
+        // A broadcast names the wildcard socket, not the address we are known by.
+        peer.local = dgram
+            .local
+            .filter(|a| !a.ip().is_unspecified())
+            .or(peer.local);
         let was_proven = peer.assoc.proven();
-        let received = peer.assoc.on_packet(header, rx, now, &vars);
+        let received = match header.mode {
+            Mode::Broadcast => peer.assoc.on_broadcast(header, rx, now, &vars),
+            _ => peer.assoc.on_packet(header, rx, now, &vars),
+        };
         if !was_proven
             && peer.assoc.proven()
             && peer.assoc.config().mode == AssocMode::SymmetricPassive

@@ -14,6 +14,7 @@
 
 use super::sources::AssocId;
 use crate::assoc::{AssocConfig, AssocMode, Association};
+use crate::time::PollInterval;
 use crate::wire::ntp::RefId;
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -41,6 +42,26 @@ impl PeerSpec {
             addr,
             config: AssocConfig::server(0, refid_of(addr.ip())),
         }
+    }
+
+    /// An association a packet from `addr` mobilises (passive, broadcast client): of
+    /// the packet's version, with the key it was signed by, polling as often as the peer
+    /// does down to NTP_MINPOLL but never less often than the default minpoll (as 4.2.8).
+    pub fn ephemeral(
+        addr: SocketAddr,
+        mode: AssocMode,
+        version: u8,
+        poll: i8,
+        key: Option<u32>,
+    ) -> PeerSpec {
+        let mut spec = PeerSpec::server(addr);
+        spec.config.mode = mode;
+        spec.config.configured = false;
+        spec.config.version = version;
+        spec.config.min_poll =
+            PollInterval(poll).clamp(PollInterval::MIN, PollInterval::DEFAULT_MIN);
+        spec.config.key = key;
+        spec
     }
 }
 

@@ -5,7 +5,7 @@
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::mem::{size_of, MaybeUninit};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -39,6 +39,19 @@ pub fn bind_plain(addr: SocketAddr) -> io::Result<UdpSocket> {
     }
     socket.bind(&SockAddr::from(addr))?;
     Ok(socket.into())
+}
+
+/// Joins multicast `group` on the interface holding `iface` (for `multicastclient` and a
+/// `manycastserver` group), so the wildcard socket receives what is sent there.
+pub fn join_group(socket: &UdpSocket, group: Ipv4Addr, iface: Ipv4Addr) -> io::Result<()> {
+    socket.join_multicast_v4(&group, &iface)
+}
+
+/// Lets a socket send to broadcast addresses (SO_BROADCAST) and gives what it sends to
+/// multicast groups `ttl` hops (`broadcast`, `manycastclient`).
+pub fn allow_group_sends(socket: &UdpSocket, ttl: u32) -> io::Result<()> {
+    socket.set_broadcast(true)?;
+    socket.set_multicast_ttl_v4(ttl)
 }
 
 fn enable_timestamps(socket: &Socket) -> io::Result<()> {

@@ -326,13 +326,18 @@ impl LanLab {
     /// chronyd at `addr` serving its undisciplined clock at stratum 10 (-x: hands off the
     /// clock); None = skipped.
     pub fn chronyd_server(&mut self, addr: &str) -> Option<()> {
+        self.chronyd_server_with(addr, "")
+    }
+
+    /// [`LanLab::chronyd_server`] with more chrony.conf lines (`extra`).
+    pub fn chronyd_server_with(&mut self, addr: &str, extra: &str) -> Option<()> {
         let bin = require_peer("chronyd")?;
         let dir = self.tmp.path().join(format!("chrony-{addr}"));
         fs::create_dir_all(&dir).ok()?;
         let conf = self.tmp.write(
             &format!("chrony-{addr}.conf"),
             &format!(
-                "local stratum 10\nallow all\ncmdport 0\nbindcmdaddress /\npidfile {}/pid\n",
+                "local stratum 10\nallow all\ncmdport 0\nbindcmdaddress /\npidfile {}/pid\n{extra}",
                 dir.display()
             ),
         );
@@ -340,6 +345,32 @@ impl LanLab {
         let p = self.host(addr).spawn(&self.tmp, &argv);
         self.procs.push(p);
         Some(())
+    }
+
+    /// Every process's output, for assertion messages.
+    pub fn outputs(&self) -> String {
+        let all: Vec<String> = self.procs.iter().map(Proc::describe).collect();
+        all.join("\n")
+    }
+
+    /// Multicast on the LAN: a 224.0.0.0/4 route in the server, client and client2
+    /// namespaces (there are no default routes), and a bridge that forwards every group
+    /// (IGMP snooping off, so no join has to be seen first).
+    pub fn enable_multicast(&self) {
+        let srv = &self.lan.server;
+        srv.ip(&[
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        srv.ip(&["route", "add", "224.0.0.0/4", "dev", "br0"]);
+        for host in [&self.lan.client, &self.lan.client2] {
+            host.ip(&["route", "add", "224.0.0.0/4", "dev", "eth0"]);
+        }
     }
 
     /// One more host on the LAN bridge, at 172.25.0.(14 + n); returns its address.
