@@ -23,6 +23,7 @@ pub mod ntpq;
 pub mod ntpwait;
 pub mod privdrop;
 pub mod refclock;
+pub mod refclock_io;
 pub mod restrict;
 pub mod rtc;
 pub mod server;

@@ -16,6 +16,7 @@ use super::{driftio, logging};
 use crate::clock::Clock;
 use crate::engine::{Action, Datagram, Engine};
 use crate::net::udp;
+use crate::refclock_io::Devices;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
@@ -93,6 +94,8 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
     // Sockets that may hold more datagrams than the last batch took (readiness is
     // edge-triggered: no new event comes for what is already queued).
     let mut unread = vec![false; shell.listeners.len()];
+    // Reference clock devices (SHM segments, serial lines, PPS devices).
+    let mut devices = Devices::new(engine);
     loop {
         let now = engine.clock().mono();
         let timeout = if unread.contains(&true) {
@@ -102,6 +105,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                 .next_deadline()
                 .saturating_sub(now)
                 .min(shell.observers.timeout(now))
+                .min(devices.timeout(now))
                 .min(Duration::from_secs(3600))
         };
         match poll.poll(&mut events, Some(timeout)) {
@@ -123,6 +127,9 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                         mobilize_resolved(engine, &request, &addrs, taken, shell.max_clock);
                     }
                 }
+                token if devices.owns(token) => {
+                    devices.readable(token, engine, poll.registry());
+                }
                 Token(i) => {
                     if let Some(flag) = unread.get_mut(i) {
                         *flag = true;
@@ -142,6 +149,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                     .handle(poll.registry(), event.token(), engine);
             }
         }
+        devices.tick(engine, poll.registry());
         if engine.clock().mono() >= engine.next_deadline() {
             engine.handle_timer(&mut |to, bytes| send_request(shell.listeners, to, bytes));
         }

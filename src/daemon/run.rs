@@ -201,6 +201,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         assoc_base: (seed[0] as u16) % 60_000 + 1,
         nonce: NonceKey::new(seed),
         local_clocks: settings::local_clocks(config),
+        refclocks: settings::refclocks(config),
         access: settings::access(config, &own_addresses),
         steer_clock: config.system.ntp,
         authenticate: config.system.auth,

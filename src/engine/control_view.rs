@@ -10,6 +10,7 @@ use crate::control::{
     PeerStatus, PeerVars, ServerStats, SystemStatus,
 };
 use crate::discipline::loopfilter::ClockState;
+use crate::refclock::driver::RefClock;
 use crate::refclock::local::{LocalClock, DISPERSION_SECS};
 use crate::restrict::{Monitor, RestrictFlag, RestrictFlags};
 use crate::time::{NtpDuration, NtpTimestamp};
@@ -67,7 +68,81 @@ impl<C: Clock> View<'_, C> {
     fn local(&self, assoc_id: u16) -> Option<&LocalClock> {
         match self.engine.sources.get(AssocId(assoc_id))? {
             Source::Local(local) => Some(local),
-            Source::Network(_) => None,
+            Source::Network(_) | Source::Device(_) => None,
+        }
+    }
+
+    fn device(&self, assoc_id: u16) -> Option<&RefClock> {
+        match self.engine.sources.get(AssocId(assoc_id))? {
+            Source::Device(device) => Some(device),
+            _ => None,
+        }
+    }
+
+    fn device_status(&self, device: &RefClock) -> PeerStatus {
+        let select = device.status as u8;
+        let reachable = device.reach != 0;
+        PeerStatus {
+            configured: true,
+            reachable,
+            select,
+            event_count: 1 + u8::from(reachable) + u8::from(select >= SELECT_SYS_PEER),
+            last_event: if select >= SELECT_SYS_PEER {
+                PEER_EVENT_SYS_PEER
+            } else if reachable {
+                PEER_EVENT_REACHABLE
+            } else {
+                PEER_EVENT_MOBILIZE
+            },
+            ..PeerStatus::default()
+        }
+    }
+
+    /// A device clock's peer variables: its last poll's sample as the one filter stage
+    /// classic's refclock peers show.
+    fn device_vars(&self, assoc_id: u16, d: &RefClock) -> PeerVars {
+        let sample = d.last_sample;
+        let mut filtoffset = [NtpDuration::ZERO; 8];
+        let mut filtdisp = [NtpDuration::from_secs_f64(EMPTY_STAGE_SECS); 8];
+        if let Some(s) = sample {
+            filtoffset[0] = s.offset;
+            filtdisp[0] = s.dispersion;
+        }
+        let dispersion = sample.map_or(NtpDuration::from_secs_f64(EMPTY_STAGE_SECS), |s| {
+            s.dispersion
+        });
+        PeerVars {
+            assoc_id,
+            status: self.device_status(d),
+            srcadr: SocketAddr::new(IpAddr::V4(d.address()), 123),
+            dstadr: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 123)),
+            is_refclock: true,
+            leap: leap_bits(d.leap),
+            stratum: d.stratum(),
+            precision: d.precision,
+            root_delay: NtpDuration::ZERO,
+            root_dispersion: NtpDuration::ZERO,
+            refid: d.refid(),
+            reftime: sample.map_or(NtpTimestamp::ZERO, |s| s.time),
+            rec: sample.map_or(NtpTimestamp::ZERO, |s| s.time),
+            reach: d.reach,
+            unreach: 0,
+            hmode: MODE_CLIENT,
+            pmode: MODE_SERVER,
+            hpoll: d.poll.0,
+            ppoll: d.poll.0,
+            headway: 0,
+            flash: 0,
+            keyid: 0,
+            offset: sample.map_or(NtpDuration::ZERO, |s| s.offset),
+            delay: NtpDuration::ZERO,
+            dispersion,
+            jitter: d.jitter,
+            xleave: None,
+            filtdelay: [NtpDuration::ZERO; 8],
+            filtoffset,
+            filtdisp,
+            reason: self.reason(assoc_id),
         }
     }
 
@@ -326,6 +401,7 @@ impl<C: Clock> ControlState for View<'_, C> {
             .iter()
             .map(|(id, source)| match source {
                 Source::Local(l) => (id.0, self.local_status(id.0, l)),
+                Source::Device(d) => (id.0, self.device_status(d)),
                 Source::Network(p) => (id.0, self.peer_status(p)),
             })
             .collect()
@@ -334,11 +410,28 @@ impl<C: Clock> ControlState for View<'_, C> {
     fn peer(&self, assoc_id: u16) -> Option<PeerVars> {
         Some(match self.engine.sources.get(AssocId(assoc_id))? {
             Source::Local(l) => self.local_vars(assoc_id, l),
+            Source::Device(d) => self.device_vars(assoc_id, d),
             Source::Network(p) => self.network_vars(p),
         })
     }
 
     fn clock(&self, assoc_id: u16) -> Option<ClockVars> {
+        if let Some(d) = self.device(assoc_id) {
+            return Some(ClockVars {
+                device: d.kind.description().to_string(),
+                timecode: d.timecode.clone(),
+                poll: d.counts.polls,
+                noreply: d.counts.noreply,
+                badformat: d.counts.badformat,
+                baddata: d.counts.baddata,
+                fudgetime1: d.fudge.time1,
+                fudgetime2: d.fudge.time2,
+                stratum: Some(d.stratum()),
+                refid: Some(d.refid()),
+                flags: d.fudge.flag_bits(),
+                ..ClockVars::default()
+            });
+        }
         let local = self.local(assoc_id)?;
         Some(ClockVars {
             device: "Undisciplined local clock".to_string(),

@@ -1,4 +1,10 @@
-//! Reference clock drivers. Only the undisciplined local clock (127.127.1.0) exists: RHEL6
-//! configs use it so an isolated server keeps serving.
+//! Reference clock drivers: the undisciplined local clock (127.127.1.u) and the device
+//! clocks SHM (28), NMEA (20) and PPS (22). Their logic lives here, pure; the device module
+//! (`crate::refclock_io`) reads shared memory, serial lines and PPS devices for them.
 
+pub mod driver;
+pub mod filter;
 pub mod local;
+pub mod nmea;
+pub mod pps;
+pub mod shm;

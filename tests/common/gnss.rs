@@ -1,0 +1,131 @@
+//! A fake GNSS receiver for the reference clock tests: a pseudo-terminal whose master side
+//! a thread feeds with NMEA sentences of the current time, one burst a second, `lag` after
+//! each second begins (the receiver's serial delay). Readers open [`NmeaPty::path`].
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// (year, month, day) of a day count from 1970-01-01 (H. Hinnant's civil_from_days).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `$BODY*hh\r\n`.
+pub fn sentence(body: &str) -> String {
+    let sum = body.bytes().fold(0u8, |x, b| x ^ b);
+    format!("${body}*{sum:02X}\r\n")
+}
+
+/// GPRMC and GPGGA sentences for Unix second `secs`.
+pub fn fix_at(secs: i64) -> [String; 2] {
+    let (y, mo, d) = civil(secs.div_euclid(86_400));
+    let tod = secs.rem_euclid(86_400);
+    let hms = format!("{:02}{:02}{:02}.00", tod / 3600, tod % 3600 / 60, tod % 60);
+    [
+        sentence(&format!(
+            "GPRMC,{hms},A,4807.038,N,01131.000,E,0.0,0.0,{d:02}{mo:02}{:02},,",
+            y % 100
+        )),
+        sentence(&format!(
+            "GPGGA,{hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
+        )),
+    ]
+}
+
+/// The running fake receiver; Drop stops it.
+pub struct NmeaPty {
+    pub path: String,
+    stop: Arc<AtomicBool>,
+    /// Every Nth burst gets a broken checksum (0: never); counts the broken ones sent.
+    pub corrupted: Arc<AtomicU32>,
+    writer: Option<JoinHandle<()>>,
+    _slave: File,
+}
+
+impl NmeaPty {
+    /// Starts writing `lag` after each second; every `corrupt_every`-th burst (0: none)
+    /// carries a wrong checksum on its first sentence.
+    pub fn start(lag: Duration, corrupt_every: u32) -> NmeaPty {
+        // SAFETY: plain libc pty calls on descriptors we own; File takes ownership.
+        let (master, path, slave) = unsafe {
+            let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK);
+            assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+            assert_eq!(libc::grantpt(fd), 0);
+            assert_eq!(libc::unlockpt(fd), 0);
+            let mut name = [0 as libc::c_char; 64];
+            assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+            let path = std::ffi::CStr::from_ptr(name.as_ptr())
+                .to_string_lossy()
+                .into_owned();
+            // Held open (raw, no echo) so the line exists before and between readers.
+            let sfd = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+            assert!(sfd >= 0, "open {path}: {}", std::io::Error::last_os_error());
+            let mut tio: libc::termios = std::mem::zeroed();
+            libc::tcgetattr(sfd, &mut tio);
+            libc::cfmakeraw(&mut tio);
+            libc::tcsetattr(sfd, libc::TCSANOW, &tio);
+            (File::from_raw_fd(fd), path, File::from_raw_fd(sfd))
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let corrupted = Arc::new(AtomicU32::new(0));
+        let (stop2, corrupted2) = (stop.clone(), corrupted.clone());
+        let writer = thread::spawn(move || {
+            let mut master = master;
+            let mut burst = 0u32;
+            while !stop2.load(Ordering::Relaxed) {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+                let next = now.as_secs() + 1;
+                thread::sleep(Duration::from_secs(next) + lag - now);
+                let [mut rmc, gga] = fix_at(next as i64);
+                burst += 1;
+                if corrupt_every > 0 && burst % corrupt_every == 0 {
+                    let at = rmc.len() - 3;
+                    let wrong = if &rmc[at..at + 1] == "0" { "1" } else { "0" };
+                    rmc.replace_range(at..at + 1, wrong);
+                    corrupted2.fetch_add(1, Ordering::Relaxed);
+                }
+                // Non-blocking: with no reader the line's buffer fills and bursts are lost.
+                let _ = master.write_all(format!("{rmc}{gga}").as_bytes());
+            }
+        });
+        NmeaPty {
+            path,
+            stop,
+            corrupted,
+            writer: Some(writer),
+            _slave: slave,
+        }
+    }
+}
+
+impl Drop for NmeaPty {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil(0), (1970, 1, 1));
+        assert_eq!(super::civil(20_833), (2027, 1, 15));
+    }
+}
