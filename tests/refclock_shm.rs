@@ -1,6 +1,6 @@
 //! SHM reference clock (127.127.28.0) end to end, in a private IPC namespace (the segment
-//! key 0x4E545030 is machine-wide otherwise): real gpsd fed NMEA on a pty writes the
-//! segment, our ntpd selects SHM(0) and serves stratum 1 with refid GPS; then a writer of
+//! key 0x4E545030 is machine-wide otherwise): real gpsd fed NMEA sentences of the current
+//! time writes the segment, our ntpd selects SHM(0) and serves stratum 1 with refid GPS; then a writer of
 //! our own in the documented shmTime layout, and the stale and invalid segments it can
 //! leave, ignored and counted.
 
@@ -65,7 +65,7 @@ fn wait_selected(ns: &Netns, tmp: &TempDir, name: &str, timeout: Duration) -> Op
 
 /// A `name=value` of `ntpq -c cv` output, as a number.
 fn cv_number(cv: &str, name: &str) -> Option<u64> {
-    cv.split(|c| c == ',' || c == '\n')
+    cv.split([',', '\n'])
         .map(str::trim)
         .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
         .and_then(|v| v.trim().parse().ok())
@@ -95,18 +95,22 @@ fn gpsd_feeds_shm0_and_we_serve_stratum_1_refid_gps() {
     };
     let tmp = TempDir::new();
     let ns = Netns::new();
-    let receiver = NmeaPty::start(Duration::from_millis(20), 0);
+    // gpsd never feeds NTP from a pty (its own test harness runs on ptys: "don't talk to
+    // NTP when we're running inside the test harness"), so it reads the sentences from a
+    // network source, as it does from receivers on a LAN.
+    let receiver = NmeaTcp::start(&ns, Duration::from_millis(20));
+    let source = format!("tcp://127.0.0.1:{}", receiver.port);
     let mut ours = spawn_ntpd(&ns, &tmp, CONF);
     // ntpd has created the segment (owner root, 0600) by its first tick.
-    assert!(ours
-        .wait_for_stderr(&["SHM(0): reading"], Duration::from_secs(5))
-        .is_some(), "{}", ours.describe());
+    assert!(
+        ours.wait_for_stderr(&["SHM(0): reading"], Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        ours.describe()
+    );
     let ipc = format!("--ipc=/proc/{}/ns/ipc", ours.pid());
     let gpsd = gpsd.to_string_lossy().into_owned();
-    let mut gps = ns.spawn(
-        &tmp,
-        &["nsenter", &ipc, &gpsd, "-N", "-n", "-b", "-F", "none", &receiver.path],
-    );
+    let mut gps = ns.spawn(&tmp, &["nsenter", &ipc, &gpsd, "-N", "-n", &source]);
     let took = wait_selected(&ns, &tmp, "SHM(0)", Duration::from_secs(60));
     let peers = ntpq(&ns, &tmp, &["-p"]);
     let cv = ntpq(&ns, &tmp, &["-c", "cv"]);
@@ -117,7 +121,10 @@ fn gpsd_feeds_shm0_and_we_serve_stratum_1_refid_gps() {
         ours.describe(),
         gps.describe()
     );
-    eprintln!("gpsd -> SHM(0) selected after {:.1} s", took.unwrap().as_secs_f64());
+    eprintln!(
+        "gpsd -> SHM(0) selected after {:.1} s",
+        took.unwrap().as_secs_f64()
+    );
     assert!(peers.contains(".GPS."), "{peers}");
     assert!(cv.contains("SHM/Shared memory interface"), "{cv}");
     assert_serves_stratum_1_gps(&ns, &tmp);
@@ -168,10 +175,10 @@ impl Writer {
                     mode: 1,
                     count,
                     clock_sec: now.as_secs() as i64,
-                    clock_usec: (now.subsec_nanos() / 1000) as i32,
+                    clock_usec: now.subsec_micros() as i32,
                     clock_nsec: now.subsec_nanos(),
                     receive_sec: now.as_secs() as i64,
-                    receive_usec: (now.subsec_nanos() / 1000) as i32,
+                    receive_usec: now.subsec_micros() as i32,
                     receive_nsec: now.subsec_nanos(),
                     precision: -20,
                     valid: 1,
@@ -223,13 +230,19 @@ fn a_writer_of_the_documented_layout_and_its_stale_and_invalid_segments() {
     let tmp = TempDir::new();
     let ns = Netns::new();
     let ours = spawn_ntpd(&ns, &tmp, CONF);
-    assert!(ours
-        .wait_for_stderr(&["SHM(0): reading"], Duration::from_secs(5))
-        .is_some(), "{}", ours.describe());
+    assert!(
+        ours.wait_for_stderr(&["SHM(0): reading"], Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        ours.describe()
+    );
     let writer = Writer::start(ours.pid());
     let took = wait_selected(&ns, &tmp, "SHM(0)", Duration::from_secs(60));
     assert!(took.is_some(), "SHM(0) never selected\n{}", ours.describe());
-    eprintln!("own writer -> SHM(0) selected after {:.1} s", took.unwrap().as_secs_f64());
+    eprintln!(
+        "own writer -> SHM(0) selected after {:.1} s",
+        took.unwrap().as_secs_f64()
+    );
     assert_serves_stratum_1_gps(&ns, &tmp);
     let rv = ntpq(&ns, &tmp, &["-c", "rv 0 offset"]);
     eprintln!("system offset while on SHM(0): {rv}");

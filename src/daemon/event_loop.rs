@@ -157,30 +157,38 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
         shell
             .stats
             .hourly(engine.counters(), clock.now(), clock.mono());
-        for action in engine.take_actions() {
-            match action {
-                Action::WriteDrift(freq) => {
-                    if let Some(path) = shell.drift_path {
-                        if let Err(err) = driftio::write(path, freq) {
-                            log::warn!("cannot write drift file {}: {err}", path.display());
-                        }
-                    }
-                }
-                Action::Event(event) => event.log(),
-                Action::Stats(record) => {
-                    let clock = engine.clock();
-                    shell.stats.write(&record, clock.now(), clock.mono());
-                }
-                Action::Exit { status, message } => {
-                    if let Some(message) = message {
-                        println!("{message}");
-                    }
-                    return Ok(Stop::Exit(status));
-                }
-            }
+        if let Some(stop) = carry_out_actions(engine, shell) {
+            return Ok(stop);
         }
         shell.observers.tick(poll.registry(), engine);
     }
+}
+
+/// Carries out the engine's actions; the stop when one ends the daemon.
+fn carry_out_actions<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> Option<Stop> {
+    for action in engine.take_actions() {
+        match action {
+            Action::WriteDrift(freq) => {
+                if let Some(path) = shell.drift_path {
+                    if let Err(err) = driftio::write(path, freq) {
+                        log::warn!("cannot write drift file {}: {err}", path.display());
+                    }
+                }
+            }
+            Action::Event(event) => event.log(),
+            Action::Stats(record) => {
+                let clock = engine.clock();
+                shell.stats.write(&record, clock.now(), clock.mono());
+            }
+            Action::Exit { status, message } => {
+                if let Some(message) = message {
+                    println!("{message}");
+                }
+                return Some(Stop::Exit(status));
+            }
+        }
+    }
+    None
 }
 
 /// Acts on the pending signals; the stop when one ends the daemon.

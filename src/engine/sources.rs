@@ -10,8 +10,8 @@ use super::Orphan;
 use crate::discipline::select::SelectStatus;
 use crate::discipline::system::Contender;
 use crate::refclock::driver::{Kind, RefClock};
-use crate::refclock::pps::CAPTURE_RANGE_SECS;
 use crate::refclock::local::{LocalClock, LocalFudge};
+use crate::refclock::pps::CAPTURE_RANGE_SECS;
 use crate::stats::{ClockStats, Record};
 use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
 use crate::wire::ntp::RefId;
@@ -242,14 +242,12 @@ impl Sources {
             d.prefer
                 && d.kind != Kind::Pps
                 && survivor(status_of(*id))
-                && d.last_sample.is_some_and(|s| {
-                    s.offset.abs().to_secs_f64() < CAPTURE_RANGE_SECS
-                })
+                && d.last_sample
+                    .is_some_and(|s| s.offset.abs().to_secs_f64() < CAPTURE_RANGE_SECS)
         }) || self.network.iter().any(|p| {
             p.assoc.config().prefer
                 && survivor(p.assoc.status())
-                && p.assoc.filter().offset().abs().to_secs_f64()
-                    < CAPTURE_RANGE_SECS
+                && p.assoc.filter().offset().abs().to_secs_f64() < CAPTURE_RANGE_SECS
         });
         for (id, d) in &mut self.devices {
             let mut s = status_of(*id);

@@ -475,7 +475,10 @@ mod tests {
         for i in 0..16 {
             let read = shm_read(2 * i, 1, NOW + i64::from(i));
             // Our (virtual) clock runs 1 ms ahead of the system clock.
-            c.input(Input::Shm(read), read.system_now + NtpDuration::from_secs_f64(0.001));
+            c.input(
+                Input::Shm(read),
+                read.system_now + NtpDuration::from_secs_f64(0.001),
+            );
         }
         // Count unchanged, twice: counted twice, said once.
         let stuck = shm_read(30, 1, NOW + 15);
@@ -516,7 +519,10 @@ mod tests {
             ..Fudge::default()
         };
         let mut c = RefClock::new(Kind::Nmea, 1, fudge, 0, Some("/dev/pts/9".into()));
-        assert_eq!((c.name(), c.device.as_str()), ("GPS_NMEA(1)".into(), "/dev/pts/9"));
+        assert_eq!(
+            (c.name(), c.device.as_str()),
+            ("GPS_NMEA(1)".into(), "/dev/pts/9")
+        );
         c.start(Duration::ZERO);
         let rmc = "$GPRMC,080000,A,4807.038,N,01131.000,E,022.4,084.4,150127,003.1,W*60";
         let gga = "$GPGGA,080000,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*42";
@@ -557,6 +563,11 @@ mod tests {
         assert!((s.offset.to_secs_f64() - 0.001).abs() < 1e-6, "{s:?}");
         assert!(c.contender(3, Duration::from_secs(64), -20).is_none());
         c.seconds_numbered = true;
-        assert!(c.contender(3, Duration::from_secs(64), -20).unwrap().candidate.prefer);
+        assert!(
+            c.contender(3, Duration::from_secs(64), -20)
+                .unwrap()
+                .candidate
+                .prefer
+        );
     }
 }

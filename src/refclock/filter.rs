@@ -89,7 +89,10 @@ mod tests {
         }
         let r = f.reduce().unwrap();
         assert_eq!(r.gathered, 10);
-        assert!((r.offset.to_secs_f64() * 1000.0 - 1.0).abs() < 0.05, "{r:?}");
+        assert!(
+            (r.offset.to_secs_f64() * 1000.0 - 1.0).abs() < 0.05,
+            "{r:?}"
+        );
         assert!(r.jitter.to_secs_f64() < 0.0001);
         assert!(f.is_empty());
         assert_eq!(f.reduce(), None);

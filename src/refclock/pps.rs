@@ -119,7 +119,11 @@ pub enum PpsFault {
 }
 
 /// A new pulse on `edge` since sequence `last`: its time (on the system clock).
-pub fn new_pulse(info: &PpsInfo, edge: Edge, last: Option<u32>) -> Result<(u32, NtpTimestamp), PpsFault> {
+pub fn new_pulse(
+    info: &PpsInfo,
+    edge: Edge,
+    last: Option<u32>,
+) -> Result<(u32, NtpTimestamp), PpsFault> {
     let (seq, t) = info.edge(edge);
     if last == Some(seq) || (seq == 0 && t.sec == 0) {
         return Err(PpsFault::NoPulse);
@@ -135,7 +139,7 @@ pub fn new_pulse(info: &PpsInfo, edge: Edge, last: Option<u32>) -> Result<(u32, 
 /// the offset is the way to the nearest one (-0.5 s .. 0.5 s).
 pub fn pulse_offset(edge: NtpTimestamp) -> NtpDuration {
     let frac = edge.fraction();
-    let past = NtpDuration::from_nanos((u64::from(frac) * 1_000_000_000 >> 32) as i64);
+    let past = NtpDuration::from_nanos(((u64::from(frac) * 1_000_000_000) >> 32) as i64);
     if frac >= 1 << 31 {
         NtpDuration::from_secs_f64(1.0) - past
     } else {
@@ -161,9 +165,18 @@ mod tests {
 
     #[test]
     fn kinfo_decodes_both_edges() {
-        let info = PpsInfo::decode(&kinfo((12, 1_800_000_000, 999_998_000), (11, 1_799_999_999, 100_000_000)));
+        let info = PpsInfo::decode(&kinfo(
+            (12, 1_800_000_000, 999_998_000),
+            (11, 1_799_999_999, 100_000_000),
+        ));
         assert_eq!(info.assert_sequence, 12);
-        assert_eq!(info.clear, KTime { sec: 1_799_999_999, nsec: 100_000_000 });
+        assert_eq!(
+            info.clear,
+            KTime {
+                sec: 1_799_999_999,
+                nsec: 100_000_000
+            }
+        );
         assert_eq!(info.current_mode, CAPTURE_ASSERT | TSFMT_TSPEC);
         assert_eq!(info.edge(Edge::Assert).0, 12);
         assert_eq!(info.edge(Edge::Clear).0, 11);
@@ -176,20 +189,32 @@ mod tests {
         assert!(Edge::Clear.supported_by(CAPTURE_ASSERT | CAPTURE_CLEAR));
         assert!(!Edge::Clear.supported_by(CAPTURE_ASSERT));
         let p = kparams(Edge::Clear);
-        assert_eq!(i32::from_ne_bytes([p[4], p[5], p[6], p[7]]), CAPTURE_CLEAR | TSFMT_TSPEC);
+        assert_eq!(
+            i32::from_ne_bytes([p[4], p[5], p[6], p[7]]),
+            CAPTURE_CLEAR | TSFMT_TSPEC
+        );
     }
 
     #[test]
     fn pulses_count_once_and_give_the_way_to_the_second() {
-        let info = PpsInfo::decode(&kinfo((12, 1_800_000_000, 999_998_000), (11, 1_800_000_001, 100_000_000)));
+        let info = PpsInfo::decode(&kinfo(
+            (12, 1_800_000_000, 999_998_000),
+            (11, 1_800_000_001, 100_000_000),
+        ));
         let (seq, t) = new_pulse(&info, Edge::Assert, Some(11)).unwrap();
         assert_eq!(seq, 12);
         let off = pulse_offset(t).to_secs_f64();
         assert!((off - 2e-6).abs() < 1e-8, "{off}");
-        assert_eq!(new_pulse(&info, Edge::Assert, Some(12)), Err(PpsFault::NoPulse));
+        assert_eq!(
+            new_pulse(&info, Edge::Assert, Some(12)),
+            Err(PpsFault::NoPulse)
+        );
         let (_, t) = new_pulse(&info, Edge::Clear, None).unwrap();
         assert!((pulse_offset(t).to_secs_f64() + 0.1).abs() < 1e-8);
-        assert_eq!(new_pulse(&PpsInfo::default(), Edge::Assert, None), Err(PpsFault::NoPulse));
+        assert_eq!(
+            new_pulse(&PpsInfo::default(), Edge::Assert, None),
+            Err(PpsFault::NoPulse)
+        );
         let bad = PpsInfo::decode(&kinfo((1, 5, 1_000_000_000), (0, 0, 0)));
         assert_eq!(new_pulse(&bad, Edge::Assert, None), Err(PpsFault::BadTime));
     }

@@ -274,10 +274,7 @@ mod tests {
         );
         let mut old = read(segment());
         old.system_now = NtpTimestamp::from_unix(NOW + 60, 0);
-        assert_eq!(
-            evaluate(&old, None),
-            Err(ShmFault::Stale { age_secs: 59 })
-        );
+        assert_eq!(evaluate(&old, None), Err(ShmFault::Stale { age_secs: 59 }));
         let mut s = segment();
         s.clock_usec = 1_000_000;
         assert_eq!(evaluate(&read(s), None), Err(ShmFault::BadTime));

@@ -140,7 +140,12 @@ impl Devices {
     }
 
     /// A serial device has bytes: each complete line goes to the engine as it is read.
-    pub fn readable<C: Clock>(&mut self, token: Token, engine: &mut Engine<C>, registry: &Registry) {
+    pub fn readable<C: Clock>(
+        &mut self,
+        token: Token,
+        engine: &mut Engine<C>,
+        registry: &Registry,
+    ) {
         let Some(slot) = self.slots.iter_mut().find(|s| s.token == token) else {
             return;
         };

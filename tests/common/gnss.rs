@@ -46,6 +46,64 @@ pub fn fix_at(secs: i64) -> [String; 2] {
     ]
 }
 
+/// Writes a burst of sentences `lag` after each second until `stop`; every
+/// `corrupt_every`-th burst (0: none) has a wrong checksum on its first sentence.
+fn feed(
+    mut out: impl Write,
+    lag: Duration,
+    corrupt_every: u32,
+    stop: &AtomicBool,
+    corrupted: &AtomicU32,
+) {
+    let mut burst = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let next = now.as_secs() + 1;
+        thread::sleep(Duration::from_secs(next) + lag - now);
+        let [mut rmc, gga] = fix_at(next as i64);
+        burst += 1;
+        if corrupt_every > 0 && burst.is_multiple_of(corrupt_every) {
+            let at = rmc.len() - 3;
+            let wrong = if &rmc[at..at + 1] == "0" { "1" } else { "0" };
+            rmc.replace_range(at..at + 1, wrong);
+            corrupted.fetch_add(1, Ordering::Relaxed);
+        }
+        // A pty's master is non-blocking: with no reader its buffer fills and bursts are
+        // lost, as a real receiver's are.
+        let _ = out.write_all(format!("{rmc}{gga}").as_bytes());
+    }
+}
+
+/// A receiver on a TCP socket in a namespace, as gpsd reads a network source
+/// (`tcp://127.0.0.1:PORT`); one client. Drop stops it.
+pub struct NmeaTcp {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl NmeaTcp {
+    pub fn start(ns: &super::Netns, lag: Duration) -> NmeaTcp {
+        let listener = ns
+            .inside(|| std::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("tcp listener");
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        thread::spawn(move || {
+            if let Ok((conn, _)) = listener.accept() {
+                feed(conn, lag, 0, &stop2, &AtomicU32::new(0));
+            }
+        });
+        NmeaTcp { port, stop }
+    }
+}
+
+impl Drop for NmeaTcp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The running fake receiver; Drop stops it.
 pub struct NmeaPty {
     pub path: String,
@@ -83,25 +141,7 @@ impl NmeaPty {
         let stop = Arc::new(AtomicBool::new(false));
         let corrupted = Arc::new(AtomicU32::new(0));
         let (stop2, corrupted2) = (stop.clone(), corrupted.clone());
-        let writer = thread::spawn(move || {
-            let mut master = master;
-            let mut burst = 0u32;
-            while !stop2.load(Ordering::Relaxed) {
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-                let next = now.as_secs() + 1;
-                thread::sleep(Duration::from_secs(next) + lag - now);
-                let [mut rmc, gga] = fix_at(next as i64);
-                burst += 1;
-                if corrupt_every > 0 && burst % corrupt_every == 0 {
-                    let at = rmc.len() - 3;
-                    let wrong = if &rmc[at..at + 1] == "0" { "1" } else { "0" };
-                    rmc.replace_range(at..at + 1, wrong);
-                    corrupted2.fetch_add(1, Ordering::Relaxed);
-                }
-                // Non-blocking: with no reader the line's buffer fills and bursts are lost.
-                let _ = master.write_all(format!("{rmc}{gga}").as_bytes());
-            }
-        });
+        let writer = thread::spawn(move || feed(master, lag, corrupt_every, &stop2, &corrupted2));
         NmeaPty {
             path,
             stop,
