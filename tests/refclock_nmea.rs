@@ -57,7 +57,7 @@ fn nmea_over_a_pty_is_selected_within_10_ms_and_bad_checksums_are_counted() {
         peers = ntpq(&ns, &tmp, &["-p"]);
         offset = selected_offset(&peers, "GPS_NMEA(0)");
     }
-    let cv = ntpq(&ns, &tmp, &["-c", "cv"]);
+    let cv = ntpq(&ns, &tmp, &["-c", "cv &1"]);
     eprintln!("ntpq -p:\n{peers}\nntpq -c cv:\n{cv}");
     let offset =
         offset.unwrap_or_else(|| panic!("GPS_NMEA(0) never selected\n{}", ours.describe()));

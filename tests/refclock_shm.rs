@@ -113,7 +113,7 @@ fn gpsd_feeds_shm0_and_we_serve_stratum_1_refid_gps() {
     let mut gps = ns.spawn(&tmp, &["nsenter", &ipc, &gpsd, "-N", "-n", &source]);
     let took = wait_selected(&ns, &tmp, "SHM(0)", Duration::from_secs(60));
     let peers = ntpq(&ns, &tmp, &["-p"]);
-    let cv = ntpq(&ns, &tmp, &["-c", "cv"]);
+    let cv = ntpq(&ns, &tmp, &["-c", "cv &1"]);
     eprintln!("ntpq -p:\n{peers}\nntpq -c cv:\n{cv}");
     assert!(
         took.is_some(),
@@ -260,7 +260,7 @@ fn a_writer_of_the_documented_layout_and_its_stale_and_invalid_segments() {
         ],
         Duration::from_secs(40),
     );
-    let cv = ntpq(&ns, &tmp, &["-c", "cv"]);
+    let cv = ntpq(&ns, &tmp, &["-c", "cv &1"]);
     eprintln!("ntpq -c cv:\n{cv}");
     assert!(said.is_some(), "{}", ours.describe());
     assert!(cv_number(&cv, "badformat").unwrap_or(0) >= 2, "{cv}");

@@ -14,6 +14,8 @@ pub mod reasons;
 mod records;
 mod recover;
 #[cfg(test)]
+mod refclock_tests;
+#[cfg(test)]
 mod rv_tests;
 pub mod sources;
 mod steer;

@@ -332,6 +332,27 @@ mod tests {
     }
 
     #[test]
+    fn device_clocks_follow_the_local_ones_and_poll_on_their_own() {
+        use crate::refclock::driver::Fudge;
+        let local = LocalClock::new(0, LocalFudge::default());
+        let mut shm = RefClock::new(Kind::Shm, 2, Fudge::default(), 0, None);
+        shm.poll = PollInterval(4);
+        let mut s = Sources::new(7, &[local], &[shm], None, Duration::ZERO);
+        let t = NtpTimestamp::ZERO;
+        s.poll_refclocks(t, Duration::ZERO);
+        assert_eq!(s.next_deadline(), Duration::from_secs(16));
+        let a = s.mobilize(PeerSpec::server(addr("10.0.0.1:123")), Duration::ZERO);
+        assert_eq!(a, Some(AssocId(9)));
+        assert!(matches!(s.get(AssocId(8)), Some(Source::Device(_))));
+        assert_eq!(s.name(8).as_deref(), Some("SHM(2)"));
+        // Due, but nothing read: polled (noreply), no sample.
+        let (sampled, _) = s.poll_devices(t, Duration::from_secs(16)).unwrap();
+        assert!(sampled.is_empty());
+        assert_eq!(s.devices().next().unwrap().1.counts.noreply, 1);
+        assert!(s.poll_devices(t, Duration::from_secs(17)).is_none());
+    }
+
+    #[test]
     fn refclocks_are_polled_every_64_s() {
         let local = LocalClock::new(0, LocalFudge::default());
         let mut s = Sources::new(1, &[local], &[], None, Duration::ZERO);
