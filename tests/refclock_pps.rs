@@ -28,7 +28,11 @@ fn the_daemon_reads_dev_pps0_when_there_is_one() {
     // there are none.
     std::thread::sleep(Duration::from_secs(34));
     let cv = ns
-        .run(&tmp, &[NTPQ, "-c", "cv &1", "127.0.0.1"], Duration::from_secs(5))
+        .run(
+            &tmp,
+            &[NTPQ, "-c", "cv &1", "127.0.0.1"],
+            Duration::from_secs(5),
+        )
         .stdout;
     eprintln!("ntpq -c cv:\n{cv}\nlog:\n{}", ours.stderr());
     assert!(cv.contains("PPS Clock Discipline"), "{cv}");

@@ -67,6 +67,8 @@ pub struct Shell<'a> {
     pub debug_level: u8,
     /// The metrics endpoint and the service manager.
     pub observers: &'a mut Observers,
+    /// The reference clocks' devices, opened at start.
+    pub devices: Devices,
 }
 
 /// Runs until a signal or the engine stops it.
@@ -94,8 +96,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
     // Sockets that may hold more datagrams than the last batch took (readiness is
     // edge-triggered: no new event comes for what is already queued).
     let mut unread = vec![false; shell.listeners.len()];
-    // Reference clock devices (SHM segments, serial lines, PPS devices).
-    let mut devices = Devices::new(engine);
+    shell.devices.attach(engine, poll.registry());
     loop {
         let now = engine.clock().mono();
         let timeout = if unread.contains(&true) {
@@ -105,7 +106,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                 .next_deadline()
                 .saturating_sub(now)
                 .min(shell.observers.timeout(now))
-                .min(devices.timeout(now))
+                .min(shell.devices.timeout(now))
                 .min(Duration::from_secs(3600))
         };
         match poll.poll(&mut events, Some(timeout)) {
@@ -127,8 +128,8 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                         mobilize_resolved(engine, &request, &addrs, taken, shell.max_clock);
                     }
                 }
-                token if devices.owns(token) => {
-                    devices.readable(token, engine, poll.registry());
+                token if shell.devices.owns(token) => {
+                    shell.devices.readable(token, engine, poll.registry());
                 }
                 Token(i) => {
                     if let Some(flag) = unread.get_mut(i) {
@@ -149,7 +150,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                     .handle(poll.registry(), event.token(), engine);
             }
         }
-        devices.tick(engine, poll.registry());
+        shell.devices.tick(engine, poll.registry());
         if engine.clock().mono() >= engine.next_deadline() {
             engine.handle_timer(&mut |to, bytes| send_request(shell.listeners, to, bytes));
         }

@@ -112,9 +112,16 @@ fn nmea_is_selected_and_served_at_stratum_1_refid_gps() {
         now: e.clock.now(),
     };
     let p = view.peer(100).unwrap();
-    assert!((p.offset.to_secs_f64() + 0.003).abs() < 1e-4, "{:?}", p.offset);
+    assert!(
+        (p.offset.to_secs_f64() + 0.003).abs() < 1e-4,
+        "{:?}",
+        p.offset
+    );
     let cv = view.clock(100).unwrap();
-    assert_eq!((cv.poll, cv.noreply, cv.device.as_str()), (1, 0, "NMEA GPS Clock"));
+    assert_eq!(
+        (cv.poll, cv.noreply, cv.device.as_str()),
+        (1, 0, "NMEA GPS Clock")
+    );
     assert_eq!(e.sources().name(100).as_deref(), Some("GPS_NMEA(0)"));
 }
 

@@ -3,9 +3,11 @@
 //! ioctls) with the unsafe system calls that takes. What it reads goes to the engine as
 //! [`Input`]; the drivers' logic is pure, in `crate::refclock`.
 //!
-//! SHM segments and PPS devices are read once a second on the loop's timer; serial lines
-//! are registered with the loop and read as bytes arrive. A device that cannot be opened
-//! is tried again every [`RETRY`], and the engine logs why it gives no samples.
+//! Devices are opened at start, before ntpd drops root as classic does (gpsd's segments 0
+//! and 1 are root's, mode 0600). SHM segments and PPS devices are then read once a second
+//! on the loop's timer; serial lines are registered with the loop and read as bytes
+//! arrive. A device that cannot be opened is tried again every [`RETRY`], and the engine
+//! logs why it gives no samples.
 #![allow(unsafe_code)]
 
 mod pps;
@@ -14,7 +16,7 @@ mod shm;
 
 use crate::clock::Clock;
 use crate::engine::{AssocId, Engine};
-use crate::refclock::driver::{Input, Kind};
+use crate::refclock::driver::{Input, Kind, RefClock};
 use crate::refclock::nmea;
 use crate::refclock::pps::Edge;
 use crate::time::NtpTimestamp;
@@ -36,13 +38,16 @@ enum Open {
 }
 
 struct Slot {
-    id: AssocId,
+    /// The engine's ID of the clock, once [`Devices::attach`] has matched them.
+    id: Option<AssocId>,
     kind: Kind,
     unit: u8,
     path: String,
     mode: u32,
     edge: Edge,
     open: Option<Open>,
+    /// Why opening at start failed, for the engine once attached.
+    failed: Option<String>,
     retry_at: Duration,
     token: Token,
 }
@@ -62,27 +67,64 @@ fn system_now() -> NtpTimestamp {
 }
 
 impl Devices {
-    /// One slot per device clock of `engine`; nothing is opened before the first tick.
-    pub fn new<C: Clock>(engine: &Engine<C>) -> Devices {
-        let slots = engine
-            .sources()
-            .devices()
+    /// Opens the devices of `clocks` now (the daemon still has root).
+    pub fn open(clocks: &[RefClock]) -> Devices {
+        let slots = clocks
+            .iter()
             .enumerate()
-            .map(|(i, (id, d))| Slot {
-                id,
-                kind: d.kind,
-                unit: d.unit,
-                path: d.device.clone(),
-                mode: d.mode,
-                edge: Edge::from_flag2(d.fudge.flags[1]),
-                open: None,
-                retry_at: Duration::ZERO,
-                token: Token(TOKEN_BASE + i),
+            .map(|(i, d)| {
+                let mut slot = Slot {
+                    id: None,
+                    kind: d.kind,
+                    unit: d.unit,
+                    path: d.device.clone(),
+                    mode: d.mode,
+                    edge: Edge::from_flag2(d.fudge.flags[1]),
+                    open: None,
+                    failed: None,
+                    retry_at: RETRY,
+                    token: Token(TOKEN_BASE + i),
+                };
+                match slot.open_device() {
+                    Ok(open) => {
+                        log::info!("{}: reading {}", slot.name(), slot.path);
+                        slot.open = Some(open);
+                    }
+                    Err(why) => slot.failed = Some(why),
+                }
+                slot
             })
             .collect();
         Devices {
             slots,
             next_read: Duration::ZERO,
+        }
+    }
+
+    /// Matches the devices with the engine's clocks (same order), registers the serial
+    /// lines with the loop and hands the engine the reasons of failed opens.
+    pub fn attach<C: Clock>(&mut self, engine: &mut Engine<C>, registry: &Registry) {
+        let ids: Vec<(AssocId, Kind, u8)> = engine
+            .sources()
+            .devices()
+            .map(|(id, d)| (id, d.kind, d.unit))
+            .collect();
+        for (slot, (id, kind, unit)) in self.slots.iter_mut().zip(ids) {
+            if (slot.kind, slot.unit) != (kind, unit) {
+                continue;
+            }
+            slot.id = Some(id);
+            if let Err(why) = slot.register(registry) {
+                slot.open = None;
+                slot.failed = Some(why);
+            }
+            if let Some(why) = slot.failed.take() {
+                engine.refclock_input(id, Input::Fault(&why));
+            }
+        }
+        self.next_read = engine.clock().mono();
+        for slot in &mut self.slots {
+            slot.retry_at += self.next_read;
         }
     }
 
@@ -107,25 +149,30 @@ impl Devices {
         }
         self.next_read = mono + READ_INTERVAL;
         for slot in &mut self.slots {
+            let Some(id) = slot.id else { continue };
             if slot.open.is_none() && mono >= slot.retry_at {
                 slot.retry_at = mono + RETRY;
-                match slot.open_device(registry) {
+                match slot.open_device() {
                     Ok(open) => {
                         log::info!("{}: reading {}", slot.name(), slot.path);
                         slot.open = Some(open);
+                        if let Err(why) = slot.register(registry) {
+                            slot.open = None;
+                            engine.refclock_input(id, Input::Fault(&why));
+                        }
                     }
-                    Err(why) => engine.refclock_input(slot.id, Input::Fault(&why)),
+                    Err(why) => engine.refclock_input(id, Input::Fault(&why)),
                 }
             }
             let failed = match &mut slot.open {
                 Some(Open::Shm(segment)) => {
                     let read = segment.read(system_now());
-                    engine.refclock_input(slot.id, Input::Shm(read));
+                    engine.refclock_input(id, Input::Shm(read));
                     None
                 }
                 Some(Open::Pps(device)) => match device.fetch() {
                     Ok(info) => {
-                        engine.refclock_input(slot.id, Input::Pps(info, system_now()));
+                        engine.refclock_input(id, Input::Pps(info, system_now()));
                         None
                     }
                     Err(why) => Some(why),
@@ -134,7 +181,7 @@ impl Devices {
             };
             if let Some(why) = failed {
                 slot.close(registry);
-                engine.refclock_input(slot.id, Input::Fault(&why));
+                engine.refclock_input(id, Input::Fault(&why));
             }
         }
     }
@@ -149,10 +196,9 @@ impl Devices {
         let Some(slot) = self.slots.iter_mut().find(|s| s.token == token) else {
             return;
         };
-        let Some(Open::Serial(serial)) = &mut slot.open else {
+        let (Some(id), Some(Open::Serial(serial))) = (slot.id, &mut slot.open) else {
             return;
         };
-        let id = slot.id;
         let result = serial.read_lines(&mut |line| engine.refclock_input(id, Input::Line(line)));
         if let Err(why) = result {
             let why = format!("{}: {why}", slot.path);
@@ -167,18 +213,24 @@ impl Slot {
         format!("{}({})", self.kind.name(), self.unit)
     }
 
-    fn open_device(&self, registry: &Registry) -> Result<Open, String> {
+    fn open_device(&self) -> Result<Open, String> {
         match self.kind {
             Kind::Shm => shm::Segment::attach(self.unit).map(Open::Shm),
             Kind::Pps => pps::Pps::open(&self.path, self.edge).map(Open::Pps),
             Kind::Nmea => {
-                let serial = serial::Serial::open(&self.path, nmea::baud_rate(self.mode))?;
-                registry
-                    .register(&mut SourceFd(&serial.fd()), self.token, Interest::READABLE)
-                    .map_err(|e| format!("{}: {e}", self.path))?;
-                Ok(Open::Serial(serial))
+                serial::Serial::open(&self.path, nmea::baud_rate(self.mode)).map(Open::Serial)
             }
         }
+    }
+
+    /// A serial line joins the loop, to be read as bytes arrive.
+    fn register(&self, registry: &Registry) -> Result<(), String> {
+        if let Some(Open::Serial(serial)) = &self.open {
+            registry
+                .register(&mut SourceFd(&serial.fd()), self.token, Interest::READABLE)
+                .map_err(|e| format!("{}: {e}", self.path))?;
+        }
+        Ok(())
     }
 
     fn close(&mut self, registry: &Registry) {
