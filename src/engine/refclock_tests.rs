@@ -71,19 +71,24 @@ fn run(mono: &ManualMono, e: &mut TestEngine, from: u64, seconds: u64, pps: bool
         set(mono, e, s);
         e.refclock_input(AssocId(100), Input::Line(&gga(s)));
         if pps {
-            let true_now = NtpTimestamp::from_bits((TRUE_START_SECS + s) << 32);
-            let info = PpsInfo {
-                assert_sequence: s as u32 + 1,
-                assert: KTime {
-                    sec: (TRUE_START_SECS + s) as i64 - UNIX_OFFSET,
-                    nsec: 0,
-                },
-                ..PpsInfo::default()
-            };
-            e.refclock_input(AssocId(101), Input::Pps(info, true_now));
+            pulse(e, s);
         }
         e.handle_timer(&mut |_, _| {});
     }
+}
+
+/// A pulse on the true second `s` after the start, fetched at once, to PPS(0) (ID 101).
+fn pulse(e: &mut TestEngine, s: u64) {
+    let info = PpsInfo {
+        assert_sequence: s as u32 + 1,
+        assert: KTime {
+            sec: (TRUE_START_SECS + s) as i64 - UNIX_OFFSET,
+            nsec: 0,
+        },
+        ..PpsInfo::default()
+    };
+    let true_now = NtpTimestamp::from_bits((TRUE_START_SECS + s) << 32);
+    e.refclock_input(AssocId(101), Input::Pps(info, true_now));
 }
 
 /// Moves monotonic time to `s` seconds after the start.
@@ -117,6 +122,8 @@ fn nmea_is_selected_and_served_at_stratum_1_refid_gps() {
         "{:?}",
         p.offset
     );
+    // The system status word names a UHF radio as the source (ntpq: sync_uhf_radio).
+    assert_eq!(view.system().status.source, 4);
     let cv = view.clock(100).unwrap();
     assert_eq!(
         (cv.poll, cv.noreply, cv.device.as_str()),
@@ -140,16 +147,7 @@ fn pps_waits_for_the_prefer_peer_then_is_the_o_peer() {
     // the seconds and PPS is dropped.
     for s in 49..49 + 9 * 16 {
         set(&mono, &e, s);
-        let info = PpsInfo {
-            assert_sequence: s as u32 + 1,
-            assert: KTime {
-                sec: (TRUE_START_SECS + s) as i64 - UNIX_OFFSET,
-                nsec: 0,
-            },
-            ..PpsInfo::default()
-        };
-        let true_now = NtpTimestamp::from_bits((TRUE_START_SECS + s) << 32);
-        e.refclock_input(AssocId(101), Input::Pps(info, true_now));
+        pulse(&mut e, s);
         e.handle_timer(&mut |_, _| {});
     }
     assert_ne!(tally(&e, 101), SelectStatus::PpsPeer as u8);

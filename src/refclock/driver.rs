@@ -7,10 +7,9 @@ use super::filter::MedianFilter;
 use super::nmea::{self, NmeaError};
 use super::pps::{self, Edge, PpsFault, PpsInfo};
 use super::shm::{self, ShmFault, ShmRead};
-use crate::discipline::filter::Measurement;
 use crate::discipline::sample::{Sample, PHI};
 use crate::discipline::select::{Candidate, SelectStatus};
-use crate::discipline::system::{Contender, PeerDetails};
+use crate::discipline::system::Contender;
 use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
 use crate::wire::ntp::{Leap, RefId};
 use std::net::Ipv4Addr;
@@ -413,25 +412,14 @@ impl RefClock {
                 truechimer: false,
                 local_clock: false,
             },
-            details: PeerDetails {
-                addr_refid: RefId::from_ipv4(self.address()),
-                refid: self.refid(),
-                root_delay: NtpDuration::ZERO,
-                root_dispersion: NtpDuration::ZERO,
-                delay: NtpDuration::ZERO,
+            details: super::peer_details(
+                self.address(),
+                self.refid(),
+                sample,
                 dispersion,
-                epoch: self.epoch,
-                measurements: Measurement {
-                    offset: sample.offset,
-                    delay: NtpDuration::ZERO,
-                    time: self.epoch,
-                }
-                .alone(),
-                received: sample.time,
-                min_poll: self.poll,
-                max_poll: self.poll,
-                is_refclock: true,
-            },
+                self.epoch,
+                self.poll,
+            ),
         })
     }
 }

@@ -58,6 +58,15 @@ pub struct Devices {
     next_read: Duration,
 }
 
+/// Why `path` cannot be opened, in a user's words.
+fn open_error(path: &str, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => format!("no device {path}"),
+        std::io::ErrorKind::PermissionDenied => format!("{path}: permission denied"),
+        _ => format!("{path}: {e}"),
+    }
+}
+
 /// The system clock, which writers of SHM segments and the PPS layer stamp with.
 fn system_now() -> NtpTimestamp {
     let since = SystemTime::now()

@@ -23,11 +23,7 @@ impl Pps {
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => format!("no device {path}"),
-                io::ErrorKind::PermissionDenied => format!("{path}: permission denied"),
-                _ => format!("{path}: {e}"),
-            })?;
+            .map_err(|e| super::open_error(path, &e))?;
         let fd = file.as_raw_fd();
         let mut caps: libc::c_int = 0;
         // SAFETY: PPS_GETCAP writes one int.

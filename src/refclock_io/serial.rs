@@ -32,11 +32,7 @@ impl Serial {
             .write(true)
             .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
             .open(path)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => format!("no device {path}"),
-                io::ErrorKind::PermissionDenied => format!("{path}: permission denied"),
-                _ => format!("{path}: {e}"),
-            })?;
+            .map_err(|e| super::open_error(path, &e))?;
         let fd = file.as_raw_fd();
         // SAFETY: termios is plain data filled by tcgetattr on our open fd.
         unsafe {

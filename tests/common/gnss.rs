@@ -2,6 +2,7 @@
 //! a thread feeds with NMEA sentences of the current time, one burst a second, `lag` after
 //! each second begins (the receiver's serial delay). Readers open [`NmeaPty::path`].
 
+use ntp6::ntpdate::format::Civil;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::FromRawFd;
@@ -9,20 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// (year, month, day) of a day count from 1970-01-01 (H. Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 /// `$BODY*hh\r\n`.
 pub fn sentence(body: &str) -> String {
@@ -32,13 +19,14 @@ pub fn sentence(body: &str) -> String {
 
 /// GPRMC and GPGGA sentences for Unix second `secs`.
 pub fn fix_at(secs: i64) -> [String; 2] {
-    let (y, mo, d) = civil(secs.div_euclid(86_400));
-    let tod = secs.rem_euclid(86_400);
-    let hms = format!("{:02}{:02}{:02}.00", tod / 3600, tod % 3600 / 60, tod % 60);
+    let c = Civil::from_unix(secs);
+    let hms = format!("{:02}{:02}{:02}.00", c.hour, c.minute, c.second);
     [
         sentence(&format!(
-            "GPRMC,{hms},A,4807.038,N,01131.000,E,0.0,0.0,{d:02}{mo:02}{:02},,",
-            y % 100
+            "GPRMC,{hms},A,4807.038,N,01131.000,E,0.0,0.0,{:02}{:02}{:02},,",
+            c.day,
+            c.month + 1,
+            c.year % 100
         )),
         sentence(&format!(
             "GPGGA,{hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"
@@ -158,14 +146,5 @@ impl Drop for NmeaPty {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn civil_dates() {
-        assert_eq!(super::civil(0), (1970, 1, 1));
-        assert_eq!(super::civil(20_833), (2027, 1, 15));
     }
 }
