@@ -43,6 +43,7 @@ fn nmea_over_a_pty_is_selected_within_10_ms_and_bad_checksums_are_counted() {
     let conf = format!(
         "server 127.127.20.0 minpoll 4 maxpoll 4 mode 1 path {}\n\
          fudge 127.127.20.0 time2 0.050\n\
+         server 127.127.20.1 path /nonexistent/gps1\n\
          statsdir {}/\n\
          statistics clockstats\n",
         receiver.path,
@@ -87,6 +88,10 @@ fn nmea_over_a_pty_is_selected_within_10_ms_and_bad_checksums_are_counted() {
         log.matches("GPS_NMEA(0): reading refused: bad checksum")
             .count(),
         1,
+        "{log}"
+    );
+    assert!(
+        log.contains("GPS_NMEA(1): no samples: no device /nonexistent/gps1"),
         "{log}"
     );
     let clockstats: String = std::fs::read_dir(&stats)

@@ -132,6 +132,14 @@ fn gpsd_feeds_shm0_and_we_serve_stratum_1_refid_gps() {
     gps.stop();
 }
 
+/// Moves this thread into the IPC namespace of process `pid`.
+fn join_ipc(pid: u32) {
+    let ns = File::open(format!("/proc/{pid}/ns/ipc")).expect("ipc ns");
+    // SAFETY: setns on a namespace file we opened; it changes this thread only.
+    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWIPC) };
+    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+}
+
 /// Our own writer of the documented layout, in ntpd's IPC namespace (a thread that joined
 /// it: System V IPC namespaces are per thread).
 struct Writer {
@@ -156,11 +164,10 @@ impl Writer {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (b, s) = (behaviour.clone(), stop.clone());
         let thread = thread::spawn(move || {
-            let ns = File::open(format!("/proc/{ntpd_pid}/ns/ipc")).expect("ipc ns");
-            // SAFETY: setns/shmget/shmat on this thread only; the segment stays attached
+            join_ipc(ntpd_pid);
+            // SAFETY: shmget/shmat in this thread's namespace; the segment stays attached
             // for the thread's life and is written within its 96 bytes.
             let base = unsafe {
-                assert_eq!(libc::setns(ns.as_raw_fd(), libc::CLONE_NEWIPC), 0);
                 let id = libc::shmget(0x4E54_5030, SEGMENT_LEN, 0);
                 assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
                 let base = libc::shmat(id, std::ptr::null(), 0);
@@ -270,4 +277,43 @@ fn a_writer_of_the_documented_layout_and_its_stale_and_invalid_segments() {
     let log = ours.stderr();
     assert_eq!(log.matches("unknown mode 7").count(), 1, "{log}");
     drop(writer);
+}
+
+#[test]
+fn a_segment_of_another_size_is_named_in_the_log() {
+    let Some(_lock) = setup() else { return };
+    let tmp = TempDir::new();
+    let ns = Netns::new();
+    // An IPC namespace that exists before ntpd, holding a 16-byte segment at unit 2's key.
+    let holder = ns.spawn(&tmp, &["unshare", "--ipc", "sleep", "60"]);
+    thread::sleep(Duration::from_millis(300));
+    let pid = holder.pid();
+    thread::spawn(move || {
+        join_ipc(pid);
+        // SAFETY: creates a segment in the holder's namespace; nothing is attached.
+        let id = unsafe { libc::shmget(0x4E54_5032, 16, libc::IPC_CREAT | 0o600) };
+        assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
+    })
+    .join()
+    .unwrap();
+    let path = tmp.write("ntp.conf", "server 127.127.28.2 minpoll 4\n");
+    let ipc = format!("--ipc=/proc/{pid}/ns/ipc");
+    let ours = ns.spawn(
+        &tmp,
+        &[
+            "nsenter",
+            &ipc,
+            env!("CARGO_BIN_EXE_ntpd"),
+            "-n",
+            "-c",
+            &path,
+            "--virtual-clock",
+            "0",
+        ],
+    );
+    let said = ours.wait_for_stderr(
+        &["SHM(2): no samples: segment 0x4e545032 exists with another size"],
+        Duration::from_secs(5),
+    );
+    assert!(said.is_some(), "{}", ours.describe());
 }

@@ -249,9 +249,10 @@ impl RefClock {
             Input::Shm(read) => self.shm(&read, now),
             Input::Line(line) => self.line(line, now),
             Input::Pps(info, system_now) => self.pulse(&info, system_now, now),
+            // The device itself fails: no samples can come, said at once.
             Input::Fault(why) => {
                 self.last_fault = Some(why.to_string());
-                self.refused(why.to_string());
+                self.silent(why.to_string());
             }
         }
     }
@@ -351,6 +352,13 @@ impl RefClock {
         }
     }
 
+    fn silent(&mut self, why: String) {
+        if self.said_silent.as_ref() != Some(&why) {
+            self.said_silent = Some(why.clone());
+            self.notices.push(Notice::Silent(why));
+        }
+    }
+
     /// Polls if due at `mono`: the filter's offsets since the last poll become one sample
     /// (None: not due, or nothing arrived, counted as noreply).
     pub fn poll(&mut self, now: NtpTimestamp, mono: Duration) -> Option<Sample> {
@@ -366,10 +374,7 @@ impl RefClock {
                 .last_fault
                 .clone()
                 .unwrap_or_else(|| "no data from the device".into());
-            if self.said_silent.as_ref() != Some(&why) {
-                self.said_silent = Some(why.clone());
-                self.notices.push(Notice::Silent(why));
-            }
+            self.silent(why);
             return None;
         };
         if self.said_silent.take().is_some() {

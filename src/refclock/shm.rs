@@ -28,10 +28,14 @@ pub fn key(unit: u8) -> i32 {
     KEY_BASE + i32::from(unit)
 }
 
+/// `mode` bit 0 (classic SHM_MODE_PRIVATE): keep a unit of 2 and up owner-only too.
+pub const MODE_PRIVATE: u32 = 0x01;
+
 /// Permissions the segment is created with: units 0 and 1 are for root's writers only
-/// (gpsd running as root), 2 and up for anyone, as classic does.
-pub fn permissions(unit: u8) -> u32 {
-    if unit < 2 {
+/// (gpsd running as root), 2 and up for anyone unless the `mode` word says private, as
+/// classic does.
+pub fn permissions(unit: u8, mode: u32) -> u32 {
+    if unit < 2 || mode & MODE_PRIVATE != 0 {
         0o600
     } else {
         0o666
@@ -250,7 +254,14 @@ mod tests {
         // receiveTimeStampNSec 0 disagrees with 249000 us: the microseconds count.
         assert_eq!(got.receive, NtpTimestamp::from_unix(NOW, 249_000_000));
         assert_eq!((key(0), key(3)), (0x4E54_5030, 0x4E54_5033));
-        assert_eq!((permissions(1), permissions(2)), (0o600, 0o666));
+        assert_eq!(
+            [
+                permissions(1, 0),
+                permissions(2, 0),
+                permissions(3, MODE_PRIVATE)
+            ],
+            [0o600, 0o666, 0o600]
+        );
     }
 
     #[test]

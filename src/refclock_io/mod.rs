@@ -224,7 +224,7 @@ impl Slot {
 
     fn open_device(&self) -> Result<Open, String> {
         match self.kind {
-            Kind::Shm => shm::Segment::attach(self.unit).map(Open::Shm),
+            Kind::Shm => shm::Segment::attach(self.unit, self.mode).map(Open::Shm),
             Kind::Pps => pps::Pps::open(&self.path, self.edge).map(Open::Pps),
             Kind::Nmea => {
                 serial::Serial::open(&self.path, nmea::baud_rate(self.mode)).map(Open::Serial)

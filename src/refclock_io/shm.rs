@@ -12,10 +12,12 @@ pub struct Segment {
 
 impl Segment {
     /// Finds or creates unit `unit`'s segment (classic creates it, so a writer started
-    /// later finds it) and attaches it. The error says why in a user's words.
-    pub fn attach(unit: u8) -> Result<Segment, String> {
+    /// later finds it) with the permissions `mode` asks for, and attaches it. The error
+    /// says why in a user's words.
+    pub fn attach(unit: u8, mode: u32) -> Result<Segment, String> {
         let key = shm::key(unit);
-        let flags = libc::IPC_CREAT | shm::permissions(unit) as libc::c_int;
+        let perms = shm::permissions(unit, mode);
+        let flags = libc::IPC_CREAT | perms as libc::c_int;
         // SAFETY: shmget takes plain integers.
         let id = unsafe { libc::shmget(key, SEGMENT_LEN, flags) };
         if id < 0 {
@@ -23,8 +25,7 @@ impl Segment {
             return Err(match err.raw_os_error() {
                 Some(libc::EACCES) => format!(
                     "segment 0x{key:08x}: permission denied (created by another user with \
-                     mode {:o}?)",
-                    shm::permissions(unit)
+                     mode {perms:o}?)"
                 ),
                 Some(libc::EINVAL) => {
                     format!("segment 0x{key:08x} exists with another size: not a shmTime")
