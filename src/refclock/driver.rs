@@ -170,7 +170,8 @@ pub struct RefClock {
     next_poll: Duration,
     /// Why the last reading gave nothing (reported when a poll has no sample).
     last_fault: Option<String>,
-    /// What the log last said, so it says each reason once.
+    /// What the log last said, so it says each reason once (again only once another
+    /// reason came between).
     said_refused: Option<String>,
     said_silent: Option<String>,
     notices: Vec<Notice>,
@@ -380,7 +381,6 @@ impl RefClock {
         if self.said_silent.take().is_some() {
             self.notices.push(Notice::Recovered);
         }
-        self.said_refused = None;
         self.reach |= 1;
         self.epoch = mono;
         self.jitter = reduced.jitter;
