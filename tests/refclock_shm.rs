@@ -21,22 +21,22 @@ const CONF: &str = "\
     server 127.127.28.0 minpoll 4 maxpoll 4\n\
     fudge 127.127.28.0 refid GPS\n";
 
-/// Our ntpd on a virtual clock at true time, in its own IPC namespace inside `ns`.
-fn spawn_ntpd(ns: &Netns, tmp: &TempDir, conf: &str) -> Proc {
+/// Our ntpd on a virtual clock at true time, in its own IPC namespace inside `ns`, with
+/// `extra` arguments.
+fn spawn_ntpd(ns: &Netns, tmp: &TempDir, conf: &str, extra: &[&str]) -> Proc {
     let path = tmp.write("ntp.conf", conf);
-    ns.spawn(
-        tmp,
-        &[
-            "unshare",
-            "--ipc",
-            env!("CARGO_BIN_EXE_ntpd"),
-            "-n",
-            "-c",
-            &path,
-            "--virtual-clock",
-            "0",
-        ],
-    )
+    let mut argv = vec![
+        "unshare",
+        "--ipc",
+        env!("CARGO_BIN_EXE_ntpd"),
+        "-n",
+        "-c",
+        &path,
+        "--virtual-clock",
+        "0",
+    ];
+    argv.extend_from_slice(extra);
+    ns.spawn(tmp, &argv)
 }
 
 /// `ntpq ARGS 127.0.0.1` in `ns`.
@@ -100,7 +100,7 @@ fn gpsd_feeds_shm0_and_we_serve_stratum_1_refid_gps() {
     // network source, as it does from receivers on a LAN.
     let receiver = NmeaTcp::start(&ns, Duration::from_millis(20));
     let source = format!("tcp://127.0.0.1:{}", receiver.port);
-    let mut ours = spawn_ntpd(&ns, &tmp, CONF);
+    let mut ours = spawn_ntpd(&ns, &tmp, CONF, &[]);
     // ntpd has created the segment (owner root, 0600) by its first tick.
     assert!(
         ours.wait_for_stderr(&["SHM(0): reading"], Duration::from_secs(5))
@@ -236,7 +236,9 @@ fn a_writer_of_the_documented_layout_and_its_stale_and_invalid_segments() {
     let Some(_lock) = setup() else { return };
     let tmp = TempDir::new();
     let ns = Netns::new();
-    let ours = spawn_ntpd(&ns, &tmp, CONF);
+    // As RHEL6 runs it (-u ntp): the segment, root's and 0600 as classic makes unit 0, is
+    // attached before root is dropped and read after.
+    let ours = spawn_ntpd(&ns, &tmp, CONF, &["-u", "nobody"]);
     assert!(
         ours.wait_for_stderr(&["SHM(0): reading"], Duration::from_secs(5))
             .is_some(),
@@ -246,6 +248,11 @@ fn a_writer_of_the_documented_layout_and_its_stale_and_invalid_segments() {
     let writer = Writer::start(ours.pid());
     let took = wait_selected(&ns, &tmp, "SHM(0)", Duration::from_secs(60));
     assert!(took.is_some(), "SHM(0) never selected\n{}", ours.describe());
+    assert!(
+        ours.stderr().contains("now user nobody"),
+        "{}",
+        ours.describe()
+    );
     eprintln!(
         "own writer -> SHM(0) selected after {:.1} s",
         took.unwrap().as_secs_f64()
