@@ -27,6 +27,7 @@ pub mod ntptime;
 pub mod ntpwait;
 pub mod privdrop;
 pub mod refclock;
+pub mod refclock_io;
 pub mod restrict;
 pub mod rtc;
 pub mod server;

@@ -14,7 +14,7 @@ pub const REFCLOCK_TYPES: std::ops::RangeInclusive<u8> = 1..=44;
 /// address is missing.
 const ASSOC_OPTIONS: &[&str] = &[
     "iburst", "burst", "prefer", "noselect", "true", "xleave", "preempt", "autokey", "minpoll",
-    "maxpoll", "version", "key", "mode", "ttl",
+    "maxpoll", "version", "key", "mode", "ttl", "path",
 ];
 
 /// An address or host name as written; `127.127.T.U` is a reference clock.
@@ -97,6 +97,7 @@ fn association(args: &mut Args<'_>, kind: AssocKind) -> Result<Directive, String
         key: None,
         mode: None,
         ttl: None,
+        path: None,
         location: args.location.clone(),
     };
     while let Some(opt) = args.next() {
@@ -134,6 +135,11 @@ fn assoc_option(args: &mut Args<'_>, a: &mut AssocConfig, opt: &str) -> Result<(
         }
         "mode" => a.mode = Some(args.int_in("mode")?),
         "ttl" => a.ttl = Some(args.int_in("ttl")?),
+        "path" if matches!(a.target, Target::RefClock { .. }) => {
+            let device = args.next().ok_or("path needs a device")?;
+            a.path = Some(device.to_string());
+        }
+        "path" => return Err("path is for reference clocks (127.127.T.U) only".into()),
         other => return Err(format!("unknown {} option '{other}'", args.keyword)),
     }
     Ok(())
@@ -258,6 +264,17 @@ mod tests {
                 clock_type: 1,
                 unit: 0
             }
+        );
+    }
+
+    #[test]
+    fn refclocks_may_name_their_device() {
+        let a = assoc("server 127.127.20.0 mode 17 path /dev/pts/3 prefer");
+        assert_eq!(a.path.as_deref(), Some("/dev/pts/3"));
+        assert_eq!((a.mode, a.prefer), (Some(17), true));
+        assert_eq!(
+            one("server 192.0.2.1 path /dev/x").unwrap_err(),
+            "ntp.conf:1: path is for reference clocks (127.127.T.U) only"
         );
     }
 

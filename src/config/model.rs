@@ -73,6 +73,9 @@ pub struct AssocConfig {
     /// Parsed only (refclock mode / broadcast TTL).
     pub mode: Option<u32>,
     pub ttl: Option<u32>,
+    /// `path DEVICE` (an extension, after NTPsec's `refclock ... path`): the device a
+    /// serial or PPS reference clock opens instead of /dev/gpsU or /dev/ppsU.
+    pub path: Option<String>,
     pub location: Location,
 }
 

@@ -244,11 +244,12 @@ pub fn put_clock(w: &mut VarWriter, name: &str, c: &ClockVars) {
                 w.uint(name, u64::from(s));
             }
         }
-        "refid" => {
-            if let Some(r) = c.refid {
-                w.refid_addr(name, r);
-            }
-        }
+        // As classic's ctl_putclock: an address above stratum 1 (LOCAL's), text below.
+        "refid" => match (c.refid, c.stratum) {
+            (Some(r), Some(0 | 1)) => w.refid_text(name, r),
+            (Some(r), _) => w.refid_addr(name, r),
+            (None, _) => {}
+        },
         "flags" => w.uint(name, u64::from(c.flags)),
         _ => {}
     }

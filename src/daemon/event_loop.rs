@@ -18,6 +18,7 @@ use super::{driftio, logging};
 use crate::clock::Clock;
 use crate::engine::{Action, Datagram, Engine};
 use crate::net::udp;
+use crate::refclock_io::Devices;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::HashMap;
@@ -65,6 +66,8 @@ pub struct Shell<'a> {
     pub debug_level: u8,
     /// The metrics endpoint and the service manager.
     pub observers: &'a mut Observers,
+    /// The reference clocks' devices, opened at start.
+    pub devices: Devices,
 }
 
 /// Runs until a signal or the engine stops it.
@@ -85,6 +88,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
     let mut events = Events::with_capacity(64);
     let mut buf = [0u8; 2048];
     shell.observers.serving(engine);
+    shell.devices.attach(engine, poll.registry());
     loop {
         let now = engine.clock().mono();
         let timeout = if shell.listeners.iter().any(|l| l.unread) {
@@ -95,6 +99,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                 .saturating_sub(now)
                 .min(shell.observers.timeout(now))
                 .min(shell.listeners.timeout(now))
+                .min(shell.devices.timeout(now))
                 .min(Duration::from_secs(3600))
         };
         match poll.poll(&mut events, Some(timeout)) {
@@ -117,6 +122,9 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                     }
                 }
                 ADDRESSES => shell.listeners.notified(engine.clock().mono()),
+                token if shell.devices.owns(token) => {
+                    shell.devices.readable(token, engine, poll.registry());
+                }
                 token => {
                     if let Some(listener) = shell.listeners.get_mut(token) {
                         listener.unread = true;
@@ -134,32 +142,14 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                     .handle(poll.registry(), event.token(), engine);
             }
         }
+        shell.devices.tick(engine, poll.registry());
         run_timers(engine, &mut shell.listeners, poll.registry());
         let clock = engine.clock();
         shell
             .stats
             .hourly(engine.counters(), clock.now(), clock.mono());
-        for action in engine.take_actions() {
-            match action {
-                Action::WriteDrift(freq) => {
-                    if let Some(path) = shell.drift_path {
-                        if let Err(err) = driftio::write(path, freq) {
-                            log::warn!("cannot write drift file {}: {err}", path.display());
-                        }
-                    }
-                }
-                Action::Event(event) => event.log(),
-                Action::Stats(record) => {
-                    let clock = engine.clock();
-                    shell.stats.write(&record, clock.now(), clock.mono());
-                }
-                Action::Exit { status, message } => {
-                    if let Some(message) = message {
-                        println!("{message}");
-                    }
-                    return Ok(Stop::Exit(status));
-                }
-            }
+        if let Some(stop) = carry_out_actions(engine, shell) {
+            return Ok(stop);
         }
         shell.observers.tick(poll.registry(), engine);
     }
@@ -174,6 +164,33 @@ fn run_timers<C: Clock>(engine: &mut Engine<C>, listeners: &mut Listeners, regis
     if let Some(moved) = listeners.rescan_if_due(registry, engine.clock().mono()) {
         engine.own_addresses_changed(&moved.removed, &moved.added);
     }
+}
+
+/// Carries out the engine's actions; the stop when one ends the daemon.
+fn carry_out_actions<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> Option<Stop> {
+    for action in engine.take_actions() {
+        match action {
+            Action::WriteDrift(freq) => {
+                if let Some(path) = shell.drift_path {
+                    if let Err(err) = driftio::write(path, freq) {
+                        log::warn!("cannot write drift file {}: {err}", path.display());
+                    }
+                }
+            }
+            Action::Event(event) => event.log(),
+            Action::Stats(record) => {
+                let clock = engine.clock();
+                shell.stats.write(&record, clock.now(), clock.mono());
+            }
+            Action::Exit { status, message } => {
+                if let Some(message) = message {
+                    println!("{message}");
+                }
+                return Some(Stop::Exit(status));
+            }
+        }
+    }
+    None
 }
 
 /// Acts on the pending signals; the stop when one ends the daemon.

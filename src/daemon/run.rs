@@ -19,6 +19,7 @@ use crate::config::{self, Config};
 use crate::control::NonceKey;
 use crate::engine::{Engine, Settings};
 use crate::net::{interfaces, udp};
+use crate::refclock_io::Devices;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -221,6 +222,9 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
     let mut observers = Observers::new(opts.metrics.and_then(bind_metrics), Notifier::from_env());
     let signals = Signals::new()?;
     let _pidfile = shell.pid_path.as_deref().map(PidFile::create).transpose()?;
+    // Reference clock devices are opened as root, before -u drops it (as classic).
+    let refclocks = settings::refclocks(config);
+    let devices = Devices::open(&refclocks);
     let mut host = Host::settle(opts)?;
     if let Some(d) = detached {
         d.ready();
@@ -232,6 +236,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         assoc_base: (seed[0] as u16) % 60_000 + 1,
         nonce: NonceKey::new(seed),
         local_clocks: settings::local_clocks(config),
+        refclocks,
         access: settings::access(config, &own_addresses),
         steer_clock: config.system.ntp,
         authenticate: config.system.auth,
@@ -258,6 +263,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         stats,
         debug_level: opts.debug_level,
         observers: &mut observers,
+        devices,
     };
     let system = SystemClock::new();
     match opts.virtual_clock {

@@ -12,6 +12,7 @@ use crate::discipline::loopfilter::LoopConfig;
 use crate::discipline::system::TosParams;
 use crate::engine::peers::{refid_of, PeerSpec};
 use crate::engine::{Casting, Orphan};
+use crate::refclock::driver::{Fudge, Kind, RefClock};
 use crate::refclock::local::{LocalClock, LocalFudge};
 use crate::restrict::{
     AccessControl, Family, Monitor, RestrictEntry, RestrictList, DEFAULT_CAPACITY,
@@ -78,10 +79,12 @@ pub fn local_clocks(config: &Config) -> Vec<LocalClock> {
             continue;
         };
         if clock_type != 1 {
-            log::warn!(
-                "{}: reference clock type {clock_type} not supported",
-                assoc.location
-            );
+            if Kind::from_type(clock_type).is_none() {
+                log::warn!(
+                    "{}: reference clock type {clock_type} not supported",
+                    assoc.location
+                );
+            }
             continue;
         }
         let mut fudge = LocalFudge::default();
@@ -95,6 +98,45 @@ pub fn local_clocks(config: &Config) -> Vec<LocalClock> {
             fudge.time1 = f.time1.unwrap_or(fudge.time1);
         }
         out.push(LocalClock::new(unit, fudge));
+    }
+    out
+}
+
+/// The device clocks (SHM, NMEA, PPS) of `server 127.127.T.U` lines, with their fudges,
+/// `prefer`, `minpoll`, `mode` and `path`.
+pub fn refclocks(config: &Config) -> Vec<RefClock> {
+    let mut out = Vec::new();
+    for assoc in &config.associations {
+        let Target::RefClock { clock_type, unit } = assoc.target else {
+            continue;
+        };
+        let Some(kind) = Kind::from_type(clock_type) else {
+            continue;
+        };
+        let mut fudge = Fudge::default();
+        for f in config
+            .fudges
+            .iter()
+            .filter(|f| f.clock_type == clock_type && f.unit == unit)
+        {
+            fudge.time1 = f.time1.or(fudge.time1);
+            fudge.time2 = f.time2.or(fudge.time2);
+            fudge.stratum = f.stratum.or(fudge.stratum);
+            fudge.refid = f.refid.map(RefId).or(fudge.refid);
+            for (set, given) in fudge.flags.iter_mut().zip(f.flags) {
+                *set = given.unwrap_or(*set);
+            }
+        }
+        let mut clock = RefClock::new(
+            kind,
+            unit,
+            fudge,
+            assoc.mode.unwrap_or(0),
+            assoc.path.clone(),
+        );
+        clock.prefer = assoc.prefer;
+        clock.poll = assoc.minpoll.unwrap_or(PollInterval::DEFAULT_MIN);
+        out.push(clock);
     }
     out
 }

@@ -10,6 +10,7 @@ use crate::control::{
     PeerStatus, PeerVars, ServerStats, SystemStatus,
 };
 use crate::discipline::loopfilter::ClockState;
+use crate::refclock::driver::{Kind, RefClock};
 use crate::refclock::local::{LocalClock, DISPERSION_SECS};
 use crate::restrict::{Monitor, RestrictFlag, RestrictFlags};
 use crate::time::{NtpDuration, NtpTimestamp};
@@ -17,7 +18,10 @@ use crate::wire::ntp::Leap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-/// Classic system status "clock source" code for the local clock and for NTP.
+/// Classic system status "clock source" codes: a PPS signal, a UHF radio (classic's class
+/// of GPS receivers and SHM), the local clock and NTP.
+const SOURCE_PPS: u8 = 1;
+const SOURCE_UHF: u8 = 4;
 const SOURCE_LOCAL: u8 = 5;
 const SOURCE_NTP: u8 = 6;
 /// Classic system events.
@@ -71,7 +75,104 @@ impl<C: Clock> View<'_, C> {
     fn local(&self, assoc_id: u16) -> Option<&LocalClock> {
         match self.engine.sources.get(AssocId(assoc_id))? {
             Source::Local(local) => Some(local),
-            Source::Network(_) => None,
+            Source::Network(_) | Source::Device(_) => None,
+        }
+    }
+
+    fn device(&self, assoc_id: u16) -> Option<&RefClock> {
+        match self.engine.sources.get(AssocId(assoc_id))? {
+            Source::Device(device) => Some(device),
+            _ => None,
+        }
+    }
+
+    fn device_status(&self, device: &RefClock) -> PeerStatus {
+        let select = device.status as u8;
+        let reachable = device.reach != 0;
+        PeerStatus {
+            configured: true,
+            reachable,
+            select,
+            event_count: 1 + u8::from(reachable) + u8::from(select >= SELECT_SYS_PEER),
+            last_event: if select >= SELECT_SYS_PEER {
+                PEER_EVENT_SYS_PEER
+            } else if reachable {
+                PEER_EVENT_REACHABLE
+            } else {
+                PEER_EVENT_MOBILIZE
+            },
+            ..PeerStatus::default()
+        }
+    }
+
+    /// A device clock's peer variables: its last poll's sample as the one filter stage
+    /// classic's refclock peers show.
+    fn device_vars(&self, assoc_id: u16, d: &RefClock) -> PeerVars {
+        let sample = d.last_sample;
+        let mut filtoffset = [NtpDuration::ZERO; 8];
+        let mut filtdisp = [NtpDuration::from_secs_f64(EMPTY_STAGE_SECS); 8];
+        if let Some(s) = sample {
+            filtoffset[0] = s.offset;
+            filtdisp[0] = s.dispersion;
+        }
+        let base = self.refclock_vars(assoc_id, d.address(), d.poll.0, sample);
+        PeerVars {
+            status: self.device_status(d),
+            leap: leap_bits(d.leap),
+            stratum: d.stratum(),
+            precision: d.precision,
+            refid: d.refid(),
+            reftime: base.rec,
+            reach: d.reach,
+            dispersion: sample.map_or(filtdisp[0], |s| s.dispersion),
+            jitter: d.jitter,
+            filtoffset,
+            filtdisp,
+            ..base
+        }
+    }
+
+    /// What every reference clock's peer variables share: a client of 127.127.T.U at
+    /// `poll`, with the last sample's time and offset.
+    fn refclock_vars(
+        &self,
+        assoc_id: u16,
+        addr: Ipv4Addr,
+        poll: i8,
+        sample: Option<crate::discipline::sample::Sample>,
+    ) -> PeerVars {
+        PeerVars {
+            assoc_id,
+            status: PeerStatus::default(),
+            srcadr: SocketAddr::new(IpAddr::V4(addr), 123),
+            dstadr: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 123)),
+            is_refclock: true,
+            leap: 0,
+            stratum: 0,
+            precision: self.engine.system.vars.precision,
+            root_delay: NtpDuration::ZERO,
+            root_dispersion: NtpDuration::ZERO,
+            refid: crate::wire::ntp::RefId([0; 4]),
+            reftime: NtpTimestamp::ZERO,
+            rec: sample.map_or(NtpTimestamp::ZERO, |s| s.time),
+            reach: 0,
+            unreach: 0,
+            hmode: MODE_CLIENT,
+            pmode: MODE_SERVER,
+            hpoll: poll,
+            ppoll: poll,
+            headway: 0,
+            flash: 0,
+            keyid: 0,
+            offset: sample.map_or(NtpDuration::ZERO, |s| s.offset),
+            delay: NtpDuration::ZERO,
+            dispersion: NtpDuration::ZERO,
+            jitter: NtpDuration::ZERO,
+            xleave: None,
+            filtdelay: [NtpDuration::ZERO; 8],
+            filtoffset: [NtpDuration::ZERO; 8],
+            filtdisp: [NtpDuration::ZERO; 8],
+            reason: self.reason(assoc_id),
         }
     }
 
@@ -140,39 +241,16 @@ impl<C: Clock> View<'_, C> {
 
     fn local_vars(&self, assoc_id: u16, local: &LocalClock) -> PeerVars {
         let (filtoffset, filtdisp, dispersion) = self.filter(local);
-        let sample = local.last_sample;
         PeerVars {
-            assoc_id,
             status: self.local_status(assoc_id, local),
-            srcadr: SocketAddr::new(IpAddr::V4(local.address()), 123),
-            dstadr: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 123)),
-            is_refclock: true,
-            leap: 0,
             stratum: local.fudge.stratum,
-            precision: self.engine.system.vars.precision,
-            root_delay: NtpDuration::ZERO,
             root_dispersion: NtpDuration::from_secs_f64(DISPERSION_SECS),
             refid: local.fudge.refid,
-            reftime: NtpTimestamp::ZERO,
-            rec: sample.map_or(NtpTimestamp::ZERO, |s| s.time),
             reach: local.reach,
-            unreach: 0,
-            hmode: MODE_CLIENT,
-            pmode: MODE_SERVER,
-            hpoll: local.poll().0,
-            ppoll: local.poll().0,
-            headway: 0,
-            flash: 0,
-            keyid: 0,
-            offset: sample.map_or(NtpDuration::ZERO, |s| s.offset),
-            delay: NtpDuration::ZERO,
             dispersion,
-            jitter: NtpDuration::ZERO,
-            xleave: None,
-            filtdelay: [NtpDuration::ZERO; 8],
             filtoffset,
             filtdisp,
-            reason: self.reason(assoc_id),
+            ..self.refclock_vars(assoc_id, local.address(), local.poll().0, local.last_sample)
         }
     }
 
@@ -283,11 +361,18 @@ impl<C: Clock> ControlState for View<'_, C> {
         let local_peer = self
             .system_peer()
             .is_some_and(|id| self.local(id).is_some());
+        let device_peer = self.system_peer().and_then(|id| self.device(id));
         control::SystemVars {
             status: SystemStatus {
                 leap: leap_bits(sys.leap),
                 source: if local_peer {
                     SOURCE_LOCAL
+                } else if let Some(d) = device_peer {
+                    // Classic's clocktypes[] for the driver.
+                    match d.kind {
+                        Kind::Pps => SOURCE_PPS,
+                        Kind::Shm | Kind::Nmea => SOURCE_UHF,
+                    }
                 } else if synced {
                     SOURCE_NTP
                 } else {
@@ -332,6 +417,7 @@ impl<C: Clock> ControlState for View<'_, C> {
             .iter()
             .map(|(id, source)| match source {
                 Source::Local(l) => (id.0, self.local_status(id.0, l)),
+                Source::Device(d) => (id.0, self.device_status(d)),
                 Source::Network(p) => (id.0, self.peer_status(p)),
             })
             .collect()
@@ -340,11 +426,28 @@ impl<C: Clock> ControlState for View<'_, C> {
     fn peer(&self, assoc_id: u16) -> Option<PeerVars> {
         Some(match self.engine.sources.get(AssocId(assoc_id))? {
             Source::Local(l) => self.local_vars(assoc_id, l),
+            Source::Device(d) => self.device_vars(assoc_id, d),
             Source::Network(p) => self.network_vars(p),
         })
     }
 
     fn clock(&self, assoc_id: u16) -> Option<ClockVars> {
+        if let Some(d) = self.device(assoc_id) {
+            return Some(ClockVars {
+                device: d.kind.description().to_string(),
+                timecode: d.timecode.clone(),
+                poll: d.counts.polls,
+                noreply: d.counts.noreply,
+                badformat: d.counts.badformat,
+                baddata: d.counts.baddata,
+                fudgetime1: d.fudge.time1,
+                fudgetime2: d.fudge.time2,
+                stratum: Some(d.stratum()),
+                refid: Some(d.refid()),
+                flags: d.fudge.flag_bits(),
+                ..ClockVars::default()
+            });
+        }
         let local = self.local(assoc_id)?;
         Some(ClockVars {
             device: "Undisciplined local clock".to_string(),

@@ -45,7 +45,7 @@ impl<C: Clock> Engine<C> {
                         }),
                         p.assoc.root_distance(mono, &self.settings.tos),
                     ),
-                    Source::Local(_) => (None, distance(&vars)),
+                    Source::Local(_) | Source::Device(_) => (None, distance(&vars)),
                 };
                 Some(SourceSample {
                     name: self.sources.name(id.selection_id())?,

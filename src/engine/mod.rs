@@ -16,6 +16,8 @@ pub mod reasons;
 mod records;
 mod recover;
 #[cfg(test)]
+mod refclock_tests;
+#[cfg(test)]
 mod rv_tests;
 pub mod sources;
 mod steer;
@@ -27,6 +29,7 @@ use crate::control::{self, Context, NonceKey, QueryAccess};
 use crate::discipline::loopfilter::{LoopConfig, Outcome};
 use crate::discipline::system::{SystemProcess, SystemVars, TosParams};
 use crate::leap::LeapTable;
+use crate::refclock::driver::{Input, Notice, RefClock};
 use crate::refclock::local::LocalClock;
 use crate::restrict::{
     kiss_header, Access, AccessControl, Arrival, AuthStatus, ClientReply, ControlRights, Denied,
@@ -58,6 +61,8 @@ const TICK: Duration = Duration::from_secs(1);
 pub struct Settings {
     /// The LOCAL drivers (`server 127.127.1.u` with their `fudge`s), as configured.
     pub local_clocks: Vec<LocalClock>,
+    /// The device reference clocks (SHM, NMEA, PPS) with their fudges.
+    pub refclocks: Vec<RefClock>,
     /// The restrict list, and the monitor as configured (empty).
     pub access: AccessControl,
     /// `enable ntp` (the default): the daemon may steer the clock.
@@ -110,6 +115,7 @@ impl Settings {
     pub fn new(access: AccessControl, nonce: NonceKey, assoc_base: u16) -> Settings {
         Settings {
             local_clocks: Vec::new(),
+            refclocks: Vec::new(),
             access,
             steer_clock: false,
             authenticate: true,
@@ -267,6 +273,7 @@ impl<C: Clock> Engine<C> {
         let sources = Sources::new(
             settings.assoc_base,
             &settings.local_clocks,
+            &settings.refclocks,
             settings.orphan,
             now,
         );
@@ -413,6 +420,18 @@ impl<C: Clock> Engine<C> {
             }
             self.select(now);
         }
+        if let Some((sampled, records)) = self.sources.poll_devices(self.clock.now(), now) {
+            for id in &sampled {
+                self.record_peer(*id);
+            }
+            if self.settings.stats {
+                self.actions.extend(records.into_iter().map(Action::Stats));
+            }
+            self.say_device_notices();
+            if !sampled.is_empty() {
+                self.select(now);
+            }
+        }
         while let Some(id) = self.sources.network().due(now) {
             self.poll_peer(id, now, send);
         }
@@ -501,15 +520,47 @@ impl<C: Clock> Engine<C> {
         }
     }
 
+    /// What a device clock's driver read (the device module calls this as it reads).
+    pub fn refclock_input(&mut self, id: AssocId, input: Input) {
+        let now = self.clock.now();
+        if let Some(device) = self.sources.device_mut(id) {
+            device.input(input, now);
+        }
+        self.say_device_notices();
+    }
+
+    /// Logs what the device clocks have to say: each reason once, when it changes.
+    fn say_device_notices(&mut self) {
+        let ids: Vec<AssocId> = self.sources.devices().map(|(id, _)| id).collect();
+        for id in ids {
+            let Some(device) = self.sources.device_mut(id) else {
+                continue;
+            };
+            let name = device.name();
+            for notice in device.take_notices() {
+                match notice {
+                    Notice::Silent(why) => log::warn!("{name}: no samples: {why}"),
+                    Notice::Refused(why) => log::warn!("{name}: reading refused: {why}"),
+                    Notice::Recovered => log::info!("{name}: samples again"),
+                }
+            }
+        }
+    }
+
     /// Classic `clock_select` + `clock_update` over every source, then the clock commands.
     fn select(&mut self, now: Duration) {
-        let extra = self
-            .sources
-            .fallback_contenders(self.clock.now(), now, self.started);
+        let extra = self.sources.fallback_contenders(
+            self.clock.now(),
+            now,
+            self.started,
+            self.system.vars.precision,
+        );
         let before = (self.system.vars.peer, self.system.vars.synchronized());
         let discipline = self.before_round();
         let mut assocs = self.sources.network_mut().assocs_mut();
         let update = select_round(&mut self.system, &mut assocs, &extra, &self.own_refids, now);
+        self.sources
+            .device_round(&update.status, self.system.vars.peer);
         self.carry_out(&update);
         self.steered(&update.commands);
         self.after_update(&update);

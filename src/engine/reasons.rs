@@ -106,6 +106,11 @@ impl<C: Clock> Engine<C> {
                 let peer = synced && self.system.vars.peer == Some(id.selection_id());
                 refclock_reason(peer, l.reach != 0)
             }
+            Source::Device(d) => {
+                let synced = self.system.vars.synchronized();
+                let peer = synced && self.system.vars.peer == Some(id.selection_id());
+                refclock_reason(peer, d.reach != 0)
+            }
         }
     }
 

@@ -1,14 +1,18 @@
 //! The engine's sources of time in one table, each named by an association ID (the ID
 //! ntpq shows): network associations (by remote address, [`PeerTable`]), reference clocks
-//! (the LOCAL(0) driver today; the drivers of a later issue plug in beside it) and orphan
-//! mode's stand-in. Reference clocks take the first IDs, as classic's configuration
+//! (the LOCAL driver, and the SHM, NMEA and PPS device clocks) and orphan mode's
+//! stand-in. Reference clocks take the first IDs, as classic's configuration
 //! order gives them, then network associations by ID (mobilisation order until the IDs
 //! wrap; they never take a reference clock's).
 
 use super::peers::{Peer, PeerSpec, PeerTable};
 use super::Orphan;
+use crate::discipline::select::SelectStatus;
 use crate::discipline::system::Contender;
+use crate::refclock::driver::{Kind, RefClock};
 use crate::refclock::local::{LocalClock, LocalFudge};
+use crate::refclock::pps::CAPTURE_RANGE_SECS;
+use crate::stats::{ClockStats, Record};
 use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
 use crate::wire::ntp::RefId;
 use std::fmt;
@@ -45,6 +49,8 @@ pub const ORPHAN_ID: u32 = 0;
 pub enum Source<'a> {
     Network(&'a Peer),
     Local(&'a LocalClock),
+    /// A device reference clock (SHM, NMEA, PPS).
+    Device(&'a RefClock),
 }
 
 /// Every source of the engine.
@@ -53,30 +59,45 @@ pub struct Sources {
     network: PeerTable,
     /// Reference clocks, polled together on their own timer.
     refclocks: Vec<(AssocId, LocalClock)>,
+    /// Device reference clocks, each polled on its own interval.
+    devices: Vec<(AssocId, RefClock)>,
     orphan: Option<Orphan>,
     next_refclock_poll: Duration,
 }
 
 impl Sources {
-    /// The configured reference clocks (numbered from `first_id`) and orphan mode; network
-    /// associations are added with [`Sources::mobilize`].
+    /// The configured reference clocks (LOCAL ones, then device clocks, numbered from
+    /// `first_id`) and orphan mode; network associations are added with
+    /// [`Sources::mobilize`].
     pub fn new(
         first_id: u16,
         refclocks: &[LocalClock],
+        devices: &[RefClock],
         orphan: Option<Orphan>,
         now: Duration,
     ) -> Sources {
         let first_id = first_id.max(1);
+        let id = |i: usize| AssocId(first_id.saturating_add(i as u16));
         let refclocks: Vec<(AssocId, LocalClock)> = refclocks
             .iter()
             .enumerate()
-            .map(|(i, l)| (AssocId(first_id.saturating_add(i as u16)), l.clone()))
+            .map(|(i, l)| (id(i), l.clone()))
+            .collect();
+        let devices: Vec<(AssocId, RefClock)> = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut d = d.clone();
+                d.start(now);
+                (id(refclocks.len() + i), d)
+            })
             .collect();
         // Network IDs never take a reference clock's, even once they wrap around.
-        let network_first = first_id.saturating_add(refclocks.len() as u16);
+        let network_first = first_id.saturating_add((refclocks.len() + devices.len()) as u16);
         Sources {
             network: PeerTable::new(network_first, first_id..network_first),
             refclocks,
+            devices,
             orphan,
             next_refclock_poll: now,
         }
@@ -101,22 +122,38 @@ impl Sources {
         self.refclocks.iter().map(|(id, l)| (*id, l))
     }
 
+    /// The device reference clocks with their IDs.
+    pub fn devices(&self) -> impl Iterator<Item = (AssocId, &RefClock)> {
+        self.devices.iter().map(|(id, d)| (*id, d))
+    }
+
+    pub fn device_mut(&mut self, id: AssocId) -> Option<&mut RefClock> {
+        self.devices
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, d)| d)
+    }
+
     /// The source named `id`.
     pub fn get(&self, id: AssocId) -> Option<Source<'_>> {
-        match self.refclocks.iter().find(|(i, _)| *i == id) {
-            Some((_, local)) => Some(Source::Local(local)),
-            None => self.network.by_id(id).map(Source::Network),
+        if let Some((_, local)) = self.refclocks.iter().find(|(i, _)| *i == id) {
+            return Some(Source::Local(local));
         }
+        if let Some((_, device)) = self.devices.iter().find(|(i, _)| *i == id) {
+            return Some(Source::Device(device));
+        }
+        self.network.by_id(id).map(Source::Network)
     }
 
     /// Every source in ntpq's order: reference clocks, then network associations.
     pub fn iter(&self) -> impl Iterator<Item = (AssocId, Source<'_>)> {
         let locals = self.refclocks().map(|(id, l)| (id, Source::Local(l)));
+        let devices = self.devices().map(|(id, d)| (id, Source::Device(d)));
         let network = self
             .network
             .iter()
             .map(|p| (p.assoc_id, Source::Network(p)));
-        locals.chain(network)
+        locals.chain(devices).chain(network)
     }
 
     /// How the logs name the system peer `id`: an address, LOCAL(u), or orphan mode.
@@ -127,6 +164,7 @@ impl Sources {
         match self.get(AssocId::from_selection(id)?)? {
             Source::Network(p) => Some(p.addr.ip().to_string()),
             Source::Local(l) => Some(format!("LOCAL({})", l.unit)),
+            Source::Device(d) => Some(d.name()),
         }
     }
 
@@ -142,7 +180,10 @@ impl Sources {
         } else {
             Duration::MAX
         };
-        refclocks.min(self.network.next_deadline())
+        let devices = self.devices.iter().map(|(_, d)| d.next_poll()).min();
+        refclocks
+            .min(devices.unwrap_or(Duration::MAX))
+            .min(self.network.next_deadline())
     }
 
     /// Samples the reference clocks if their poll is due; returns the IDs sampled, or
@@ -162,17 +203,83 @@ impl Sources {
         Some(self.refclocks.iter().map(|(id, _)| *id).collect())
     }
 
+    /// Polls the device clocks that are due; returns the IDs of those that produced a
+    /// sample, with a clockstats record of each (classic `record_clock_stats`), or None
+    /// when none was due.
+    pub fn poll_devices(
+        &mut self,
+        clock_now: NtpTimestamp,
+        now: Duration,
+    ) -> Option<(Vec<AssocId>, Vec<Record>)> {
+        let mut due = false;
+        let mut sampled = Vec::new();
+        let mut records = Vec::new();
+        for (id, device) in &mut self.devices {
+            due |= now >= device.next_poll();
+            if device.poll(clock_now, now).is_some() {
+                sampled.push(*id);
+                records.push(Record::Clock(ClockStats {
+                    addr: device.address().into(),
+                    text: device.timecode.clone(),
+                }));
+            }
+        }
+        due.then_some((sampled, records))
+    }
+
+    /// Notes the selection status of the device clocks after a round, and lets a PPS clock
+    /// count while a `prefer` source (another clock numbering the seconds) survives within
+    /// classic's capture range.
+    pub fn device_round(&mut self, status: &[(u32, SelectStatus)], sys_peer: Option<u32>) {
+        let status_of = |id: AssocId| {
+            status
+                .iter()
+                .find(|(i, _)| *i == id.selection_id())
+                .map_or(SelectStatus::Reject, |s| s.1)
+        };
+        let survivor = |s: SelectStatus| s >= SelectStatus::Candidate;
+        let numbered = self.devices.iter().any(|(id, d)| {
+            d.prefer
+                && d.kind != Kind::Pps
+                && survivor(status_of(*id))
+                && d.last_sample
+                    .is_some_and(|s| s.offset.abs().to_secs_f64() < CAPTURE_RANGE_SECS)
+        }) || self.network.iter().any(|p| {
+            p.assoc.config().prefer
+                && survivor(p.assoc.status())
+                && p.assoc.filter().offset().abs().to_secs_f64() < CAPTURE_RANGE_SECS
+        });
+        for (id, d) in &mut self.devices {
+            let mut s = status_of(*id);
+            if d.kind == Kind::Pps && s == SelectStatus::SystemPeer {
+                s = SelectStatus::PpsPeer;
+            }
+            d.status = if sys_peer == Some(id.selection_id()) && s < SelectStatus::SystemPeer {
+                SelectStatus::SystemPeer
+            } else {
+                s
+            };
+            d.seconds_numbered = numbered;
+        }
+    }
+
     /// The reference clocks and orphan mode as contenders in a selection round at `now`
-    /// (the engine started at `started`).
+    /// (the engine started at `started`; the system clock reads to `sys_precision`).
     pub fn fallback_contenders(
         &self,
         clock_now: NtpTimestamp,
         now: Duration,
         started: Duration,
+        sys_precision: i8,
     ) -> Vec<Contender> {
         self.refclocks
             .iter()
             .filter_map(|(id, l)| l.contender(id.selection_id(), false, now))
+            .chain(
+                self.devices
+                    .iter()
+                    .filter_map(|(id, d)| d.contender(id.selection_id(), now, sys_precision)),
+            )
             .chain(self.orphan_contender(clock_now, now, started))
             .collect()
     }
@@ -212,7 +319,7 @@ mod tests {
     #[test]
     fn refclocks_take_the_first_ids_then_network_associations() {
         let local = LocalClock::new(0, LocalFudge::default());
-        let mut s = Sources::new(500, &[local], None, Duration::ZERO);
+        let mut s = Sources::new(500, &[local], &[], None, Duration::ZERO);
         let a = s.mobilize(PeerSpec::server(addr("10.0.0.1:123")), Duration::ZERO);
         assert_eq!(a, Some(AssocId(501)));
         let ids: Vec<AssocId> = s.iter().map(|(id, _)| id).collect();
@@ -225,14 +332,35 @@ mod tests {
     }
 
     #[test]
+    fn device_clocks_follow_the_local_ones_and_poll_on_their_own() {
+        use crate::refclock::driver::Fudge;
+        let local = LocalClock::new(0, LocalFudge::default());
+        let mut shm = RefClock::new(Kind::Shm, 2, Fudge::default(), 0, None);
+        shm.poll = PollInterval(4);
+        let mut s = Sources::new(7, &[local], &[shm], None, Duration::ZERO);
+        let t = NtpTimestamp::ZERO;
+        s.poll_refclocks(t, Duration::ZERO);
+        assert_eq!(s.next_deadline(), Duration::from_secs(16));
+        let a = s.mobilize(PeerSpec::server(addr("10.0.0.1:123")), Duration::ZERO);
+        assert_eq!(a, Some(AssocId(9)));
+        assert!(matches!(s.get(AssocId(8)), Some(Source::Device(_))));
+        assert_eq!(s.name(8).as_deref(), Some("SHM(2)"));
+        // Due, but nothing read: polled (noreply), no sample.
+        let (sampled, _) = s.poll_devices(t, Duration::from_secs(16)).unwrap();
+        assert!(sampled.is_empty());
+        assert_eq!(s.devices().next().unwrap().1.counts.noreply, 1);
+        assert!(s.poll_devices(t, Duration::from_secs(17)).is_none());
+    }
+
+    #[test]
     fn refclocks_are_polled_every_64_s() {
         let local = LocalClock::new(0, LocalFudge::default());
-        let mut s = Sources::new(1, &[local], None, Duration::ZERO);
+        let mut s = Sources::new(1, &[local], &[], None, Duration::ZERO);
         let t = NtpTimestamp::ZERO;
         assert_eq!(s.poll_refclocks(t, Duration::ZERO), Some(vec![AssocId(1)]));
         assert_eq!(s.next_deadline(), Duration::from_secs(64));
         assert_eq!(s.poll_refclocks(t, Duration::from_secs(63)), None);
-        let none = Sources::new(1, &[], None, Duration::ZERO);
+        let none = Sources::new(1, &[], &[], None, Duration::ZERO);
         assert_eq!(none.next_deadline(), Duration::MAX);
     }
 }

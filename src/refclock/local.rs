@@ -2,10 +2,9 @@
 //! always agrees with the system clock, offset by `fudge time1`. Classic defaults: stratum 5,
 //! refid LOCL, precision -7, dispersion 10 ms, polled every 64 s.
 
-use crate::discipline::filter::Measurement;
 use crate::discipline::sample::{Sample, PHI};
 use crate::discipline::select::Candidate;
-use crate::discipline::system::{Contender, PeerDetails};
+use crate::discipline::system::Contender;
 use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
 use crate::wire::ntp::{Leap, RefId};
 use std::net::Ipv4Addr;
@@ -105,25 +104,14 @@ impl LocalClock {
                 truechimer: false,
                 local_clock: true,
             },
-            details: PeerDetails {
-                addr_refid: RefId::from_ipv4(self.address()),
-                refid: self.fudge.refid,
-                root_delay: NtpDuration::ZERO,
-                root_dispersion: NtpDuration::ZERO,
-                delay: NtpDuration::ZERO,
+            details: super::peer_details(
+                self.address(),
+                self.fudge.refid,
+                sample,
                 dispersion,
-                epoch: self.epoch,
-                measurements: Measurement {
-                    offset: sample.offset,
-                    delay: NtpDuration::ZERO,
-                    time: self.epoch,
-                }
-                .alone(),
-                received: sample.time,
-                min_poll: self.poll(),
-                max_poll: self.poll(),
-                is_refclock: true,
-            },
+                self.epoch,
+                self.poll(),
+            ),
         })
     }
 }

@@ -12,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod check;
+mod gnss;
 mod http;
 mod install;
 mod json;
@@ -24,6 +25,7 @@ mod scripted;
 mod spoof;
 
 pub use check::*;
+pub use gnss::*;
 pub use http::*;
 pub use install::*;
 pub use json::*;
