@@ -17,8 +17,8 @@
 #![allow(unsafe_code)]
 
 use crate::clock::Clock;
-use crate::ntpdate::format::Civil;
 use crate::sysconfig::Sysconfig;
+use crate::time::civil::Civil;
 use crate::time::NtpTimestamp;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, Write};

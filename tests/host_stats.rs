@@ -137,7 +137,7 @@ fn loopstats_and_peerstats_in_classic_format() {
 
     // Day files: NAME.YYYYMMDD, the plain name a hard link to it.
     let t = common::now().to_unix().0;
-    let c = ntp6::ntpdate::format::Civil::from_unix(t);
+    let c = ntp6::time::civil::Civil::from_unix(t);
     let suffix = format!("{:04}{:02}{:02}", c.year, c.month + 1, c.day);
     let day_file = stats.join(format!("loopstats.{suffix}"));
     let (a, b) = (fs::metadata(&day_file), fs::metadata(&loop_file));

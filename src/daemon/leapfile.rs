@@ -3,7 +3,7 @@
 
 use crate::fileio;
 use crate::leap::{HashCheck, LeapError, LeapTable};
-use crate::ntpdate::format::Civil;
+use crate::time::civil::Civil;
 use crate::time::UNIX_EPOCH_NTP_SECS;
 use std::path::Path;
 

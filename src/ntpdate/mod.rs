@@ -6,7 +6,6 @@
 //! name lookups, syslog, applying the decision through the clock trait).
 
 pub mod filter;
-pub mod format;
 pub mod options;
 pub mod outcome;
 pub mod run;

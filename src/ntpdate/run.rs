@@ -1,7 +1,6 @@
 //! The ntpdate shell: resolves names, opens the socket(s), drives the [`Session`] with mio,
 //! prints classic's lines and applies the decision through the [`Clock`] trait.
 
-use super::format::log_time;
 use super::options::{self, Options};
 use super::outcome::{adjust_message, conclude, debug_dump, dropped_line, query_line};
 use super::session::{Auth, Session, SessionParams, Trace};
@@ -10,6 +9,7 @@ use crate::auth;
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
 use crate::privdrop;
 use crate::rtc::Rtc;
+use crate::time::civil::log_time;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::ErrorKind;

@@ -9,7 +9,7 @@
 
 use crate::config::{FilegenType, StatsFile};
 use crate::leap::ntp_seconds;
-use crate::ntpdate::format::{fixed, Civil};
+use crate::time::civil::{fixed, Civil};
 use crate::time::{NtpDuration, NtpTimestamp, Ppm, UNIX_EPOCH_NTP_SECS};
 use std::net::IpAddr;
 
