@@ -1,8 +1,8 @@
 //! ntp6: a memory-safe re-implementation of classic ntpd 4.2.6p5, ntpq and ntpdate.
 //!
 //! The core (time, wire, config, restrict, discipline, the engine) is sans-IO: pure code
-//! over values and an injected [`clock::Clock`]. Only `clock::system` and `net` talk to the
-//! operating system.
+//! over values and an injected [`clock::Clock`]. Only `clock::system`, `net` and `sys` talk
+//! to the operating system through libc (the only modules that may use `unsafe`).
 #![deny(unsafe_code)]
 
 pub mod assoc;
@@ -21,12 +21,12 @@ pub mod net;
 pub mod ntpdate;
 pub mod ntpq;
 pub mod ntpwait;
-pub mod privdrop;
 pub mod refclock;
 pub mod restrict;
 pub mod rtc;
 pub mod server;
 pub mod stats;
+pub mod sys;
 pub mod sysconfig;
 pub mod time;
 pub mod wire;

@@ -10,7 +10,7 @@
 //! CAP_SYS_TIME removed from its bounding set, and on a virtual clock; so after `-u
 //! ntp:ntp` it keeps no capability at all, and the test asserts CapEff == CapPrm == 0 and
 //! that CAP_SYS_TIME is absent from CapBnd. That CAP_SYS_TIME alone would be kept on a
-//! real system is unit-tested on the capability computation (src/daemon/privdrop.rs).
+//! real system is unit-tested on the capability computation (src/sys/privdrop.rs).
 //! The `ntp` user comes from scripts/install-test-deps.sh.
 
 mod common;
