@@ -11,7 +11,6 @@ pub mod logging;
 pub mod metrics_http;
 pub mod notify;
 pub mod observe;
-pub mod process;
 pub mod resolver;
 pub mod run;
 pub mod settings;

@@ -4,3 +4,4 @@
 //! only modules allowed `unsafe`; each file here says `#![allow(unsafe_code)]` for itself.
 
 pub mod privdrop;
+pub mod process;
