@@ -10,12 +10,12 @@
 use super::observe::Observers;
 use super::resolver::Resolver;
 use super::settings::{self, NameRequest};
-use super::signals::{Signal, Signals};
 use super::statsfiles::StatsFiles;
 use super::{driftio, logging};
 use crate::clock::Clock;
 use crate::engine::{Action, Datagram, Engine};
 use crate::net::udp;
+use crate::sys::signals::{Signal, Signals};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;

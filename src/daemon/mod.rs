@@ -14,5 +14,4 @@ pub mod observe;
 pub mod resolver;
 pub mod run;
 pub mod settings;
-pub mod signals;
 pub mod statsfiles;

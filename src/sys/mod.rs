@@ -5,3 +5,4 @@
 
 pub mod privdrop;
 pub mod process;
+pub mod signals;
