@@ -11,4 +11,3 @@ pub mod outcome;
 pub mod run;
 pub mod select;
 pub mod session;
-mod sys;

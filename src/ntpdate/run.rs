@@ -4,10 +4,10 @@
 use super::options::{self, Options};
 use super::outcome::{adjust_message, conclude, debug_dump, dropped_line, query_line};
 use super::session::{Auth, Session, SessionParams, Trace};
-use super::sys::{self, Priority};
 use crate::auth;
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
 use crate::rtc::Rtc;
+use crate::sys::names::{self as sys, Priority};
 use crate::sys::privdrop;
 use crate::time::civil::log_time;
 use mio::unix::SourceFd;

@@ -3,7 +3,7 @@
 //! the local UTC offset and syslog.
 #![allow(unsafe_code)]
 
-use super::options::Family;
+use crate::ntpdate::options::Family;
 use std::ffi::{CStr, CString};
 use std::net::{IpAddr, SocketAddr};
 
