@@ -28,27 +28,8 @@ impl Resolver for Dns {
 }
 
 fn reverse(addr: IpAddr) -> Option<String> {
-    let sa: socket2::SockAddr = SocketAddr::new(addr, 0).into();
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: sa is a valid sockaddr of sa.len() octets; host is a writable buffer.
-    let rc = unsafe {
-        libc::getnameinfo(
-            sa.as_ptr().cast(),
-            sa.len(),
-            host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: getnameinfo NUL-terminates host on success.
-    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
     // A name from DNS is shown like server text: no control character gets through.
-    Some(printable(name.to_bytes()))
+    ntp6::sys::names::name_of(addr).map(|name| printable(&name))
 }
 
 /// Classic's `getkeyid`/`getpass`: the prompt goes to stderr, the answer comes from the

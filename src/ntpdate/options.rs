@@ -8,14 +8,7 @@ use crate::clock::VirtualClockSpec;
 use crate::rtc::RtcOptions;
 use crate::time::NtpDuration;
 
-/// Which address family names resolve to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Family {
-    #[default]
-    Any,
-    V4,
-    V6,
-}
+pub use crate::sys::names::Family;
 
 /// Force a step (`-b`) or a slew (`-B`), or let the offset decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

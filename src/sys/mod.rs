@@ -3,7 +3,9 @@
 //! local time, syslog, the RTC ioctl and the terminal. With `clock` and `net` these are the
 //! only modules allowed `unsafe`; each file here says `#![allow(unsafe_code)]` for itself.
 
+pub mod localtime;
 pub mod names;
 pub mod privdrop;
 pub mod process;
 pub mod signals;
+pub mod syslog;
