@@ -73,6 +73,17 @@ pub fn log_time(now: NtpTimestamp, utc_offset: i64) -> String {
     )
 }
 
+/// `Nov 21 02:44:01`: the timestamp of a syslog datagram (RFC 3164; day of month
+/// space-padded).
+pub fn syslog_time(now: NtpTimestamp, utc_offset: i64) -> String {
+    let (secs, _) = now.to_unix();
+    let c = Civil::from_unix(secs + utc_offset);
+    format!(
+        "{} {:2} {:02}:{:02}:{:02}",
+        MONTHS[c.month], c.day, c.hour, c.minute, c.second
+    )
+}
+
 /// `eeab84d8.5a546ad7  Sat, Nov 21 2026  2:47:52.352`. Like 4.2.6p5, the seconds are read
 /// in era 0 (1900-2036), so a zero timestamp shows as 1 Jan 1900; milliseconds truncate.
 pub fn pretty_date(ts: NtpTimestamp, utc_offset: i64) -> String {
@@ -125,5 +136,6 @@ mod tests {
         assert_eq!(log_time(ts, 0), "21 Nov 02:52:41");
         let aug2 = NtpTimestamp::from_unix(1_785_652_611, 0);
         assert_eq!(log_time(aug2, 0), " 2 Aug 06:36:51");
+        assert_eq!(syslog_time(aug2, 3600), "Aug  2 07:36:51");
     }
 }
