@@ -7,5 +7,6 @@ pub mod localtime;
 pub mod names;
 pub mod privdrop;
 pub mod process;
+pub mod rtc;
 pub mod signals;
 pub mod syslog;
