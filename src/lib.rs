@@ -2,7 +2,7 @@
 //!
 //! The core (time, wire, config, restrict, discipline, the engine) is sans-IO: pure code
 //! over values and an injected [`clock::Clock`]. Only `clock::system`, `net` and `sys` talk
-//! to the operating system through libc (the only modules that may use `unsafe`).
+//! to the operating system through libc; the attribute below keeps everything else safe.
 #![deny(unsafe_code)]
 
 pub mod assoc;

@@ -10,3 +10,4 @@ pub mod process;
 pub mod rtc;
 pub mod signals;
 pub mod syslog;
+pub mod terminal;
