@@ -67,15 +67,7 @@ pub fn rtc_text(unix: i64, scale: RtcScale) -> String {
         RtcScale::Utc => "UTC",
         RtcScale::Local => "LOCAL",
     };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {zone}",
-        c.year,
-        c.month + 1,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second
-    )
+    format!("{} {zone}", c.date_time(' '))
 }
 
 /// `SYNC_HWCLOCK=yes` in any of `files` (missing files are skipped, odd lines logged).
