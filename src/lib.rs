@@ -1,8 +1,8 @@
 //! ntp6: a memory-safe re-implementation of classic ntpd 4.2.6p5, ntpq and ntpdate.
 //!
 //! The core (time, wire, config, restrict, discipline, the engine) is sans-IO: pure code
-//! over values and an injected [`clock::Clock`]. Only `clock::system`, `net` and `sys` talk
-//! to the operating system through libc; the attribute below keeps everything else safe.
+//! over values and an injected [`clock::Clock`]. Only `clock::system`, `net` and `sys` call
+//! libc functions; the attribute below keeps everything else safe.
 #![deny(unsafe_code)]
 
 pub mod assoc;
