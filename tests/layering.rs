@@ -196,16 +196,22 @@ fn core_modules_do_no_io() {
     assert!(hits.is_empty(), "I/O in core modules:\n{}", hits.join("\n"));
 }
 
-#[test]
-fn core_modules_import_no_shell() {
+/// `FILE:LINE: crate::NAME` for every import in `files` that `bad` says is one.
+fn import_hits(files: &[PathBuf], bad: impl Fn(&str) -> bool) -> Vec<String> {
     let mut hits = Vec::new();
-    for file in files_of(CORE) {
-        for (n, module) in crate_modules(&file) {
-            if SHELLS.contains(&module.as_str()) {
-                hits.push(format!("{}:{n}: crate::{module}", shown(&file)));
+    for file in files {
+        for (n, module) in crate_modules(file) {
+            if bad(&module) {
+                hits.push(format!("{}:{n}: crate::{module}", shown(file)));
             }
         }
     }
+    hits
+}
+
+#[test]
+fn core_modules_import_no_shell() {
+    let hits = import_hits(&files_of(CORE), |m| SHELLS.contains(&m));
     assert!(
         hits.is_empty(),
         "core modules import a shell:\n{}",
@@ -217,17 +223,12 @@ fn core_modules_import_no_shell() {
 fn binary_modules_are_imported_only_by_their_binaries() {
     let mut hits = Vec::new();
     for (module, allowed) in BINARY_MODULES {
-        let allowed: Vec<PathBuf> = files_of(allowed);
-        for file in files_of(&["src"]) {
-            if allowed.contains(&file) {
-                continue;
-            }
-            for (n, name) in crate_modules(&file) {
-                if name == *module {
-                    hits.push(format!("{}:{n}: crate::{module}", shown(&file)));
-                }
-            }
-        }
+        let allowed = files_of(allowed);
+        let others: Vec<PathBuf> = files_of(&["src"])
+            .into_iter()
+            .filter(|f| !allowed.contains(f))
+            .collect();
+        hits.extend(import_hits(&others, |m| m == *module));
     }
     assert!(
         hits.is_empty(),
@@ -239,14 +240,7 @@ fn binary_modules_are_imported_only_by_their_binaries() {
 
 #[test]
 fn lower_shells_never_import_the_daemon() {
-    let mut hits = Vec::new();
-    for file in files_of(BELOW_DAEMON) {
-        for (n, name) in crate_modules(&file) {
-            if name == "daemon" {
-                hits.push(format!("{}:{n}: crate::daemon", shown(&file)));
-            }
-        }
-    }
+    let hits = import_hits(&files_of(BELOW_DAEMON), |m| m == "daemon");
     assert!(
         hits.is_empty(),
         "sys/net/clock import the daemon:\n{}",

@@ -108,11 +108,15 @@ pub fn mjd(t: NtpTimestamp) -> (i64, i64) {
     (ntp.div_euclid(86_400) + MJD_1900, ntp.rem_euclid(86_400))
 }
 
+/// The local civil time of `now`, `utc_offset` seconds east of UTC.
+fn local(now: NtpTimestamp, utc_offset: i64) -> Civil {
+    Civil::from_unix(now.to_unix().0 + utc_offset)
+}
+
 /// `21 Nov 02:33:50`: the prefix classic puts before `ntpdate[PID]: ` when not logging to
 /// syslog (day of month space-padded).
 pub fn log_time(now: NtpTimestamp, utc_offset: i64) -> String {
-    let (secs, _) = now.to_unix();
-    let c = Civil::from_unix(secs + utc_offset);
+    let c = local(now, utc_offset);
     format!(
         "{:2} {} {:02}:{:02}:{:02}",
         c.day, MONTHS[c.month], c.hour, c.minute, c.second
@@ -122,8 +126,7 @@ pub fn log_time(now: NtpTimestamp, utc_offset: i64) -> String {
 /// `Nov 21 02:44:01`: the timestamp of a syslog datagram (RFC 3164; day of month
 /// space-padded).
 pub fn syslog_time(now: NtpTimestamp, utc_offset: i64) -> String {
-    let (secs, _) = now.to_unix();
-    let c = Civil::from_unix(secs + utc_offset);
+    let c = local(now, utc_offset);
     format!(
         "{} {:2} {:02}:{:02}:{:02}",
         MONTHS[c.month], c.day, c.hour, c.minute, c.second
