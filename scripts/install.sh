@@ -4,8 +4,9 @@
 #   DESTDIR=/tmp/stage bash scripts/install.sh [--bindir target/release]
 #
 # Binaries: /usr/sbin/ntpd, /usr/sbin/ntpdate, /usr/sbin/ntpq (where RHEL6 scripts call
-# it), /usr/bin/ntpq (a link, where other distributions look) and /usr/sbin/ntp-wait (as
-# RHEL6's ntp-perl puts it). Configuration under /etc
+# it), /usr/bin/ntpq (a link, where other distributions look), /usr/sbin/ntpdc (RHEL6's
+# path, where LibreNMS and Insights call it), /usr/sbin/ntptime (as
+# RHEL6's ntp package) and /usr/sbin/ntp-wait (as RHEL6's ntp-perl puts it). Configuration under /etc
 # is only installed when absent; an existing file is left alone and the new one is put
 # beside it as FILE.new. Also: init scripts, systemd units (ntpd.service forking,
 # ntpd-notify.service reporting to systemd, ntp-wait.service), the ntp-units.d entry for
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 dest="${DESTDIR:-}"
 
-for prog in ntpd ntpdate ntpq ntp-wait; do
+for prog in ntpd ntpdate ntpq ntpdc ntptime ntp-wait; do
     if [ ! -x "$bindir/$prog" ]; then
         echo "install.sh: $bindir/$prog missing; run 'cargo build --release' first" >&2
         exit 1
@@ -50,6 +51,8 @@ install_config() {
 install_file 755 "$bindir/ntpd" /usr/sbin/ntpd
 install_file 755 "$bindir/ntpdate" /usr/sbin/ntpdate
 install_file 755 "$bindir/ntpq" /usr/sbin/ntpq
+install_file 755 "$bindir/ntptime" /usr/sbin/ntptime
+install_file 755 "$bindir/ntpdc" /usr/sbin/ntpdc
 install_file 755 "$bindir/ntp-wait" /usr/sbin/ntp-wait
 mkdir -p "$dest/usr/bin"
 ln -sf ../sbin/ntpq "$dest/usr/bin/ntpq"

@@ -4,7 +4,8 @@
 //!
 //! Octets out are the replies plus whatever the daemon sends the source unasked over the
 //! next 20 minutes (a passive association's polls would be that). Promises checked:
-//! nothing but mode 6 ever answers with more than it received; nothing is ever sent
+//! nothing but mode 6 ever answers with more than it received (mode 7 included, with one
+//! association as here: its peer lists grow with the associations); nothing is ever sent
 //! unasked to a source that has not completed an exchange; a source without query rights
 //! (`noquery`, `ignore`) gets at most 1.0x for anything; mrulist without a nonce gets no
 //! list. The table in docs/amplification.md is this test's output:
@@ -21,11 +22,36 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A request (name, octets), and whether the daemon runs with `disable auth` (which lets
-/// an unauthenticated symmetric active packet mobilise a passive association).
+/// an unauthenticated symmetric active packet mobilise a passive association) or
+/// `enable mode7` (which answers mode 7 from other hosts).
 struct Request {
     name: &'static str,
     bytes: Vec<u8>,
     disable_auth: bool,
+    enable_mode7: bool,
+}
+
+/// ntpdc's `showpeer 127.127.1.0`, naming the harness's association twice (classic
+/// answered each naming; we answer each association once).
+fn showpeer_local() -> Vec<u8> {
+    use ntp6::wire::mode7::{request, PeerListItem, IMPL_XNTPD};
+    let item = PeerListItem {
+        addr: "127.127.1.0".parse().unwrap(),
+        port: 123,
+        hmode: 0,
+        flags: 0,
+    }
+    .encode(true);
+    request(IMPL_XNTPD, 2, item.len() as u16, &[item.clone(), item])
+}
+
+/// A mode 7 request as ntpdc sends it (192 octets), or only its 8-octet header.
+fn private(request: u8, bare: bool) -> Vec<u8> {
+    let mut b = ntp6::wire::mode7::request(ntp6::wire::mode7::IMPL_XNTPD, request, 0, &[]);
+    if bare {
+        b.truncate(ntp6::wire::mode7::HEADER_LEN);
+    }
+    b
 }
 
 fn ntp(first: u8) -> Vec<u8> {
@@ -52,6 +78,11 @@ fn requests() -> Vec<Request> {
         name,
         bytes,
         disable_auth: false,
+        enable_mode7: false,
+    };
+    let m7 = |name, bytes| Request {
+        enable_mode7: true,
+        ..r(name, bytes)
     };
     let mut signed_active = ntp(0x21);
     harness::key_ring().sign(1, &mut signed_active).unwrap();
@@ -83,6 +114,17 @@ fn requests() -> Vec<Request> {
         r("6 writevar", control(3, 0, b"leap=0")),
         // ntpdc's monlist (the CVE-2013-5211 amplifier) as sent by attack tools.
         r("7 monlist", vec![0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0]),
+        r("7 sysinfo", private(4, false)),
+        m7("7 monlist, `enable mode7`", private(42, false)),
+        m7("7 monlist header only, `enable mode7`", private(42, true)),
+        m7("7 sysinfo, `enable mode7`", private(4, false)),
+        m7("7 sysinfo header only, `enable mode7`", private(4, true)),
+        m7("7 peer summary, `enable mode7`", private(1, false)),
+        m7("7 peer list, `enable mode7`", private(0, false)),
+        m7("7 memstats, `enable mode7`", private(7, false)),
+        m7("7 showpeer LOCAL(0), `enable mode7`", showpeer_local()),
+        m7("7 kerninfo, `enable mode7`", private(38, false)),
+        m7("7 config (write), `enable mode7`", private(10, false)),
     ]
 }
 
@@ -113,7 +155,10 @@ fn source() -> SocketAddr {
 fn engine(flags: &[RestrictFlag], req: &Request) -> (ManualMono, harness::TestEngine) {
     let mut list = RestrictList::new();
     list.add_default(Family::V4, flags.iter().copied().collect::<RestrictFlags>());
-    harness::engine_with(list, |s| s.authenticate = !req.disable_auth)
+    harness::engine_with(list, |s| {
+        s.authenticate = !req.disable_auth;
+        s.mode7 = req.enable_mode7;
+    })
 }
 
 /// Octets the engine sends the source on its own while 20 minutes pass.
@@ -178,7 +223,9 @@ fn amplification_table() {
             assert_eq!(unasked, 0, "{} under {flags:?}: sent unasked", req.name);
             let out = replies.max(worst_in_burst(flags, req));
             let ratio = out as f64 / inp as f64;
-            if !req.name.starts_with('6') || denies_queries(flags) {
+            // `showpeer` answers 268 octets per association named (classic: per naming).
+            let per_association = req.name.starts_with("7 showpeer") && out <= 8 + 268;
+            if !(req.name.starts_with('6') || per_association) || denies_queries(flags) {
                 assert!(
                     ratio <= 1.0,
                     "{} under {flags:?}: {out} out for {inp}",
@@ -193,8 +240,11 @@ fn amplification_table() {
                     req.name
                 );
             }
-            if req.name.starts_with('7') {
-                assert_eq!(out, 0, "mode 7 is never answered");
+            if req.name.starts_with('7') && !req.enable_mode7 {
+                assert_eq!(out, 0, "mode 7 from another host without enable mode7");
+            }
+            if req.name.starts_with("7 monlist") || req.name.starts_with("7 config") {
+                assert!(out <= 8, "{}: only an error, never data", req.name);
             }
             let _ = write!(table, " {} |", cell(out, inp));
         }

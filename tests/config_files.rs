@@ -3,7 +3,9 @@
 use std::io;
 use std::path::Path;
 
-use ntp6::config::{check, load, parse_bytes, Diagnostic, RestrictTarget, Severity, Target};
+use ntp6::config::{
+    check, load, parse_bytes, Diagnostic, RestrictTarget, Severity, Support, Target,
+};
 
 /// Classic's captures and the RHEL6-style configs, copied into the repository.
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -46,12 +48,11 @@ fn check_text(text: &str, not_acted_on: &[&str]) -> Vec<Diagnostic> {
             Err(io::Error::from(io::ErrorKind::NotFound))
         }
     };
-    check(
-        Path::new("ntp.conf"),
-        &mut read,
-        &mut |_| false,
+    let support = Support {
         not_acted_on,
-    )
+        refclocks: &[1],
+    };
+    check(Path::new("ntp.conf"), &mut read, &mut |_| false, &support)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use ntp6::config::{check, parse_bytes};
+use ntp6::config::{check, parse_bytes, Support};
 use proptest::prelude::*;
 
 /// Words that steer the parser into every directive and option path.
@@ -156,7 +156,8 @@ proptest! {
             Some("inc.conf") => Ok(format!("{included}\nincludefile inc.conf\n").into_bytes()),
             _ => Err(io::Error::from(io::ErrorKind::NotFound)),
         };
-        let diags = check(Path::new("ntp.conf"), &mut read, &mut |_| false, &["crypto", "tos"]);
+        let support = Support { not_acted_on: &["crypto", "tos"], refclocks: &[1] };
+        let diags = check(Path::new("ntp.conf"), &mut read, &mut |_| false, &support);
         for d in diags {
             prop_assert!(!d.message.is_empty());
         }

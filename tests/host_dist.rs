@@ -48,7 +48,15 @@ fn every_man_page_renders_without_warnings() {
         .collect();
     assert_eq!(
         names,
-        ["ntp-wait.8", "ntp.conf.5", "ntpd.8", "ntpdate.8", "ntpq.8"]
+        [
+            "ntp-wait.8",
+            "ntp.conf.5",
+            "ntpd.8",
+            "ntpdate.8",
+            "ntpdc.8",
+            "ntpq.8",
+            "ntptime.8"
+        ]
     );
     for page in &pages {
         let groff = Command::new("groff")
@@ -167,6 +175,8 @@ fn scripts_parse_and_config_files_are_installed_with_their_modes() {
         "usr/sbin/ntpdate",
         "usr/sbin/ntpq",
         "usr/bin/ntpq",
+        "usr/sbin/ntpdc",
+        "usr/sbin/ntptime",
         "usr/sbin/ntp-wait",
     ] {
         assert!(root.join(bin).is_file(), "{bin}");

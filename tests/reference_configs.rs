@@ -6,7 +6,7 @@ mod common;
 
 use common::{wait_for_ntp, Netns, TempDir};
 use ntp6::wire::ntp::Leap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -33,14 +33,11 @@ fn reference_configs() -> Vec<PathBuf> {
 #[test]
 fn check_reports_no_errors_on_reference_configs() {
     for conf in reference_configs() {
-        let out = Command::new(env!("CARGO_BIN_EXE_ntpd"))
-            .args(["--check", "-c"])
-            .arg(&conf)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
+        let checked = common::ntpd_check(Path::new("."), &conf);
+        let text = checked.lines.join("\n");
+        assert_eq!(
+            checked.status,
+            Some(0),
             "{}: --check failed:\n{text}",
             conf.display()
         );

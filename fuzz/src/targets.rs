@@ -23,6 +23,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("packet", packet),
     ("mode6", mode6),
+    ("mode7", mode7),
     ("restrict", restrict),
     ("ntp_conf", ntp_conf),
     ("keys", keys_file),
@@ -92,6 +93,38 @@ pub fn mode6(data: &[u8]) {
         assert!(r.header.response);
         assert_eq!(reply[1] & 0x1f, request.get(1).map_or(0, |b| b & 0x1f));
         assert_eq!(reply[2..4], request[2..4]);
+    }
+}
+
+/// The mode 7 handler behind the engine (`enable mode7`): from this host and from another,
+/// every reply is a response to the request's code and implementation, within one
+/// classic packet, and from another host (one association here) never larger than the
+/// request or one `showpeer` answer (276 octets; each association is answered once,
+/// however often a request names it). The first octet is forced to mode 7.
+pub fn mode7(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let mut request = vec![first | 7];
+    request.extend_from_slice(rest);
+    let (_, mut e) = harness::engine_with(RestrictList::new(), |s| s.mode7 = true);
+    let local = SocketAddr::from(([127, 0, 0, 1], 40123));
+    for from in [local, client()] {
+        let replies = harness::exchange(&mut e, from, &request);
+        for reply in &replies {
+            let h = ntp6::wire::mode7::Header::decode(reply).expect("reply decodes");
+            assert!(h.response && reply.len() <= 8 + 500);
+            assert_eq!(reply[2..4], request[2..4]);
+        }
+        if from == client() {
+            let out: usize = replies.iter().map(Vec::len).sum();
+            let showpeer = 8 + ntp6::wire::mode7::PeerInfo::SIZE;
+            assert!(
+                out <= request.len().max(showpeer),
+                "{out} octets out for {}",
+                request.len()
+            );
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 mod system;
 mod virtual_clock;
 
-pub use system::SystemClock;
+pub use system::{ntp_adjtime, KernelAdjust, KernelTimex, SystemClock};
 pub use virtual_clock::{ManualMono, MonoSource, StdMono, VirtualClock, VirtualClockSpec};
 
 use crate::time::{NtpDuration, NtpTimestamp, Ppm};

@@ -92,6 +92,113 @@ impl Kernel for LinuxKernel {
     }
 }
 
+/// The kernel's discipline state as ntp_adjtime(2) returns it: what `ntptime` shows.
+/// Units are the kernel's: offset and `time_frac` in microseconds, or nanoseconds with
+/// STA_NANO; `freq`, `tolerance`, `ppsfreq` and `stabil` in PPM * 2^16.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelTimex {
+    /// The call's return value: TIME_OK, TIME_INS, ... TIME_ERROR.
+    pub state: i32,
+    /// The fields ntp_adjtime can set, as the kernel now holds them (`modes`: as asked).
+    pub settable: KernelAdjust,
+    pub precision: i64,
+    pub tolerance: i64,
+    pub time_sec: i64,
+    pub time_frac: i64,
+    pub tick: i64,
+    pub ppsfreq: i64,
+    pub jitter: i64,
+    pub shift: i32,
+    pub stabil: i64,
+    pub jitcnt: i64,
+    pub calcnt: i64,
+    pub errcnt: i64,
+    pub stbcnt: i64,
+    pub tai: i32,
+}
+
+/// What ntp_adjtime(2) is asked to set: only the fields `modes` names (ADJ_* bits).
+/// `modes == 0` reads and changes nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelAdjust {
+    pub modes: u32,
+    pub offset: i64,
+    pub freq: i64,
+    pub maxerror: i64,
+    pub esterror: i64,
+    pub status: i32,
+    pub constant: i64,
+}
+
+/// An i64 into timex's `long` (the same type on 64-bit Linux; saturated on 32-bit).
+#[allow(clippy::useless_conversion, clippy::unnecessary_fallible_conversions)]
+fn long(v: i64) -> libc::c_long {
+    libc::c_long::try_from(v).unwrap_or(if v < 0 {
+        libc::c_long::MIN
+    } else {
+        libc::c_long::MAX
+    })
+}
+
+impl KernelAdjust {
+    fn to_timex(self) -> libc::timex {
+        let mut tx = zeroed_timex();
+        tx.modes = self.modes;
+        tx.offset = long(self.offset);
+        tx.freq = long(self.freq);
+        tx.maxerror = long(self.maxerror);
+        tx.esterror = long(self.esterror);
+        tx.status = self.status;
+        tx.constant = long(self.constant);
+        tx
+    }
+}
+
+impl KernelTimex {
+    /// `i64::from` keeps this right where timex's `long` is 32 bits wide.
+    #[allow(clippy::useless_conversion)]
+    fn from_timex(state: i32, tx: &libc::timex) -> KernelTimex {
+        KernelTimex {
+            state,
+            settable: KernelAdjust {
+                modes: tx.modes,
+                offset: i64::from(tx.offset),
+                freq: i64::from(tx.freq),
+                maxerror: i64::from(tx.maxerror),
+                esterror: i64::from(tx.esterror),
+                status: tx.status,
+                constant: i64::from(tx.constant),
+            },
+            precision: i64::from(tx.precision),
+            tolerance: i64::from(tx.tolerance),
+            time_sec: i64::from(tx.time.tv_sec),
+            time_frac: i64::from(tx.time.tv_usec),
+            tick: i64::from(tx.tick),
+            ppsfreq: i64::from(tx.ppsfreq),
+            jitter: i64::from(tx.jitter),
+            shift: tx.shift,
+            stabil: i64::from(tx.stabil),
+            jitcnt: i64::from(tx.jitcnt),
+            calcnt: i64::from(tx.calcnt),
+            errcnt: i64::from(tx.errcnt),
+            stbcnt: i64::from(tx.stbcnt),
+            tai: tx.tai,
+        }
+    }
+}
+
+/// ntp_adjtime(2) on the system clock (`ntptime`). With `adjust.modes == 0` (ntptime without
+/// options) it only reads; any other mode needs CAP_SYS_TIME and changes the machine's
+/// clock discipline, so nothing but the `ntptime` binary run by an administrator asks for it.
+pub fn ntp_adjtime(adjust: &KernelAdjust) -> Result<KernelTimex, ClockError> {
+    let mut tx = adjust.to_timex();
+    // SAFETY: tx is a valid, writable timex.
+    match unsafe { libc::clock_adjtime(libc::CLOCK_REALTIME, &mut tx) } {
+        -1 => Err(last_error()),
+        state => Ok(KernelTimex::from_timex(state, &tx)),
+    }
+}
+
 /// The kernel's scaled-PPM unit for timex.freq: PPM * 2^16.
 const SCALED_PPM: f64 = 65_536.0;
 
@@ -321,6 +428,38 @@ impl<K: Kernel> Clock for SystemClock<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ntptime_requests_and_answers_keep_their_fields() {
+        let adjust = KernelAdjust {
+            modes: 0x3,
+            offset: -250,
+            freq: 819_200,
+            ..KernelAdjust::default()
+        };
+        let tx = adjust.to_timex();
+        assert_eq!(
+            (tx.modes, tx.offset, tx.freq, tx.status),
+            (0x3, -250, 819_200, 0)
+        );
+        let mut answer = zeroed_timex();
+        answer.status = 0x2001;
+        answer.time.tv_usec = 71_129_000;
+        answer.tai = 37;
+        let k = KernelTimex::from_timex(5, &answer);
+        assert_eq!(
+            (k.state, k.settable.status, k.time_frac, k.tai),
+            (5, 0x2001, 71_129_000, 37)
+        );
+    }
+
+    /// The read ntptime makes without options (modes 0): it changes nothing.
+    #[test]
+    fn reading_the_kernel_state() {
+        let k = ntp_adjtime(&KernelAdjust::default()).expect("read-only ntp_adjtime");
+        assert!((0..=5).contains(&k.state), "{k:?}");
+        assert_eq!(k.settable.modes, 0);
+    }
 
     /// Records what would have been asked of the kernel and keeps the tick and frequency
     /// as the kernel would; the real clock is never touched.

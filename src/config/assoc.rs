@@ -179,6 +179,12 @@ pub(super) fn fudge(args: &mut Args<'_>) -> Result<Directive, String> {
         ));
     };
     check_clock_type(clock_type)?;
+    if args.peek().is_none() {
+        // 4.2.6p5's grammar needs one: a bare fudge line is a syntax error there.
+        return Err(format!(
+            "fudge {word} needs an option such as time1 or stratum"
+        ));
+    }
     let mut f = Fudge {
         clock_type,
         unit,
@@ -311,6 +317,10 @@ mod tests {
         assert_eq!(
             one("fudge 10.0.0.1 stratum 1").unwrap_err(),
             "ntp.conf:1: fudge needs a reference clock address 127.127.T.U, not '10.0.0.1'"
+        );
+        assert_eq!(
+            one("fudge 127.127.22.1").unwrap_err(),
+            "ntp.conf:1: fudge 127.127.22.1 needs an option such as time1 or stratum"
         );
         assert_eq!(
             one("fudge 127.127.1.0 flag2 7").unwrap_err(),

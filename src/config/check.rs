@@ -8,21 +8,31 @@ use super::diagnostic::{Diagnostic, Location};
 use super::explain::{explain, Explained};
 use super::lint::lint;
 use super::load::{load, read_config};
-use super::model::{Config, Target};
+use super::model::{AssocConfig, Config, Target};
+use super::refclocks::clock_type_name;
+
+/// What the daemon acts on, so `--check` can name what it does not.
+#[derive(Clone, Copy, Debug)]
+pub struct Support<'a> {
+    /// Directives read but not acted on ("'X' not supported yet").
+    pub not_acted_on: &'a [&'a str],
+    /// Reference clock types (127.127.T.U) the daemon runs.
+    pub refclocks: &'a [u8],
+}
 
 /// Loads `path` (via `read`) and reports a configuration that cannot be read whole (Fatal),
 /// syntax errors (Error), missing includes,
 /// a missing keys/leap file or driftfile directory (Warning, checked with `exists`), fudges
-/// for clocks no `server` line configures (Warning: classic ignores them) and every
-/// directive in `not_acted_on` (Warning "'X' not supported yet") and the traps [`lint`]
-/// finds (Warning "lint: ..."). Ordered by file and line.
+/// for clocks no `server` line configures (Warning: classic ignores them), what the daemon
+/// does not act on ([`unsupported`]) and the traps [`lint`] finds (Warning "lint: ...").
+/// Ordered by file and line.
 pub fn check(
     path: &Path,
     read: &mut dyn FnMut(&Path) -> io::Result<Vec<u8>>,
     exists: &mut dyn FnMut(&Path) -> bool,
-    not_acted_on: &[&str],
+    support: &Support<'_>,
 ) -> Vec<Diagnostic> {
-    checked(path, read, exists, not_acted_on).1
+    checked(path, read, exists, support).1
 }
 
 /// [`check`], with the configuration it loaded.
@@ -30,20 +40,13 @@ fn checked(
     path: &Path,
     read: &mut dyn FnMut(&Path) -> io::Result<Vec<u8>>,
     exists: &mut dyn FnMut(&Path) -> bool,
-    not_acted_on: &[&str],
+    support: &Support<'_>,
 ) -> (Config, Vec<Diagnostic>) {
     let (config, mut diags) = load(path, read);
     missing_files(&config, exists, &mut diags);
     orphan_fudges(&config, &mut diags);
     diags.extend(lint(&config));
-    for (location, keyword) in &config.directives {
-        if not_acted_on.contains(keyword) {
-            diags.push(Diagnostic::warning(
-                location.clone(),
-                format!("'{keyword}' not supported yet"),
-            ));
-        }
-    }
+    diags.extend(unsupported(&config, support));
     let main = path.display().to_string();
     diags.sort_by(|a, b| {
         let key = |d: &Diagnostic| {
@@ -58,25 +61,59 @@ fn checked(
     (config, diags)
 }
 
-/// [`check`] against the real filesystem.
-pub fn check_file(path: &Path, not_acted_on: &[&str]) -> Vec<Diagnostic> {
-    check(
-        path,
-        &mut read_config,
-        &mut |p: &Path| p.exists(),
-        not_acted_on,
+/// What `config` asks for that the daemon does not do, each at its line (Warnings): the
+/// directives in `support.not_acted_on` ("'X' not supported yet"; `enable bclient` counts
+/// as `broadcastclient`) and reference clocks of a type it does not run.
+pub fn unsupported(config: &Config, support: &Support<'_>) -> Vec<Diagnostic> {
+    let not_yet = |keyword: &str| support.not_acted_on.contains(&keyword);
+    let mut out: Vec<Diagnostic> = config
+        .directives
+        .iter()
+        .filter(|(_, keyword)| not_yet(keyword))
+        .map(|(location, keyword)| {
+            Diagnostic::warning(location.clone(), format!("'{keyword}' not supported yet"))
+        })
+        .collect();
+    if let Some(at) = config
+        .bclient_at
+        .as_ref()
+        .filter(|_| not_yet("broadcastclient"))
+    {
+        out.push(Diagnostic::warning(
+            at.clone(),
+            "'enable bclient' (broadcastclient) not supported yet",
+        ));
+    }
+    let refclocks = config.associations.iter().filter_map(|a| match a.target {
+        Target::RefClock { clock_type, .. } if !support.refclocks.contains(&clock_type) => {
+            Some(refclock_not_run(a, clock_type))
+        }
+        _ => None,
+    });
+    out.extend(refclocks);
+    out
+}
+
+fn refclock_not_run(a: &AssocConfig, clock_type: u8) -> Diagnostic {
+    let name = clock_type_name(clock_type).unwrap_or("unknown");
+    Diagnostic::warning(
+        a.location.clone(),
+        format!(
+            "refclock type {clock_type} ({name}) is not supported; this {} line gives no time",
+            a.kind.keyword()
+        ),
     )
+}
+
+/// [`check`] against the real filesystem.
+pub fn check_file(path: &Path, support: &Support<'_>) -> Vec<Diagnostic> {
+    check(path, &mut read_config, &mut |p: &Path| p.exists(), support)
 }
 
 /// `ntpd --check --explain` against the real filesystem: every directive in words, and
 /// [`check_file`]'s findings.
-pub fn explain_file(path: &Path, not_acted_on: &[&str]) -> (Vec<Explained>, Vec<Diagnostic>) {
-    let (config, diags) = checked(
-        path,
-        &mut read_config,
-        &mut |p: &Path| p.exists(),
-        not_acted_on,
-    );
+pub fn explain_file(path: &Path, support: &Support<'_>) -> (Vec<Explained>, Vec<Diagnostic>) {
+    let (config, diags) = checked(path, &mut read_config, &mut |p: &Path| p.exists(), support);
     let explained = explain(path, &mut read_config, config.discard.rate_limits());
     (explained, diags)
 }
@@ -155,12 +192,11 @@ mod tests {
             }
         };
         let mut exists = |p: &Path| p == Path::new("/var/lib/ntp");
-        let diags = check(
-            Path::new("/etc/ntp.conf"),
-            &mut read,
-            &mut exists,
-            &["crypto"],
-        );
+        let support = Support {
+            not_acted_on: &["crypto"],
+            refclocks: &[1],
+        };
+        let diags = check(Path::new("/etc/ntp.conf"), &mut read, &mut exists, &support);
         let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
         assert_eq!(
             shown,
@@ -175,5 +211,35 @@ mod tests {
             ]
         );
         assert_eq!(diags.iter().filter(|d| d.is_error()).count(), 1);
+    }
+
+    #[test]
+    fn refclocks_not_run_and_enable_bclient_are_named() {
+        let text = "server 127.127.8.0 mode 5\nserver 127.127.28.0\nenable bclient\n\
+                    server 127.127.1.0\n";
+        let config =
+            super::super::load::load(Path::new("ntp.conf"), &mut |_| Ok(text.as_bytes().to_vec()))
+                .0;
+        let support = Support {
+            not_acted_on: &["broadcastclient"],
+            refclocks: &[1, 20, 22, 28],
+        };
+        let shown: Vec<String> = unsupported(&config, &support)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "ntp.conf:3: 'enable bclient' (broadcastclient) not supported yet",
+                "ntp.conf:1: refclock type 8 (GENERIC) is not supported; this server line gives \
+                 no time",
+            ]
+        );
+        let acted_on = Support {
+            not_acted_on: &[],
+            ..support
+        };
+        assert_eq!(unsupported(&config, &acted_on).len(), 1, "bclient acted on");
     }
 }

@@ -104,7 +104,7 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
             )
         }
         Directive::RequestKey(k) => format!(
-            "key {k} would authenticate ntpdc (mode 7) requests; this ntpd answers no mode 7"
+            "key {k} would authenticate ntpdc (mode 7) writes; mode 7 is read-only here"
         ),
         Directive::ControlKey(k) => format!(
             "key {k} authenticates ntpq writes and remote configuration (mode 6)"
@@ -136,7 +136,8 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
         Directive::Disable(flags) => switches(flags, false),
         Directive::LogFile(p) => format!("log messages go to {} instead of syslog", p.display()),
         Directive::LogConfig(items) => format!(
-            "chooses the classes of log messages: {}",
+            "chooses the classes of log messages (classic's NLOG classes sys, peer, clock, \
+             sync): {}",
             items.join(" ")
         ),
         Directive::Tinker(t) => tinker(t),
@@ -153,11 +154,28 @@ pub fn meaning(d: &Directive, limits: RateLimits) -> String {
             v.value,
             if v.default { ", in the default list" } else { "" }
         ),
+        Directive::NtpSignDSocket(p) => format!(
+            "Samba's MS-SNTP signing socket {}; this ntpd does not sign replies (ignored)",
+            p.display()
+        ),
+        Directive::PidFile(p) => format!(
+            "the process ID is written to {} at start (-p on the command line wins)",
+            p.display()
+        ),
+        Directive::Tick(t) => format!(
+            "assumes a clock granularity of {}; the kernel's own is used (ignored)",
+            secs(*t)
+        ),
+        Directive::Unpeer(t) => format!(
+            "removes the association configured for {}",
+            target_text(t)
+        ),
+        Directive::End => "the lines after this one are not read".into(),
         Directive::ParseOnly => "accepted for compatibility; it changes nothing here".into(),
     }
 }
 
-fn target_text(t: &Target) -> String {
+pub(super) fn target_text(t: &Target) -> String {
     match t {
         Target::Ip(a) => a.to_string(),
         Target::Host(h) => h.clone(),
@@ -182,7 +200,10 @@ fn association(a: &AssocConfig) -> String {
             )
         }
         (_, Target::RefClock { clock_type, .. }) => {
-            return format!("reference clock driver type {clock_type} (not supported: ignored)")
+            let name = super::refclocks::clock_type_name(*clock_type).unwrap_or("unknown");
+            return format!(
+                "reference clock driver type {clock_type} ({name}) (not supported: ignored)"
+            );
         }
         (AssocKind::Server, _) => format!("polls {target} as a server (client mode)"),
         (AssocKind::Peer, _) => {
@@ -309,6 +330,9 @@ fn switch_words(f: SystemFlag) -> &'static str {
         SystemFlag::Bclient => "listening for broadcast servers",
         SystemFlag::Calibrate => "refclock calibration",
         SystemFlag::Kernel => "the kernel time discipline",
+        SystemFlag::Mode7 => {
+            "mode 7 (ntpdc) queries from other hosts (this host is always answered)"
+        }
         SystemFlag::Monitor => "the MRU list of clients (ntpq mrulist) that 'limited' also needs",
         SystemFlag::Ntp => "steering the clock (off: ntpd only serves and measures)",
         SystemFlag::Pps => "PPS signal processing",

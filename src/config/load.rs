@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::diagnostic::{Diagnostic, Location};
-use super::model::Config;
+use super::model::{Config, SystemFlag, Target};
 use super::parse::{parse_bytes, Directive, Statement};
 use crate::fileio::{self, reason};
 
@@ -30,6 +30,7 @@ pub fn load(path: &Path, read: &mut Reader<'_>) -> (Config, Vec<Diagnostic>) {
         diags: Vec::new(),
         read,
         open: vec![path.to_path_buf()],
+        unpeers: Vec::new(),
     };
     let file = path.display().to_string();
     let whole = Location::new(&file, 0);
@@ -47,6 +48,7 @@ pub fn load(path: &Path, read: &mut Reader<'_>) -> (Config, Vec<Diagnostic>) {
             format!("cannot read the configuration: {}", reason(&e)),
         )),
     }
+    loader.unpeer();
     (loader.config, loader.diags)
 }
 
@@ -66,9 +68,27 @@ struct Loader<'r, 'a> {
     read: &'a mut Reader<'r>,
     /// The files being read, outermost first: an include of one of them is a cycle.
     open: Vec<PathBuf>,
+    /// `unpeer`/`unconfig` lines, applied once every association line is read.
+    unpeers: Vec<(Target, Location)>,
 }
 
 impl Loader<'_, '_> {
+    /// Drops the associations `unpeer`/`unconfig` lines name (as classic's config_unpeers,
+    /// which runs after config_peers); a line naming none is a warning.
+    fn unpeer(&mut self) {
+        for (target, location) in std::mem::take(&mut self.unpeers) {
+            let before = self.config.associations.len();
+            self.config.associations.retain(|a| a.target != target);
+            if self.config.associations.len() == before {
+                let addr = super::explain::target_text(&target);
+                self.diags.push(Diagnostic::warning(
+                    location,
+                    format!("no server, peer or pool line configures {addr}; nothing to remove"),
+                ));
+            }
+        }
+    }
+
     fn include(&mut self, bytes: &[u8], file: &str) {
         let (statements, diags) = parse_bytes(bytes, file);
         self.diags.extend(diags);
@@ -79,6 +99,16 @@ impl Loader<'_, '_> {
 
     fn statement(&mut self, s: Statement) {
         self.config.directives.push((s.location.clone(), s.keyword));
+        match &s.directive {
+            Directive::Enable(f) if f.contains(&SystemFlag::Bclient) => {
+                self.config.bclient_at = Some(s.location.clone());
+            }
+            Directive::Disable(f) if f.contains(&SystemFlag::Bclient) => {
+                self.config.bclient_at = None;
+            }
+            Directive::Unpeer(t) => self.unpeers.push((t.clone(), s.location.clone())),
+            _ => {}
+        }
         let Directive::IncludeFile(path) = s.directive else {
             apply(&mut self.config, s.directive);
             return;
@@ -149,7 +179,11 @@ fn apply(c: &mut Config, d: Directive) {
         Directive::Interface(i) => c.interfaces.push(i),
         Directive::LeapFile(p) => c.leap_file = Some(p),
         Directive::SetVar(v) => c.setvars.push(v),
-        Directive::IncludeFile(_) | Directive::ParseOnly => {}
+        Directive::NtpSignDSocket(p) => c.ntp_signd_socket = Some(p),
+        Directive::PidFile(p) => c.pidfile = Some(p),
+        Directive::Tick(t) => c.tick = Some(t),
+        Directive::IncludeFile(_) | Directive::Unpeer(_) | Directive::End => {}
+        Directive::ParseOnly => {}
     }
 }
 
@@ -334,6 +368,55 @@ mod tests {
             ["/etc/ntp.conf:4: byte 0xE9 at column 20 is not UTF-8 (only comments may use another encoding)"]
         );
         assert!(diags[0].is_error() && !diags[0].is_fatal());
+    }
+
+    #[test]
+    fn unpeer_removes_the_association_wherever_it_stands() {
+        let mut fs = fake_fs(&[(
+            "/c",
+            "unconfig 10.0.0.1\nserver 10.0.0.1\nserver 10.0.0.2\nserver 127.127.1.0\n\
+             unpeer 127.127.1.0\nunpeer 10.0.0.9\n",
+        )]);
+        let (c, diags) = load(Path::new("/c"), &mut fs);
+        let left: Vec<&Target> = c.associations.iter().map(|a| &a.target).collect();
+        assert_eq!(left, [&Target::Ip("10.0.0.2".parse().unwrap())]);
+        let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            shown,
+            ["/c:6: no server, peer or pool line configures 10.0.0.9; nothing to remove"]
+        );
+    }
+
+    #[test]
+    fn enable_bclient_is_broadcast_client_mode() {
+        let mut fs = fake_fs(&[
+            ("/c", "enable bclient\n"),
+            ("/d", "enable bclient\ndisable bclient\n"),
+        ]);
+        let (c, _) = load(Path::new("/c"), &mut fs);
+        assert!(c.broadcast_client_mode() && c.system.bclient);
+        assert_eq!(c.bclient_at, Some(Location::new("/c", 1)));
+        let (d, _) = load(Path::new("/d"), &mut fs);
+        assert!(!d.broadcast_client_mode() && d.bclient_at.is_none());
+    }
+
+    #[test]
+    fn pidfile_logconfig_and_signd_are_carried() {
+        let mut fs = fake_fs(&[(
+            "/c",
+            "pidfile /run/ntpd.pid\nlogconfig =syncall +clockall\nntpsigndsocket /s\n",
+        )]);
+        let (c, _) = load(Path::new("/c"), &mut fs);
+        assert_eq!(c.pidfile, Some(PathBuf::from("/run/ntpd.pid")));
+        assert_eq!(c.ntp_signd_socket, Some(PathBuf::from("/s")));
+        assert_eq!(
+            c.log_mask(),
+            crate::logclass::LogMask::from_items(&["=syncall", "+clockall"])
+        );
+        assert_eq!(
+            Config::default().log_mask(),
+            crate::logclass::LogMask::default()
+        );
     }
 
     #[test]

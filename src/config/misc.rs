@@ -8,6 +8,7 @@ use super::model::{
     DriftFile, Filegen, FilegenType, SetVar, StatsFile, SystemFlag, Target, Tinker, Tos,
 };
 use super::parse::{parse_int, Args, Directive};
+use crate::logclass::LogMask;
 use crate::time::Ppm;
 
 fn path(args: &mut Args<'_>) -> Result<PathBuf, String> {
@@ -220,12 +221,66 @@ pub(super) fn disable(args: &mut Args<'_>) -> Result<Directive, String> {
     system_flags(args).map(Directive::Disable)
 }
 
+/// `logconfig =syncall +clockall`: an item without its `=`/`+`/`-` is a syntax error in
+/// classic (the line is dropped); an unknown class or type is logged and skipped.
 pub(super) fn logconfig(args: &mut Args<'_>) -> Result<Directive, String> {
     let items: Vec<String> = args.rest().iter().map(|w| w.to_string()).collect();
     if items.is_empty() {
         return Err("logconfig needs an item such as =syncall".to_string());
     }
+    for item in &items {
+        match LogMask::default().apply(item) {
+            Ok(_) => {}
+            Err(e) if item.starts_with(['=', '+', '-']) => {
+                args.warnings.push(format!("{e}; item ignored"))
+            }
+            Err(e) => return Err(e),
+        }
+    }
     Ok(Directive::LogConfig(items))
+}
+
+/// `ntpsigndsocket DIR`: where Samba's signing daemon listens for MS-SNTP requests.
+/// Carried, never used: this ntpd does not sign replies (as classic built without
+/// `--enable-ntp-signd`), which the warning says so a Samba DC's admin knows.
+pub(super) fn ntpsigndsocket(args: &mut Args<'_>) -> Result<Directive, String> {
+    let dir = path(args)?;
+    args.warnings.push(
+        "ntpsigndsocket: MS-SNTP signing is not done by this ntpd (as classic built without \
+         --enable-ntp-signd); Windows domain members asking for signed time get no signed \
+         reply"
+            .to_string(),
+    );
+    Ok(Directive::NtpSignDSocket(dir))
+}
+
+/// `pidfile FILE`: as `-p FILE` (the command line wins).
+pub(super) fn pidfile(args: &mut Args<'_>) -> Result<Directive, String> {
+    path(args).map(Directive::PidFile)
+}
+
+/// `tick SECONDS`: classic's `sys_tick`, the clock reading granularity it assumes. Linux
+/// reports its own (clock_getres), so the value is carried and not used, said aloud.
+pub(super) fn tick(args: &mut Args<'_>) -> Result<Directive, String> {
+    let tick = args.float("tick")?;
+    if tick < 0.0 {
+        return Err(format!("tick {tick} is negative"));
+    }
+    args.warnings.push(format!(
+        "tick {tick}: the clock's resolution is read from the kernel; this value is not used"
+    ));
+    Ok(Directive::Tick(crate::time::NtpDuration::from_secs_f64(
+        tick,
+    )))
+}
+
+/// `unpeer ADDR` / `unconfig ADDR`: removes the association configured for that address
+/// (classic applies these after every server line, wherever they stand in the file).
+pub(super) fn unpeer(args: &mut Args<'_>) -> Result<Directive, String> {
+    let kw = args.keyword;
+    let w = args.word("an address")?;
+    let t = target(w).ok_or_else(|| format!("{kw} needs an address, not '{w}'"))?;
+    Ok(Directive::Unpeer(t))
 }
 
 pub(super) fn tinker(args: &mut Args<'_>) -> Result<Directive, String> {
@@ -438,7 +493,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            one("enable auth bclient calibrate kernel monitor ntp pps stats"),
+            one("enable auth bclient calibrate kernel mode7 monitor ntp pps stats"),
             Directive::Enable(SystemFlag::ALL.to_vec())
         );
     }
@@ -503,6 +558,75 @@ mod tests {
             one("setvar city = \"New York\""),
             expect("city", "New York", false)
         );
+    }
+
+    /// The directive and the warnings of one line.
+    fn warned(line: &str) -> (Directive, Vec<String>) {
+        let (mut stmts, diags) = parse_bytes(line.as_bytes(), "ntp.conf");
+        assert!(diags.iter().all(|d| !d.is_error()), "{line}: {diags:?}");
+        let shown = diags.iter().map(|d| d.to_string()).collect();
+        (stmts.remove(0).directive, shown)
+    }
+
+    #[test]
+    fn classic_directives_carried_with_a_word_where_not_acted_on() {
+        let (d, w) = warned("ntpsigndsocket /var/lib/samba/ntp_signd/");
+        assert_eq!(
+            d,
+            Directive::NtpSignDSocket(PathBuf::from("/var/lib/samba/ntp_signd/"))
+        );
+        assert!(w[0].starts_with("ntp.conf:1: ntpsigndsocket: MS-SNTP signing is not done"));
+        assert_eq!(
+            one("pidfile /var/run/ntpd.pid"),
+            Directive::PidFile(PathBuf::from("/var/run/ntpd.pid"))
+        );
+        let (d, w) = warned("tick 0.01");
+        assert_eq!(
+            d,
+            Directive::Tick(crate::time::NtpDuration::from_secs_f64(0.01))
+        );
+        assert!(w[0].contains("tick 0.01: the clock's resolution is read from the kernel"));
+        for line in ["unpeer 10.0.0.1", "unconfig 10.0.0.1"] {
+            assert_eq!(
+                one(line),
+                Directive::Unpeer(Target::Ip("10.0.0.1".parse().unwrap()))
+            );
+        }
+        let (_, errs) = parse_bytes(
+            b"unconfig
+tick -1
+",
+            "ntp.conf",
+        );
+        let errs: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            errs,
+            [
+                "ntp.conf:1: unconfig needs an address",
+                "ntp.conf:2: tick -1 is negative"
+            ]
+        );
+    }
+
+    #[test]
+    fn logconfig_items_are_checked_as_classic_does() {
+        let (_, w) = warned("logconfig =syncall +clockall -syncstatus");
+        assert!(w.is_empty(), "{w:?}");
+        let (d, w) = warned("logconfig =syncall +peerevnts");
+        assert!(matches!(d, Directive::LogConfig(_)));
+        assert_eq!(
+            w,
+            [
+                "ntp.conf:1: logconfig: unknown item 'peerevnts' (a class clock, peer, sync, sys \
+              or all followed by a type info, events, status, statistics or all); item ignored"
+            ]
+        );
+        let (_, e) = parse_bytes(b"logconfig syncall", "ntp.conf");
+        assert_eq!(
+            e[0].to_string(),
+            "ntp.conf:1: logconfig item 'syncall' must start with '=', '+' or '-'"
+        );
+        assert!(e[0].is_error());
     }
 
     #[test]

@@ -16,12 +16,14 @@ mod load;
 mod misc;
 mod model;
 mod parse;
+mod refclocks;
 
 pub use assoc::REFCLOCK_TYPES;
-pub use check::{check, check_file, explain_file};
+pub use check::{check, check_file, explain_file, unsupported, Support};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use explain::{explain, Explained};
 pub use lint::lint;
 pub use load::{load, load_file, MAX_INCLUDE_DEPTH};
 pub use model::*;
 pub use parse::{parse_bytes, Directive, Statement};
+pub use refclocks::clock_type_name;

@@ -116,6 +116,8 @@ pub enum SystemFlag {
     Bclient,
     Calibrate,
     Kernel,
+    /// 4.2.8's `enable mode7`: answer mode 7 (ntpdc) from other hosts, not only this one.
+    Mode7,
     Monitor,
     Ntp,
     Pps,
@@ -123,11 +125,12 @@ pub enum SystemFlag {
 }
 
 impl SystemFlag {
-    pub const ALL: [SystemFlag; 8] = [
+    pub const ALL: [SystemFlag; 9] = [
         SystemFlag::Auth,
         SystemFlag::Bclient,
         SystemFlag::Calibrate,
         SystemFlag::Kernel,
+        SystemFlag::Mode7,
         SystemFlag::Monitor,
         SystemFlag::Ntp,
         SystemFlag::Pps,
@@ -140,6 +143,7 @@ impl SystemFlag {
             SystemFlag::Bclient => "bclient",
             SystemFlag::Calibrate => "calibrate",
             SystemFlag::Kernel => "kernel",
+            SystemFlag::Mode7 => "mode7",
             SystemFlag::Monitor => "monitor",
             SystemFlag::Ntp => "ntp",
             SystemFlag::Pps => "pps",
@@ -161,6 +165,7 @@ pub struct SystemFlags {
     pub bclient: bool,
     pub calibrate: bool,
     pub kernel: bool,
+    pub mode7: bool,
     pub monitor: bool,
     pub ntp: bool,
     pub pps: bool,
@@ -174,6 +179,7 @@ impl Default for SystemFlags {
             bclient: false,
             calibrate: false,
             kernel: true,
+            mode7: false,
             monitor: true,
             ntp: true,
             pps: false,
@@ -189,6 +195,7 @@ impl SystemFlags {
             SystemFlag::Bclient => &mut self.bclient,
             SystemFlag::Calibrate => &mut self.calibrate,
             SystemFlag::Kernel => &mut self.kernel,
+            SystemFlag::Mode7 => &mut self.mode7,
             SystemFlag::Monitor => &mut self.monitor,
             SystemFlag::Ntp => &mut self.ntp,
             SystemFlag::Pps => &mut self.pps,
@@ -374,6 +381,15 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// `logconfig` items as written, e.g. `=syncall`, `+clockall`.
     pub log_config: Vec<String>,
+    /// `ntpsigndsocket DIR` (Samba's signing socket; MS-SNTP signing is not done).
+    pub ntp_signd_socket: Option<PathBuf>,
+    /// `pidfile FILE`; `-p` wins over it.
+    pub pidfile: Option<PathBuf>,
+    /// `tick SECONDS`, carried as written (the kernel's own resolution is used).
+    pub tick: Option<NtpDuration>,
+    /// The last `enable bclient` line while it is in force: classic's other spelling of
+    /// `broadcastclient` (`proto_config(PROTO_BROADCLIENT)` for both).
+    pub bclient_at: Option<Location>,
     pub tinker: Tinker,
     pub tos: Tos,
     pub discard: Discard,
@@ -382,6 +398,19 @@ pub struct Config {
     pub setvars: Vec<SetVar>,
     /// Every directive seen, in order, so the daemon can say which it does not act on.
     pub directives: Vec<(Location, &'static str)>,
+}
+
+impl Config {
+    /// Whether this host is to be a broadcast/multicast client: `broadcastclient`,
+    /// `multicastclient` or `enable bclient`.
+    pub fn broadcast_client_mode(&self) -> bool {
+        self.broadcast_client || self.multicast_client.is_some() || self.system.bclient
+    }
+
+    /// The logconfig mask the lines give (classic's default when there are none).
+    pub fn log_mask(&self) -> crate::logclass::LogMask {
+        crate::logclass::LogMask::from_items(&self.log_config)
+    }
 }
 
 #[cfg(test)]

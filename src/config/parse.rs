@@ -40,6 +40,15 @@ pub enum Directive {
     Disable(Vec<SystemFlag>),
     LogFile(PathBuf),
     LogConfig(Vec<String>),
+    /// `ntpsigndsocket DIR` (carried; MS-SNTP signing is not done).
+    NtpSignDSocket(PathBuf),
+    PidFile(PathBuf),
+    /// `tick SECONDS` (carried; the kernel's resolution is used).
+    Tick(NtpDuration),
+    /// `unpeer`/`unconfig ADDR`: drop the association configured for ADDR.
+    Unpeer(Target),
+    /// `end`: the rest of the file is not read.
+    End,
     Tinker(Tinker),
     Tos(Tos),
     Discard(Discard),
@@ -218,11 +227,15 @@ const DIRECTIVES: &[(&str, Parser)] = &[
     ("trap", misc::trap),
     ("phone", misc::anything),
     ("keysdir", misc::anything),
-    ("pidfile", misc::anything),
+    ("pidfile", misc::pidfile),
+    ("ntpsigndsocket", misc::ntpsigndsocket),
+    ("tick", misc::tick),
+    ("end", end),
     ("saveconfigdir", misc::anything),
     ("calldelay", misc::one_number),
     ("qos", misc::anything),
-    ("unpeer", misc::anything),
+    ("unpeer", misc::unpeer),
+    ("unconfig", misc::unpeer),
 ];
 
 /// Parses the bytes of an ntp.conf; `file` names it in locations. Never fails: bad lines
@@ -231,7 +244,9 @@ const DIRECTIVES: &[(&str, Parser)] = &[
 pub fn parse_bytes(input: &[u8], file: &str) -> (Vec<Statement>, Vec<Diagnostic>) {
     let mut statements = Vec::new();
     let mut diags = Vec::new();
-    for (number, line) in crate::lines::numbered(input) {
+    let mut lines = crate::lines::numbered(input);
+    let mut ended = None;
+    for (number, line) in lines.by_ref() {
         let location = Location::new(file, u32::try_from(number).unwrap_or(u32::MAX));
         let parsed =
             crate::lines::utf8(before_comment(line)).and_then(|code| parse_line(code, &location));
@@ -240,12 +255,29 @@ pub fn parse_bytes(input: &[u8], file: &str) -> (Vec<Statement>, Vec<Diagnostic>
             Ok(Some((statement, warnings))) => {
                 let warned = warnings.into_iter();
                 diags.extend(warned.map(|w| Diagnostic::warning(location.clone(), w)));
+                let is_end = statement.directive == Directive::End;
+                ended = is_end.then(|| statement.location.clone());
                 statements.push(statement);
+                if is_end {
+                    break;
+                }
             }
             Err(message) => diags.push(Diagnostic::error(location, message)),
         }
     }
+    let mut unread = lines.filter(|(_, line)| !before_comment(line).trim_ascii().is_empty());
+    if let Some(at) = ended.filter(|_| unread.next().is_some()) {
+        diags.push(Diagnostic::warning(
+            at,
+            "'end': the lines after this one are not read",
+        ));
+    }
     (statements, diags)
+}
+
+/// `end`: classic stops reading the file there (4.2.6p5 itself crashes on lines after it).
+fn end(_: &mut Args<'_>) -> Result<Directive, String> {
+    Ok(Directive::End)
 }
 
 fn parse_line(line: &str, location: &Location) -> Result<Option<(Statement, Vec<String>)>, String> {
@@ -310,6 +342,17 @@ mod tests {
             diags[0].to_string(),
             "ntp.conf:2: unknown directive 'foobar'"
         );
+    }
+
+    #[test]
+    fn end_stops_reading_the_file() {
+        let (stmts, diags) = parse_bytes(b"server 10.0.0.1\nend\n# c\nbogus line\n", "f");
+        assert_eq!(stmts.len(), 2);
+        assert_eq!(stmts[1].directive, Directive::End);
+        let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(shown, ["f:2: 'end': the lines after this one are not read"]);
+        let (stmts, diags) = parse_bytes(b"end\n\n# only comments\n", "f");
+        assert_eq!((stmts.len(), diags.len()), (1, 0));
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Options {
     pub statsdir: Option<PathBuf>,
     pub trusted_keys: Vec<u32>,
     pub user: Option<String>,
+    /// -U: seconds between interface scans (0: only when the kernel reports a change).
+    /// Kept as given: classic logs a negative value and goes on with its default.
+    pub update_interval: Option<i64>,
     /// -x: slew only (step threshold raised to 600 s).
     pub slew_only: bool,
     pub saveconfigquit: Option<PathBuf>,
@@ -151,6 +154,7 @@ fn apply(
         "statsdir" => opts.statsdir = Some(value.into()),
         "trustedkey" => opts.trusted_keys.push(number(&value, "key number")?),
         "user" => opts.user = Some(value),
+        "updateinterval" => opts.update_interval = Some(number(&value, "update interval")?),
         "slew" => opts.slew_only = true,
         "saveconfigquit" => opts.saveconfigquit = Some(value.into()),
         "check" => opts.check = true,
@@ -389,6 +393,15 @@ mod tests {
                 err.0
             );
         }
+    }
+
+    #[test]
+    fn update_interval() {
+        assert_eq!(run(&["-U", "60"]).update_interval, Some(60));
+        assert_eq!(run(&["--updateinterval=0"]).update_interval, Some(0));
+        assert_eq!(run(&["-U-5"]).update_interval, Some(-5));
+        assert_eq!(run(&[]).update_interval, None);
+        assert!(parse(["-U".to_string(), "soon".to_string()]).is_err());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The single-threaded mio loop: it only moves bytes and timers. Datagrams go to the
 //! engine, replies go back out of the socket they came in on, requests to our sources leave
 //! from the wildcard socket of their family, and the engine's actions (drift file, exit)
-//! and signals are carried out here.
+//! and signals are carried out here. The sockets follow the machine's addresses: a
+//! rescan (periodic, or soon after the kernel reports a change) opens and closes them.
 //!
 //! A socket is read [`BATCH`] datagrams at a time, and signals and timers are looked at
 //! between batches: under a flood a socket never runs dry, and SIGTERM must still be acted
 //! on within milliseconds.
 
+use super::listeners::{Listener, Listeners};
 use super::observe::Observers;
 use super::resolver::Resolver;
 use super::settings::{self, NameRequest};
@@ -17,20 +19,14 @@ use crate::engine::{Action, Datagram, Engine};
 use crate::net::udp;
 use crate::sys::signals::{Signal, Signals};
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A bound socket and whether what arrives on it is answered.
-pub struct Listener {
-    pub socket: UdpSocket,
-    pub drop: bool,
-}
 
 /// Why the loop ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,8 +39,10 @@ pub enum Stop {
 
 const SIGNALS: Token = Token(usize::MAX);
 const RESOLVER: Token = Token(usize::MAX - 1);
+/// The kernel's address notifications.
+const ADDRESSES: Token = Token(usize::MAX - 2);
 /// The metrics listener; its connections take the tokens below.
-const METRICS: Token = Token(usize::MAX - 2);
+const METRICS: Token = Token(usize::MAX - 3);
 
 /// Datagrams read from one socket before the loop polls again. About a quarter of a
 /// millisecond of work in a release build: small enough that a signal waits for at most a
@@ -53,7 +51,8 @@ const BATCH: usize = 64;
 
 /// What the loop needs besides the engine.
 pub struct Shell<'a> {
-    pub listeners: &'a [Listener],
+    /// The NTP sockets; their slots are their tokens.
+    pub listeners: Listeners,
     pub signals: &'a Signals,
     pub drift_path: Option<&'a PathBuf>,
     /// Names of `server`/`peer`/`pool` lines to resolve.
@@ -71,13 +70,9 @@ pub struct Shell<'a> {
 /// Runs until a signal or the engine stops it.
 pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Result<Stop> {
     let mut poll = Poll::new()?;
-    for (i, l) in shell.listeners.iter().enumerate() {
-        poll.registry().register(
-            &mut SourceFd(&l.socket.as_raw_fd()),
-            Token(i),
-            Interest::READABLE,
-        )?;
-    }
+    shell
+        .listeners
+        .register(poll.registry(), ADDRESSES, engine.clock().mono())?;
     poll.registry().register(
         &mut SourceFd(&shell.signals.as_raw_fd()),
         SIGNALS,
@@ -90,18 +85,16 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
     let mut events = Events::with_capacity(64);
     let mut buf = [0u8; 2048];
     shell.observers.serving(engine);
-    // Sockets that may hold more datagrams than the last batch took (readiness is
-    // edge-triggered: no new event comes for what is already queued).
-    let mut unread = vec![false; shell.listeners.len()];
     loop {
         let now = engine.clock().mono();
-        let timeout = if unread.contains(&true) {
+        let timeout = if shell.listeners.iter().any(|l| l.unread) {
             Duration::ZERO
         } else {
             engine
                 .next_deadline()
                 .saturating_sub(now)
                 .min(shell.observers.timeout(now))
+                .min(shell.listeners.timeout(now))
                 .min(Duration::from_secs(3600))
         };
         match poll.poll(&mut events, Some(timeout)) {
@@ -123,17 +116,16 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                         mobilize_resolved(engine, &request, &addrs, taken, shell.max_clock);
                     }
                 }
-                Token(i) => {
-                    if let Some(flag) = unread.get_mut(i) {
-                        *flag = true;
+                ADDRESSES => shell.listeners.notified(engine.clock().mono()),
+                token => {
+                    if let Some(listener) = shell.listeners.get_mut(token) {
+                        listener.unread = true;
                     }
                 }
             }
         }
-        for (listener, flag) in shell.listeners.iter().zip(unread.iter_mut()) {
-            if *flag {
-                *flag = read_batch(engine, listener, &mut buf) == Batch::Full;
-            }
+        for listener in shell.listeners.iter_mut().filter(|l| l.unread) {
+            listener.unread = read_batch(engine, listener, &mut buf) == Batch::Full;
         }
         for event in &events {
             if shell.observers.owns(event.token()) {
@@ -142,9 +134,7 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
                     .handle(poll.registry(), event.token(), engine);
             }
         }
-        if engine.clock().mono() >= engine.next_deadline() {
-            engine.handle_timer(&mut |to, bytes| send_request(shell.listeners, to, bytes));
-        }
+        run_timers(engine, &mut shell.listeners, poll.registry());
         let clock = engine.clock();
         shell
             .stats
@@ -172,6 +162,17 @@ pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Resul
             }
         }
         shell.observers.tick(poll.registry(), engine);
+    }
+}
+
+/// The engine's timers when due, then the interface rescan when due; the engine learns
+/// which of its own addresses came and went.
+fn run_timers<C: Clock>(engine: &mut Engine<C>, listeners: &mut Listeners, registry: &Registry) {
+    if engine.clock().mono() >= engine.next_deadline() {
+        engine.handle_timer(&mut |to, bytes| send_request(listeners, to, bytes));
+    }
+    if let Some(moved) = listeners.rescan_if_due(registry, engine.clock().mono()) {
+        engine.own_addresses_changed(&moved.removed, &moved.added);
     }
 }
 
@@ -218,28 +219,25 @@ fn mobilize_resolved<C: Clock>(
         }
         if let Some(id) = engine.mobilize(settings::spec(*ip, request.template)) {
             *taken += 1;
-            log::info!("{} ({}) association {id} mobilized", request.name, ip);
+            log::info!(target: crate::logclass::PEER_EVENTS, "{} ({}) association {id} mobilized", request.name, ip);
         }
     }
 }
 
 /// Sends a request to a source from the wildcard socket of its family (the reply comes
 /// back to the address the kernel chose, where an interface socket receives it).
-fn send_request(listeners: &[Listener], to: SocketAddr, bytes: &[u8]) {
-    let local_of = |l: &&Listener| l.socket.local_addr().ok();
-    let same_family = |l: &&Listener| local_of(l).is_some_and(|a| a.is_ipv4() == to.is_ipv4());
-    let wildcard = listeners
+fn send_request(listeners: &mut Listeners, to: SocketAddr, bytes: &[u8]) {
+    let same_family = |l: &&mut Listener| l.endpoint.addr.is_ipv4() == to.is_ipv4();
+    let mut candidates: Vec<&mut Listener> = listeners.iter_mut().filter(same_family).collect();
+    let wildcard = candidates
         .iter()
-        .filter(same_family)
-        .find(|l| local_of(l).is_some_and(|a| a.ip().is_unspecified()))
-        .or_else(|| listeners.iter().filter(same_family).find(|l| !l.drop));
-    let Some(listener) = wildcard else {
+        .position(|l| l.endpoint.addr.ip().is_unspecified())
+        .or_else(|| candidates.iter().position(|l| !l.drop()));
+    let Some(at) = wildcard else {
         log::debug!("no socket to reach {to}");
         return;
     };
-    if let Err(e) = listener.socket.send_to(bytes, to) {
-        log::debug!("send to {to}: {e}");
-    }
+    candidates.swap_remove(at).send_to(bytes, to);
 }
 
 /// How a batch of reads ended.
@@ -252,7 +250,7 @@ enum Batch {
 }
 
 /// Reads up to [`BATCH`] waiting datagrams of one socket, answering each that deserves it.
-fn read_batch<C: Clock>(engine: &mut Engine<C>, listener: &Listener, buf: &mut [u8]) -> Batch {
+fn read_batch<C: Clock>(engine: &mut Engine<C>, listener: &mut Listener, buf: &mut [u8]) -> Batch {
     let local = listener.socket.local_addr().ok();
     for _ in 0..BATCH {
         let received = match udp::recv(&listener.socket, buf) {
@@ -273,7 +271,8 @@ fn read_batch<C: Clock>(engine: &mut Engine<C>, listener: &Listener, buf: &mut [
                 return Batch::Done;
             }
         };
-        if listener.drop {
+        listener.received += 1;
+        if listener.drop() {
             continue;
         }
         let dgram = Datagram {
@@ -283,9 +282,7 @@ fn read_batch<C: Clock>(engine: &mut Engine<C>, listener: &Listener, buf: &mut [
             age: received.age,
         };
         engine.handle_datagram(&dgram, &mut |reply| {
-            if let Err(e) = listener.socket.send_to(reply, received.source) {
-                log::debug!("send to {}: {e}", received.source);
-            }
+            listener.send_to(reply, received.source);
         });
     }
     Batch::Full
@@ -296,9 +293,11 @@ mod tests {
     use super::*;
     use crate::clock::{ManualMono, VirtualClock, VirtualClockSpec};
     use crate::control::NonceKey;
+    use crate::daemon::listen::Endpoint;
     use crate::engine::Settings;
     use crate::restrict::{AccessControl, Monitor, RestrictList};
     use crate::time::NtpTimestamp;
+    use std::net::UdpSocket;
 
     /// A socket with more datagrams waiting than a batch takes is read a batch at a time,
     /// each answered, until it runs dry.
@@ -311,10 +310,13 @@ mod tests {
         );
         let access = AccessControl::new(RestrictList::new(), Monitor::new(64));
         let mut engine = Engine::new(clock, Settings::new(access, NonceKey::new([1, 2]), 1));
-        let listener = Listener {
-            socket: udp::bind("127.0.0.1:0".parse().unwrap()).unwrap(),
+        let endpoint = Endpoint {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            interface: "lo".into(),
             drop: false,
         };
+        let socket = udp::bind(endpoint.addr).unwrap();
+        let mut listener = Listener::new(socket, endpoint, 2);
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(1)))
@@ -332,9 +334,11 @@ mod tests {
         let mut buf = [0u8; 2048];
         let mut batches = Vec::new();
         while batches.last() != Some(&Batch::Done) && batches.len() < 5 {
-            batches.push(read_batch(&mut engine, &listener, &mut buf));
+            batches.push(read_batch(&mut engine, &mut listener, &mut buf));
         }
         assert_eq!(batches, [Batch::Full, Batch::Done]);
+        assert_eq!(listener.received, waiting as u64);
+        assert_eq!(listener.sent, waiting as u64);
         for _ in 0..waiting {
             client.recv(&mut buf).expect("one answer per request");
         }

@@ -15,12 +15,13 @@ pub struct Host {
 
 impl Host {
     /// Runs after the sockets are bound and the pid file is written. A failed privilege
-    /// drop is an error: the daemon must not go on as root when told otherwise.
+    /// drop is an error: the daemon must not go on as root when told otherwise. Binding
+    /// port 123 on addresses that appear later needs CAP_NET_BIND_SERVICE, kept.
     pub fn settle(opts: &Options) -> io::Result<Host> {
         let virtual_clock = opts.virtual_clock.is_some();
         let rtc = Rtc::prepare(&opts.rtc, virtual_clock);
         if let Some(spec) = &opts.user {
-            let dropped = privdrop::drop_to(spec, !virtual_clock).map_err(|e| {
+            let dropped = privdrop::drop_to(spec, !virtual_clock, true).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     format!("-u {spec}: {e}; not running as root against orders - EXITING"),

@@ -1,6 +1,7 @@
 //! Where the daemon's log goes: stderr in the foreground (-n), otherwise the `logfile` /
 //! `-l` file, otherwise syslog (facility daemon, ident "ntpd[PID]"), as classic ntpd does.
-//! `logconfig` is accepted; its event classes are not filtered on (everything is logged).
+//! Every logger drops the lines of classic's NLOG classes that `logconfig` leaves out
+//! ([`LogMask`]; by default only the `sync` class is written, as classic's).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::logclass::LogMask;
 use crate::sys::localtime;
 use crate::time::civil;
 use crate::time::NtpTimestamp;
@@ -121,19 +123,62 @@ pub fn set_debug_level(debug: u8) {
     log::set_max_level(level_for(debug));
 }
 
+/// A logger that first asks the `logconfig` mask.
+struct Filtered<L> {
+    inner: L,
+    mask: LogMask,
+}
+
+impl<L: log::Log> log::Log for Filtered<L> {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        self.mask.allows(metadata.target(), metadata.level()) && self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.mask.allows(record.target(), record.level()) {
+            self.inner.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+fn install<L: log::Log + 'static>(inner: L, mask: LogMask) -> bool {
+    log::set_boxed_logger(Box::new(Filtered { inner, mask })).is_ok()
+}
+
 /// Where syslog listens.
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 
-/// Sets up logging once at start. `RUST_LOG` overrides the level in the foreground;
-/// `syslog_socket` replaces /dev/log.
-pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: Option<&Path>) {
+/// Where the log goes and what it holds.
+pub struct LogSetup<'a> {
+    pub foreground: bool,
+    pub logfile: Option<&'a Path>,
+    pub debug: u8,
+    /// Replaces /dev/log.
+    pub syslog_socket: Option<&'a Path>,
+    /// `logconfig`: which NLOG classes are written.
+    pub mask: LogMask,
+}
+
+/// Sets up logging once at start. `RUST_LOG` overrides the level in the foreground.
+pub fn init(setup: &LogSetup<'_>) {
+    let LogSetup {
+        foreground,
+        logfile,
+        debug,
+        syslog_socket,
+        mask,
+    } = *setup;
     if let Some(path) = logfile {
         match OpenOptions::new().create(true).append(true).open(path) {
             Ok(file) => {
                 let logger = FileLogger {
                     file: Mutex::new(file),
                 };
-                if log::set_boxed_logger(Box::new(logger)).is_ok() {
+                if install(logger, mask) {
                     set_debug_level(debug);
                 }
                 return;
@@ -144,7 +189,7 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
     if foreground {
         // env_logger lets everything through and log's max level decides, so the debug
         // level can change at run time; RUST_LOG, when set, filters as it says.
-        env_logger::Builder::new()
+        let logger = env_logger::Builder::new()
             .filter_level(log::LevelFilter::Trace)
             .parse_default_env()
             .format(|buf, record| {
@@ -156,9 +201,13 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
                     record.args()
                 )
             })
-            .init();
-        if std::env::var_os("RUST_LOG").is_none() {
-            set_debug_level(debug);
+            .build();
+        let level = logger.filter();
+        if install(logger, mask) {
+            match std::env::var_os("RUST_LOG") {
+                Some(_) => log::set_max_level(level),
+                None => set_debug_level(debug),
+            }
         }
         return;
     }
@@ -176,7 +225,7 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
         socket,
         path: path.to_path_buf(),
     };
-    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+    if install(logger, mask) {
         set_debug_level(debug);
     }
 }
@@ -184,6 +233,66 @@ pub fn init(foreground: bool, logfile: Option<&Path>, debug: u8, syslog_socket: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keeps the messages it is given.
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<String>>);
+
+    impl log::Log for Kept {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record) {
+            self.0.lock().unwrap().push(record.args().to_string());
+        }
+        fn flush(&self) {}
+    }
+
+    #[test]
+    fn logconfig_mask_drops_the_classes_it_leaves_out() {
+        use crate::logclass::{PEER_EVENTS, SYNC_EVENTS, SYNC_STATUS};
+        use log::Log;
+        let logger = Filtered {
+            inner: Kept::default(),
+            mask: LogMask::from_items(&["-syncstatus"]),
+        };
+        let lines = [
+            (SYNC_EVENTS, log::Level::Info, "time reset +0.5 s"),
+            (
+                SYNC_STATUS,
+                log::Level::Info,
+                "synchronized to LOCAL(0), stratum 10",
+            ),
+            (
+                PEER_EVENTS,
+                log::Level::Info,
+                "a.example association 1 mobilized",
+            ),
+            (PEER_EVENTS, log::Level::Warn, "a.example: not used"),
+            (
+                "ntp6::daemon::run",
+                log::Level::Info,
+                "Listen normally on 2 lo",
+            ),
+        ];
+        for (target, level, text) in lines {
+            logger.log(
+                &log::Record::builder()
+                    .target(target)
+                    .level(level)
+                    .args(format_args!("{text}"))
+                    .build(),
+            );
+        }
+        assert_eq!(
+            *logger.inner.0.lock().unwrap(),
+            [
+                "time reset +0.5 s",
+                "a.example: not used",
+                "Listen normally on 2 lo"
+            ]
+        );
+    }
 
     #[test]
     fn syslog_datagrams_carry_facility_daemon_and_the_pid() {

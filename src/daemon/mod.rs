@@ -7,6 +7,7 @@ pub mod event_loop;
 pub mod host;
 pub mod leapfile;
 pub mod listen;
+pub mod listeners;
 pub mod logging;
 pub mod metrics_http;
 pub mod notify;

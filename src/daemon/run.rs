@@ -2,9 +2,10 @@
 //! and run the loop on the system clock or a virtual one.
 
 use super::args::{self, Command, Options};
-use super::event_loop::{self, Listener, Stop};
+use super::event_loop::{self, Stop};
 use super::host::Host;
-use super::listen;
+use super::listen::DEFAULT_RESCAN_INTERVAL;
+use super::listeners::Listeners;
 use super::metrics_http::MetricsServer;
 use super::notify::Notifier;
 use super::observe::Observers;
@@ -19,8 +20,9 @@ use crate::net::{interfaces, udp};
 use crate::sys::process::{self, PidFile};
 use crate::sys::signals::Signals;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const DEFAULT_CONFIG: &str = "/etc/ntp.conf";
 const NTP_PORT: u16 = 123;
@@ -54,12 +56,13 @@ pub fn main(args: Vec<String>) -> i32 {
     }
     let (config, diagnostics) = config::load_file(&config_path);
     let shell = settings::shell(&config, &opts);
-    logging::init(
-        opts.no_fork,
-        shell.log_file.as_deref(),
-        opts.debug_level,
-        opts.syslog_socket.as_deref(),
-    );
+    logging::init(&logging::LogSetup {
+        foreground: opts.no_fork,
+        logfile: shell.log_file.as_deref(),
+        debug: opts.debug_level,
+        syslog_socket: opts.syslog_socket.as_deref(),
+        mask: config.log_mask(),
+    });
     log::info!("{VERSION}");
     for d in &diagnostics {
         if d.is_error() {
@@ -118,13 +121,13 @@ fn log_unsupported_options(opts: &Options) {
 /// `--explain`, first every directive as written and what it does.
 fn check(path: &Path, explain: bool) -> i32 {
     let diagnostics = if explain {
-        let (explained, diagnostics) = config::explain_file(path, settings::NOT_ACTED_ON);
+        let (explained, diagnostics) = config::explain_file(path, &settings::SUPPORT);
         for e in &explained {
             println!("{}: {}\n    {}", e.location, e.text, e.meaning);
         }
         diagnostics
     } else {
-        config::check_file(path, settings::NOT_ACTED_ON)
+        config::check_file(path, &settings::SUPPORT)
     };
     for d in &diagnostics {
         println!("{d}");
@@ -132,8 +135,23 @@ fn check(path: &Path, explain: bool) -> i32 {
     i32::from(diagnostics.iter().any(|d| d.is_error()))
 }
 
-/// Binds the sockets; returns them with the addresses answered on.
-fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
+/// `-U`: seconds between interface scans, classic's 300 by default; a negative value is
+/// logged and the default kept, as classic does.
+fn rescan_interval(opts: &Options) -> Duration {
+    match opts.update_interval {
+        None => DEFAULT_RESCAN_INTERVAL,
+        Some(secs) => u64::try_from(secs).map_or_else(
+            |_| {
+                log::error!("command line interface update interval {secs} must not be negative");
+                DEFAULT_RESCAN_INTERVAL
+            },
+            Duration::from_secs,
+        ),
+    }
+}
+
+/// Binds the sockets for the addresses there are now; later scans keep them current.
+fn bind_all(shell: &ShellSettings, opts: &Options) -> io::Result<Listeners> {
     // Classic refuses to start when another process holds port 123.
     let probe: SocketAddr = ([0, 0, 0, 0], NTP_PORT).into();
     if let Err(err) = udp::bind_plain(probe) {
@@ -142,42 +160,19 @@ fn bind_all(shell: &ShellSettings) -> io::Result<(Vec<Listener>, Vec<IpAddr>)> {
         }
     }
     let ifaces = interfaces::list()?;
-    let mut listeners = Vec::new();
-    let mut own = Vec::new();
-    for (n, ep) in listen::endpoints(&ifaces, &shell.listen, NTP_PORT)
-        .into_iter()
-        .enumerate()
-    {
-        match udp::bind(ep.addr) {
-            Ok(socket) => {
-                let how = if ep.drop {
-                    "Listen and drop"
-                } else {
-                    "Listen normally"
-                };
-                log::info!(
-                    "{how} on {n} {} {} UDP {NTP_PORT}",
-                    ep.interface,
-                    ep.addr.ip()
-                );
-                if !ep.drop {
-                    own.push(ep.addr.ip());
-                }
-                listeners.push(Listener {
-                    socket,
-                    drop: ep.drop,
-                });
-            }
-            Err(err) => log::warn!("bind() to {} failed: {err}", ep.addr),
-        }
-    }
-    if listeners.iter().all(|l| l.drop) {
+    let listeners = Listeners::bind(
+        &ifaces,
+        shell.listen.clone(),
+        NTP_PORT,
+        rescan_interval(opts),
+    );
+    if listeners.iter().all(|l| l.drop()) {
         return Err(io::Error::new(
             io::ErrorKind::AddrNotAvailable,
             "no address to listen on",
         ));
     }
-    Ok((listeners, own))
+    Ok(listeners)
 }
 
 fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i32> {
@@ -186,10 +181,11 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
     } else {
         Some(process::daemonize()?)
     };
-    let (listeners, own_addresses) = bind_all(shell)?;
+    let listeners = bind_all(shell, opts)?;
+    let own_addresses = listeners.own_addresses();
     let mut observers = Observers::new(opts.metrics.and_then(bind_metrics), Notifier::from_env());
     let signals = Signals::new()?;
-    let _pidfile = opts.pidfile.as_deref().map(PidFile::create).transpose()?;
+    let _pidfile = shell.pid_path.as_deref().map(PidFile::create).transpose()?;
     let mut host = Host::settle(opts)?;
     if let Some(d) = detached {
         d.ready();
@@ -215,9 +211,10 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         leap_table: config.leap_file.as_deref().and_then(leapfile::load),
         keys: keys(opts, config),
         control_key: config.control_key,
+        mode7: config.system.mode7,
     };
     let loop_shell = event_loop::Shell {
-        listeners: &listeners,
+        listeners,
         signals: &signals,
         drift_path: shell.drift_path.as_ref(),
         names,
@@ -257,7 +254,7 @@ fn keys(opts: &Options, config: &Config) -> crate::auth::KeyRing {
         .copied()
         .collect();
     if let Some(id) = config.request_key {
-        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is never answered");
+        log::info!("requestkey {id}: the mode 7 (ntpdc) key; mode 7 is read-only here, so it authenticates nothing");
     }
     crate::auth::load::key_ring(path, &trusted, config.control_key)
 }

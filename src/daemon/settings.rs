@@ -37,21 +37,32 @@ pub const NOT_ACTED_ON: &[&str] = &[
     "setvar",
 ];
 
+/// Reference clock types the daemon runs: LOCAL, NMEA, PPS and SHM.
+pub const REFCLOCKS_RUN: &[u8] = &[1, 20, 22, 28];
+
+/// What `--check` and the start-up log measure a configuration against.
+pub const SUPPORT: crate::config::Support<'static> = crate::config::Support {
+    not_acted_on: NOT_ACTED_ON,
+    refclocks: REFCLOCKS_RUN,
+};
+
 /// The shell's own settings.
 #[derive(Clone, Debug, Default)]
 pub struct ShellSettings {
+    /// -p wins over the `pidfile` directive, as in classic.
+    pub pid_path: Option<PathBuf>,
     pub drift_path: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub listen: ListenPolicy,
 }
 
-/// Logs, once each, the directives present in `config` that are not acted on yet.
+/// Logs, once each, what `config` asks for that is not acted on (as `--check` says it).
 /// `discard average/minimum` are applied (see [`access`]); only its `monitor` is not.
 pub fn log_unsupported(config: &Config) {
     let mut said = BTreeSet::new();
-    for (location, keyword) in &config.directives {
-        if NOT_ACTED_ON.contains(keyword) && said.insert(*keyword) {
-            log::warn!("{location}: '{keyword}' not supported yet");
+    for d in crate::config::unsupported(config, &SUPPORT) {
+        if said.insert(d.message.clone()) {
+            log::warn!("{d}");
         }
     }
     if config.discard.monitor.is_some() {
@@ -152,7 +163,8 @@ fn rule_text(matcher: &InterfaceMatch) -> String {
     }
 }
 
-/// Shell settings: drift file (-f wins over ntp.conf), log file (-l wins), listen policy.
+/// Shell settings: PID file (-p wins over ntp.conf), drift file (-f wins), log file (-l
+/// wins), listen policy.
 pub fn shell(config: &Config, opts: &Options) -> ShellSettings {
     let mut listen = ListenPolicy {
         ipv4: !opts.ipv6_only,
@@ -169,6 +181,7 @@ pub fn shell(config: &Config, opts: &Options) -> ShellSettings {
         }
     }
     ShellSettings {
+        pid_path: opts.pidfile.clone().or_else(|| config.pidfile.clone()),
         drift_path: opts
             .driftfile
             .clone()

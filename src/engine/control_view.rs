@@ -259,6 +259,8 @@ impl<C: Clock> ControlState for View<'_, C> {
             monitor: self.monitor_stats(),
             io: IoStats {
                 received: c.received,
+                // Replies to clients and kisses (polls and control answers are not counted).
+                sent: c.served + c.kissed,
                 ..IoStats::default()
             },
             ..ServerStats::default()

@@ -49,12 +49,18 @@ pub enum Event {
 }
 
 impl Event {
-    /// Writes the event to the log, at warning level for what needs an operator's eye.
+    /// Writes the event to the log, at warning level for what needs an operator's eye;
+    /// the others in classic's `logconfig` classes: why a source is (or is not) followed
+    /// is `sync` status (as "synchronized to"), a source's own news a `peer` event, the
+    /// clock's a `sync` event.
     pub fn log(&self) {
+        use crate::logclass::{PEER_EVENTS, SYNC_EVENTS, SYNC_STATUS};
         match self {
             Event::Interference { .. } | Event::Holdover { .. } => log::warn!("{self}"),
             Event::SourceReason { reason, .. } if !reason.is_used() => log::warn!("{self}"),
-            _ => log::info!("{self}"),
+            Event::SourceReason { .. } => log::info!(target: SYNC_STATUS, "{self}"),
+            Event::SourceUnsynchronised { .. } => log::info!(target: PEER_EVENTS, "{self}"),
+            _ => log::info!(target: SYNC_EVENTS, "{self}"),
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod control_view;
 mod events;
 mod metrics_view;
+mod mode7_view;
 pub mod peers;
 pub mod reasons;
 mod records;
@@ -87,6 +88,8 @@ pub struct Settings {
     pub keys: KeyRing,
     /// `controlkey`: mode 6 writes need a MAC by this (trusted) key.
     pub control_key: Option<u32>,
+    /// `enable mode7`: answer mode 7 from other hosts too (this host always is).
+    pub mode7: bool,
 }
 
 /// What follows a reply header: nothing, a MAC by the request's key, or a crypto-NAK.
@@ -119,6 +122,7 @@ impl Settings {
             leap_table: None,
             keys: KeyRing::default(),
             control_key: None,
+            mode7: false,
         }
     }
 }
@@ -325,6 +329,27 @@ impl<C: Clock> Engine<C> {
         &self.access
     }
 
+    /// Our answering addresses changed (an interface rescan): the `ignore ntpport` entries
+    /// that keep us from talking to ourselves, and the refids that betray a timing loop,
+    /// follow them.
+    pub fn own_addresses_changed(&mut self, removed: &[IpAddr], added: &[IpAddr]) {
+        if removed.is_empty() && added.is_empty() {
+            return;
+        }
+        let mut list = self.access.list().clone();
+        for addr in removed {
+            list.remove_interface(*addr);
+        }
+        for addr in added {
+            list.add_interface(*addr);
+        }
+        self.access.set_list(list);
+        let own = &mut self.settings.own_addresses;
+        own.retain(|a| !removed.contains(a));
+        own.extend(added);
+        self.own_refids = own.iter().map(|a| refid_of(*a)).collect();
+    }
+
     /// Adds a network association (a resolved `server`/`peer` name, a `pool` address);
     /// returns its association ID, or None if that address is already a source.
     pub fn mobilize(&mut self, mut spec: PeerSpec) -> Option<AssocId> {
@@ -489,14 +514,14 @@ impl<C: Clock> Engine<C> {
             return;
         };
         if id == ORPHAN_ID {
-            log::info!("orphan mode: serving stratum {}", self.system.vars.stratum);
+            log::info!(target: crate::logclass::SYNC_STATUS, "orphan mode: serving stratum {}", self.system.vars.stratum);
             return;
         }
         let Some(name) = self.sources.name(id) else {
             return;
         };
         let stratum = self.system.vars.stratum.saturating_sub(1);
-        log::info!("synchronized to {name}, stratum {stratum}");
+        log::info!(target: crate::logclass::SYNC_STATUS, "synchronized to {name}, stratum {stratum}");
     }
 
     /// Handles one datagram, handing each reply datagram to `send`.
@@ -532,6 +557,7 @@ impl<C: Clock> Engine<C> {
                 self.control_request(dgram, rights, send);
                 return;
             }
+            (Access::Private, _) => return self.private_request(dgram, send),
             (Access::Kiss { code, reply_mode }, Some(p)) => {
                 self.counters.kissed += 1;
                 let floor = self.access.monitor().limits().average_log2 as i8;
@@ -715,7 +741,7 @@ impl<C: Clock> Engine<C> {
             && peer.assoc.config().mode == AssocMode::SymmetricPassive
         {
             // Logged only now: before, the "peer" may be any spoofed source.
-            log::info!("{} passive association {id} mobilized", peer.addr.ip());
+            log::info!(target: crate::logclass::PEER_EVENTS, "{} passive association {id} mobilized", peer.addr.ip());
         }
         if matches!(received, Received::Refused(_) | Received::ForgedKiss(_)) {
             peer.assoc.count_rejected();
@@ -913,6 +939,23 @@ mod tests {
         assert!(reply.root_dispersion.to_duration().to_secs_f64() < 0.02);
     }
 
+    /// An address bound after the start is one of ours: requests from it on port 123 (our
+    /// own packets looping back) are ignored, until the address goes again.
+    #[test]
+    fn own_addresses_follow_interface_rescans() {
+        let (_, mut e) = engine(&[], &[], 0.0);
+        let t1 = NtpTimestamp::from_bits(TRUE_START);
+        let ours: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).len(), 1);
+        e.own_addresses_changed(&[], &[ours]);
+        assert!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).is_empty());
+        assert_eq!(ask(&mut e, "192.0.2.7:40000", &request(0xe3, t1)).len(), 1);
+        assert_eq!(e.own_refids, [refid_of(ours)]);
+        e.own_addresses_changed(&[ours], &[]);
+        assert_eq!(ask(&mut e, "192.0.2.7:123", &request(0xe3, t1)).len(), 1);
+        assert!(e.own_refids.is_empty());
+    }
+
     #[test]
     fn local_clock_is_polled_every_64_s() {
         let (mono, mut e) = engine(&[], &[], 0.0);
@@ -954,13 +997,13 @@ mod tests {
     }
 
     #[test]
-    fn ignore_and_mode7_are_silent() {
+    fn ignore_is_silent() {
         let (_, mut e) = engine(&[RestrictFlag::Ignore], &[("127.0.0.1", &[])], 0.0);
         let t1 = NtpTimestamp::from_bits(TRUE_START);
         assert!(ask(&mut e, "192.0.2.1:123", &request(0x23, t1)).is_empty());
         assert_eq!(ask(&mut e, "127.0.0.1:123", &request(0x23, t1)).len(), 1);
         let monlist = [0x17, 0x00, 0x03, 0x2a, 0, 0, 0, 0];
-        assert!(ask(&mut e, "127.0.0.1:123", &monlist).is_empty());
+        assert!(ask(&mut e, "192.0.2.1:123", &monlist).is_empty());
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl<C: Clock> Engine<C> {
         match update.outcome {
             Some(Outcome::Stepped) => {
                 let step = correction.map_or(NtpDuration::ZERO, |c| c.1);
-                log::info!("time reset {:+.6} s", step.to_secs_f64());
+                log::info!(target: crate::logclass::SYNC_EVENTS, "time reset {:+.6} s", step.to_secs_f64());
             }
             Some(Outcome::Panic { offset, limit }) => {
                 log::error!(

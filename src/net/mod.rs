@@ -1,7 +1,8 @@
 //! The only place besides `clock::system` that talks to the kernel: UDP sockets with kernel
-//! receive timestamps, the mode 6 client socket of ntpq and ntp-wait, and the machine's
-//! interface addresses.
+//! receive timestamps, the mode 6 client socket of ntpq and ntp-wait, the machine's
+//! interface addresses and the kernel's notifications of their changes.
 
 pub mod interfaces;
+pub mod netlink;
 pub mod query;
 pub mod udp;

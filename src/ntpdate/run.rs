@@ -111,7 +111,7 @@ fn run(opts: &Options, log: &Logger) -> Result<(), Failure> {
         .flatten();
     if let Some(user) = &opts.user {
         // Red Hat's -U: become the user but keep CAP_SYS_TIME, or the clock cannot be set.
-        privdrop::drop_to(user, opts.virtual_clock.is_none()).map_err(Some)?;
+        privdrop::drop_to(user, opts.virtual_clock.is_none(), false).map_err(Some)?;
     }
     let mut clock: Box<dyn Clock> = match opts.virtual_clock {
         Some(spec) => Box::new(VirtualClock::new(

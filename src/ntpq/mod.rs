@@ -14,4 +14,6 @@ mod mrulist;
 mod reasons;
 pub mod session;
 mod stats;
+/// Association mode names (classic `modetoa`), which ntpdc prints too.
+pub use stats::MODES;
 mod table;

@@ -142,7 +142,8 @@ pub fn request(lines: &[Line]) -> String {
     lines.iter().map(|l| l.0).collect::<Vec<_>>().join(",")
 }
 
-const MODES: [&str; 9] = [
+/// Classic `modetoa`: association modes by number (ntpdc prints them too).
+pub const MODES: [&str; 9] = [
     "unspec",
     "sym_active",
     "sym_passive",

@@ -3,7 +3,8 @@
 //!
 //! 1. Source port below 123: dropped ("bogus port"; classic checks this before anything).
 //! 2. `ignore`: everything dropped.
-//! 3. Mode 7 (ntpdc): never answered here (CVE-2013-5211), `noquery` or not.
+//! 3. Mode 7 (ntpdc): dropped with `noquery`; otherwise handed to the read-only mode 7
+//!    handler, which answers only this host unless `enable mode7` (see `crate::mode7`).
 //! 4. Mode 6 (ntpq): dropped with `noquery`; otherwise handed to the control handler with
 //!    `nomodify` (no writes / `:config`), `notrap` (no trap set) and `lowpriotrap`.
 //!    Mode 6 and 7 never reach the monitor, so ntpq traffic is not rate limited and not
@@ -62,7 +63,7 @@ pub enum Denied {
     BogusPort,
     Ignore,
     NoQuery,
-    /// Mode 7: never answered.
+    /// Mode 7 from another host without `enable mode7` (decided by `crate::mode7`).
     Private,
     NoServe,
     Version,
@@ -119,6 +120,8 @@ pub enum Access {
     Drop(Denied),
     /// Mode 6: hand to the control handler.
     Control(ControlRights),
+    /// Mode 7: hand to the read-only mode 7 handler.
+    Private,
     /// Rate exceeded: answer with this kiss (see [`kiss_header`]) and nothing else.
     /// `reply_mode` is server for client requests and symmetric active otherwise.
     Kiss { code: KissCode, reply_mode: Mode },
@@ -214,7 +217,7 @@ fn screen(arrival: &Arrival, has_mac: bool, flags: RestrictFlags) -> Result<Mode
     }
     match arrival.mode {
         Mode::Private if has(RestrictFlag::NoQuery) => return Err(Access::Drop(Denied::NoQuery)),
-        Mode::Private => return Err(Access::Drop(Denied::Private)),
+        Mode::Private => return Err(Access::Private),
         Mode::Control if has(RestrictFlag::NoQuery) => return Err(Access::Drop(Denied::NoQuery)),
         Mode::Control => {
             return Err(Access::Control(ControlRights {
@@ -411,8 +414,10 @@ mod tests {
             ("ignore: time",          &[Ignore],           Client, 4, 40000, false, drop(Denied::Ignore)),
             ("ignore: ntpq",          &[Ignore],           Control, 2, 40000, false, drop(Denied::Ignore)),
             ("ignore: server reply",  &[Ignore],           Server, 4, 123,   false, drop(Denied::Ignore)),
-            ("mode 7 never answered", &[],                 Private, 2, 40000, false, drop(Denied::Private)),
+            ("mode 7 to its handler", &[],                 Private, 2, 40000, false, Access::Private),
             ("mode 7 noquery",        &[NoQuery],          Private, 2, 40000, false, drop(Denied::NoQuery)),
+            ("mode 7 ignore",         &[Ignore],           Private, 2, 40000, false, drop(Denied::Ignore)),
+            ("mode 7 nomodify",       &[NoModify],         Private, 2, 40000, false, Access::Private),
             ("noquery: ntpq",         &[NoQuery],          Control, 2, 40000, false, drop(Denied::NoQuery)),
             ("noquery: time ok",      &[NoQuery],          Client, 4, 40000, false, proceed(&[NoQuery], Client)),
             ("ntpq allowed",          &[],                 Control, 2, 40000, false, control(false, false, false)),

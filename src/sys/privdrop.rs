@@ -1,7 +1,8 @@
 //! ntpd's `-u user[:group]` and ntpdate's `-U user`: once port 123 is bound (and for ntpd
-//! the pid file written) and the RTC opened, the program becomes that user and keeps
-//! exactly one capability, CAP_SYS_TIME, so it can still steer the clock (and set the RTC)
-//! but nothing else a root process could.
+//! the pid file written) and the RTC opened, the program becomes that user and keeps at
+//! most two capabilities: CAP_SYS_TIME, so it can still steer the clock (and set the RTC),
+//! and for ntpd CAP_NET_BIND_SERVICE, so it can bind port 123 on addresses that appear
+//! later; nothing else a root process could.
 //!
 //! Sequence: PR_SET_KEEPCAPS so setuid keeps the permitted set, setgroups to the one group,
 //! setgid, setuid, then capset to the kept set (effective = permitted, nothing inheritable),
@@ -10,8 +11,9 @@
 //!
 //! CAP_SYS_TIME is kept only if the process had it (a daemon started with it removed from
 //! its bounding set, as every test does, ends with no capability at all) and only when the
-//! system clock is in use (a virtual clock needs none). Interfaces are not rescanned, so
-//! CAP_NET_BIND_SERVICE is not needed after the start.
+//! system clock is in use (a virtual clock needs none). CAP_NET_BIND_SERVICE likewise only
+//! if held, and only when asked for: ntpd rescans its interfaces, ntpdate binds nothing
+//! after the drop.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString};
@@ -19,16 +21,21 @@ use std::io;
 
 /// Bit of CAP_SYS_TIME (capability number 25) in a capability mask.
 pub const CAP_SYS_TIME_MASK: u64 = 1 << 25;
+/// Bit of CAP_NET_BIND_SERVICE (capability number 10).
+pub const CAP_NET_BIND_SERVICE_MASK: u64 = 1 << 10;
 
 const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// The capability mask to keep after the drop: CAP_SYS_TIME if wanted and held now.
-pub fn kept_capabilities(permitted: u64, want_clock: bool) -> u64 {
-    if want_clock {
-        permitted & CAP_SYS_TIME_MASK
+/// The capability mask to keep after the drop: CAP_SYS_TIME and CAP_NET_BIND_SERVICE if
+/// wanted and held now.
+pub fn kept_capabilities(permitted: u64, want_clock: bool, want_bind: bool) -> u64 {
+    let clock = if want_clock { CAP_SYS_TIME_MASK } else { 0 };
+    let bind = if want_bind {
+        CAP_NET_BIND_SERVICE_MASK
     } else {
         0
-    }
+    };
+    permitted & (clock | bind)
 }
 
 /// `user[:group]` split; either part may be a name or a number.
@@ -143,15 +150,17 @@ fn check(rc: libc::c_int, what: &str) -> Result<(), String> {
     }
 }
 
-/// Becomes `spec` (`user[:group]`), keeping CAP_SYS_TIME when `want_clock` and held.
-pub fn drop_to(spec: &str, want_clock: bool) -> Result<Dropped, String> {
+/// Becomes `spec` (`user[:group]`), keeping CAP_SYS_TIME when `want_clock` and
+/// CAP_NET_BIND_SERVICE when `want_bind`, each if held.
+pub fn drop_to(spec: &str, want_clock: bool, want_bind: bool) -> Result<Dropped, String> {
     let (user, group) = parse_spec(spec)?;
     let (uid, primary) = lookup_user(user)?;
     let gid = match group {
         Some(g) => lookup_group(g)?,
         None => primary.ok_or_else(|| format!("user {user} has no group; use -u {user}:GROUP"))?,
     };
-    let keep = kept_capabilities(permitted().map_err(|e| format!("capget: {e}"))?, want_clock);
+    let permitted = permitted().map_err(|e| format!("capget: {e}"))?;
+    let keep = kept_capabilities(permitted, want_clock, want_bind);
     // SAFETY: plain syscalls on our own process with valid arguments.
     unsafe {
         check(
@@ -198,12 +207,21 @@ fn verify(uid: u32, gid: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// `cap_sys_time` or `no capabilities`, for the log line.
-pub fn describe(mask: u64) -> &'static str {
-    if mask & CAP_SYS_TIME_MASK != 0 {
-        "cap_sys_time"
+/// `cap_net_bind_service,cap_sys_time`, `cap_sys_time`, ... or `no capabilities`, for the
+/// log line.
+pub fn describe(mask: u64) -> String {
+    let names: Vec<&str> = [
+        (CAP_NET_BIND_SERVICE_MASK, "cap_net_bind_service"),
+        (CAP_SYS_TIME_MASK, "cap_sys_time"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| mask & bit != 0)
+    .map(|(_, name)| name)
+    .collect();
+    if names.is_empty() {
+        "no capabilities".into()
     } else {
-        "no capabilities"
+        names.join(",")
     }
 }
 
@@ -221,14 +239,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_clock_capability_survives() {
+    fn only_the_clock_and_bind_capabilities_survive() {
         let all = u64::MAX >> 23;
-        assert_eq!(kept_capabilities(all, true), 0x0200_0000);
-        assert_eq!(kept_capabilities(all, false), 0);
+        assert_eq!(kept_capabilities(all, true, false), 0x0200_0000);
+        assert_eq!(kept_capabilities(all, false, false), 0);
+        assert_eq!(kept_capabilities(all, true, true), 0x0200_0400);
+        assert_eq!(kept_capabilities(all, false, true), 0x0400);
         // Started without CAP_SYS_TIME (bounding set): nothing to keep, nothing invented.
-        assert_eq!(kept_capabilities(all & !CAP_SYS_TIME_MASK, true), 0);
+        assert_eq!(kept_capabilities(all & !CAP_SYS_TIME_MASK, true, false), 0);
+        assert_eq!(kept_capabilities(0, true, true), 0);
         assert_eq!(CAP_SYS_TIME_MASK, 0x0200_0000);
         assert_eq!(describe(0x0200_0000), "cap_sys_time");
+        assert_eq!(describe(0x0200_0400), "cap_net_bind_service,cap_sys_time");
+        assert_eq!(describe(0), "no capabilities");
     }
 
     #[test]

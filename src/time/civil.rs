@@ -154,6 +154,15 @@ pub fn pretty_date(ts: NtpTimestamp, utc_offset: i64) -> String {
     )
 }
 
+/// `Sun Dec  6 01:23:45 2026`: C's ctime(3) without its newline, local time.
+pub fn ctime(unix_secs: i64, utc_offset: i64) -> String {
+    let c = Civil::from_unix(unix_secs + utc_offset);
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        DAYS[c.weekday], MONTHS[c.month], c.day, c.hour, c.minute, c.second, c.year
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +199,7 @@ mod tests {
             "2026-11-21 03:45:14"
         );
         assert_eq!(syslog_time(aug2, 3600), "Aug  2 07:36:51");
+        assert_eq!(ctime(1_785_652_611, 3600), "Sun Aug  2 07:36:51 2026");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! instead of LOCAL(0), so it serves stratum 10) to check the tests themselves.
 #![allow(dead_code, unused_imports)]
 
+mod check;
 mod http;
 mod install;
 mod json;
@@ -22,6 +23,7 @@ mod rng;
 mod scripted;
 mod spoof;
 
+pub use check::*;
 pub use http::*;
 pub use install::*;
 pub use json::*;

@@ -27,7 +27,8 @@ fn existing(path: &str) -> Option<PathBuf> {
 /// Where `name` lives, or why it is unusable. Names: `ntpdig`, `ntpq` (NTPsec),
 /// `ntpsec-ntpd`, `chronyd` (both unpacked into .peers), `check_ntp_peer`, `check_ntp_time`,
 /// `prometheus`, `promtool` (Debian's prometheus), `python3-ntplib` (Debian's
-/// /usr/bin/python3, which has the ntplib module).
+/// /usr/bin/python3, which has the ntplib module), `collectd` (Debian's collectd-core,
+/// with its ntpd plugin).
 pub fn find_peer(name: &str) -> Result<PathBuf, String> {
     let found = match name {
         "ntpdig" => existing("/usr/bin/ntpdig"),
@@ -45,6 +46,7 @@ pub fn find_peer(name: &str) -> Result<PathBuf, String> {
         )),
         "check_ntp_peer" | "check_ntp_time" => existing(&format!("/usr/lib/nagios/plugins/{name}")),
         "prometheus" | "promtool" => existing(&format!("/usr/bin/{name}")),
+        "collectd" => existing("/usr/lib/collectd/ntpd.so").and(existing("/usr/sbin/collectd")),
         "python3-ntplib" => {
             let ok = Command::new("/usr/bin/python3")
                 .args(["-c", "import ntplib"])
