@@ -1,8 +1,9 @@
 //! The sans-IO boundary, checked: core modules never touch sockets, files, the system clock
 //! or the event loop, never print, exit or start threads, and never import the shells.
 //! Only the shells (`clock::system`, `net`, `sys`, `daemon`, the ntpq/ntpdate shells) may.
-//! Imports point down: the daemon's side never imports a binary's module (ntpdate, ntpq),
-//! and `sys`, `net` and `clock` never import the daemon.
+//! Imports point down: the daemon's side never imports a client program's module (ntpdate,
+//! ntpq, ntpdc, ...), nothing but ntpdate imports ntpdate's, and `sys`, `net` and `clock`
+//! never import the daemon.
 //!
 //! Every path listed here must exist: a renamed or misspelt module fails the test instead
 //! of silently dropping out of the check.
@@ -50,27 +51,31 @@ const FORBIDDEN: &[&str] = &[
     "std::thread",
 ];
 
-/// The shell modules core code may not import (`crate::NAME`).
-const SHELLS: &[&str] = &[
-    "daemon", "net", "sys", "ntpdate", "ntpq", "ntpwait", "rtc", "fileio",
+/// The client programs' modules (`crate::NAME`): the daemon never runs their code.
+const CLIENTS: &[&str] = &["ntpdate", "ntpq", "ntpdc", "ntptime", "ntpwait"];
+
+/// The shell modules core code may not import (`crate::NAME`), besides [`CLIENTS`].
+const SHELLS: &[&str] = &["daemon", "net", "sys", "rtc", "fileio"];
+
+/// What `ntpd` is built from besides the core: none of it imports a client's module.
+const DAEMON_SIDE: &[&str] = &[
+    "src/daemon",
+    "src/net",
+    "src/sys",
+    "src/clock",
+    "src/config",
+    "src/rtc.rs",
+    "src/fileio.rs",
+    "src/bin/ntpd.rs",
 ];
 
-/// The binaries' own modules, and who besides themselves may import them.
-const BINARY_MODULES: &[(&str, &[&str])] = &[
-    ("ntpdate", &["src/ntpdate", "src/bin/ntpdate.rs"]),
-    (
-        "ntpq",
-        // net/query.rs is the mode 6 client socket (ntpq's Transport), used by ntpq and
-        // ntp-wait, never by the daemon.
-        &[
-            "src/ntpq",
-            "src/bin/ntpq.rs",
-            "src/ntpwait.rs",
-            "src/bin/ntp-wait.rs",
-            "src/net/query.rs",
-        ],
-    ),
-];
+/// The one daemon-side file that serves a client: the mode 6 client socket (ntpq's
+/// `Transport`, used by ntpq and ntp-wait, never by the daemon).
+const CLIENT_SOCKET: &str = "src/net/query.rs";
+
+/// ntpdate's module is ntpdate's alone: only it and its binary import it (what others
+/// need from it lives in `time::civil`, `sys` and the like).
+const NTPDATE_ONLY: &[&str] = &["src/ntpdate", "src/bin/ntpdate.rs"];
 
 /// The lowest shells, which the daemon uses and which never use it.
 const BELOW_DAEMON: &[&str] = &["src/sys", "src/net", "src/clock"];
@@ -211,7 +216,9 @@ fn import_hits(files: &[PathBuf], bad: impl Fn(&str) -> bool) -> Vec<String> {
 
 #[test]
 fn core_modules_import_no_shell() {
-    let hits = import_hits(&files_of(CORE), |m| SHELLS.contains(&m));
+    let hits = import_hits(&files_of(CORE), |m| {
+        SHELLS.contains(&m) || CLIENTS.contains(&m)
+    });
     assert!(
         hits.is_empty(),
         "core modules import a shell:\n{}",
@@ -220,20 +227,35 @@ fn core_modules_import_no_shell() {
 }
 
 #[test]
-fn binary_modules_are_imported_only_by_their_binaries() {
-    let mut hits = Vec::new();
-    for (module, allowed) in BINARY_MODULES {
-        let allowed = files_of(allowed);
-        let others: Vec<PathBuf> = files_of(&["src"])
-            .into_iter()
-            .filter(|f| !allowed.contains(f))
-            .collect();
-        hits.extend(import_hits(&others, |m| m == *module));
-    }
+fn the_daemon_imports_no_client_module() {
+    let socket = root().join(CLIENT_SOCKET);
+    assert!(
+        socket.is_file(),
+        "{CLIENT_SOCKET} not found (renamed? fix the list)"
+    );
+    let files: Vec<PathBuf> = files_of(DAEMON_SIDE)
+        .into_iter()
+        .filter(|f| *f != socket)
+        .collect();
+    let hits = import_hits(&files, |m| CLIENTS.contains(&m));
     assert!(
         hits.is_empty(),
-        "imports from a binary's module (the daemon and the core never use ntpdate's or \
-         ntpq's code):\n{}",
+        "the daemon's side imports a client program's module:\n{}",
+        hits.join("\n")
+    );
+}
+
+#[test]
+fn only_ntpdate_imports_ntpdate() {
+    let own = files_of(NTPDATE_ONLY);
+    let others: Vec<PathBuf> = files_of(&["src"])
+        .into_iter()
+        .filter(|f| !own.contains(f))
+        .collect();
+    let hits = import_hits(&others, |m| m == "ntpdate");
+    assert!(
+        hits.is_empty(),
+        "imports from ntpdate's module:\n{}",
         hits.join("\n")
     );
 }
