@@ -14,15 +14,15 @@
 //! drop privileges, /dev/rtc can no longer be opened (the ioctl itself needs CAP_SYS_TIME,
 //! which ntpd keeps). On a virtual clock only an explicitly named `--rtc-device` is ever
 //! written, and `hwclock` is never run, so a test can never touch the real RTC.
-#![allow(unsafe_code)]
 
 use crate::clock::Clock;
-use crate::ntpdate::format::Civil;
+use crate::sys::localtime::utc_offset;
+use crate::sys::rtc::set_time;
 use crate::sysconfig::Sysconfig;
+use crate::time::civil::Civil;
 use crate::time::NtpTimestamp;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,15 +67,7 @@ pub fn rtc_text(unix: i64, scale: RtcScale) -> String {
         RtcScale::Utc => "UTC",
         RtcScale::Local => "LOCAL",
     };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {zone}",
-        c.year,
-        c.month + 1,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second
-    )
+    format!("{} {zone}", c.date_time(' '))
 }
 
 /// `SYNC_HWCLOCK=yes` in any of `files` (missing files are skipped, odd lines logged).
@@ -168,7 +160,7 @@ impl Rtc {
         let text = rtc_text(shifted, self.scale);
         let fail = |e: io::Error| format!("cannot set RTC {}: {e}", self.path.display());
         match &mut self.target {
-            Target::Device(file) => set_time(file, shifted).map_err(fail)?,
+            Target::Device(file) => set_time(file, &Civil::from_unix(shifted)).map_err(fail)?,
             Target::TextFile(file) => {
                 file.set_len(0).map_err(fail)?;
                 file.rewind().map_err(fail)?;
@@ -198,63 +190,11 @@ fn open(path: &Path) -> io::Result<Target> {
     }
 }
 
-/// Linux `struct rtc_time` (the first nine fields of `struct tm`).
-#[repr(C)]
-struct RtcTime {
-    sec: libc::c_int,
-    min: libc::c_int,
-    hour: libc::c_int,
-    mday: libc::c_int,
-    mon: libc::c_int,
-    year: libc::c_int,
-    wday: libc::c_int,
-    yday: libc::c_int,
-    isdst: libc::c_int,
-}
-
-/// `_IOW('p', 0x0a, struct rtc_time)`.
-const RTC_SET_TIME: libc::c_ulong = 0x4024_700a;
-
-fn set_time(file: &File, unix: i64) -> io::Result<()> {
-    let c = Civil::from_unix(unix);
-    let int = |v: i64| libc::c_int::try_from(v).map_err(|_| io::Error::other("year out of range"));
-    let tm = RtcTime {
-        sec: int(c.second.into())?,
-        min: int(c.minute.into())?,
-        hour: int(c.hour.into())?,
-        mday: int(c.day.into())?,
-        mon: int(c.month as i64)?,
-        year: int(c.year - 1900)?,
-        wday: int(c.weekday as i64)?,
-        yday: 0,
-        isdst: 0,
-    };
-    // SAFETY: RTC_SET_TIME reads one struct rtc_time from the pointer we pass.
-    let rc = unsafe { libc::ioctl(file.as_raw_fd(), RTC_SET_TIME, &tm as *const RtcTime) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 fn hwclock() -> Result<String, String> {
     match Command::new("hwclock").arg("--systohc").status() {
         Ok(s) if s.success() => Ok("RTC set with 'hwclock --systohc'".to_string()),
         Ok(s) => Err(format!("'hwclock --systohc' failed ({s})")),
         Err(e) => Err(format!("cannot run 'hwclock --systohc': {e}")),
-    }
-}
-
-/// Seconds east of UTC of local time at Unix time `unix`.
-fn utc_offset(unix: i64) -> i64 {
-    let t: libc::time_t = unix;
-    // SAFETY: localtime_r with valid pointers; tm is plain data.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return 0;
-        }
-        tm.tm_gmtoff
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 use common::TempDir;
 use std::process::Command;
 
-const CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/configs/");
+const CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/configs/");
 
 /// `ntpd --check --explain -c path`: exit code and stdout.
 fn explain(path: &str) -> (Option<i32>, String) {

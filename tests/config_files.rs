@@ -7,7 +7,8 @@ use ntp6::config::{
     check, load, parse_bytes, Diagnostic, RestrictTarget, Severity, Support, Target,
 };
 
-const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference");
+/// Classic's captures and the RHEL6-style configs, copied into the repository.
+const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 fn reference(rel: &str) -> String {
     std::fs::read_to_string(format!("{REFERENCE}/{rel}")).expect("reference file")

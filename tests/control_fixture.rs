@@ -17,13 +17,19 @@ use ntp6::ntpq::session::Transport;
 use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
 use ntp6::wire::ntp::RefId;
 
+/// Classic's program output, copied into the repository (see its README.md).
 pub const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/classic-4.2.6p5/"
+    "/tests/fixtures/classic-4.2.6p5/"
 );
 
 pub fn reference(file: &str) -> String {
-    std::fs::read_to_string(format!("{REFERENCE}{file}")).expect("reference file")
+    std::fs::read_to_string(format!("{REFERENCE}{file}")).unwrap_or_else(|e| {
+        panic!(
+            "{REFERENCE}{file}: {e} (copy the capture there from \
+             ../shared/reference/classic-4.2.6p5/)"
+        )
+    })
 }
 
 /// The stdout block of the first capture of `$ command` in a reference file.

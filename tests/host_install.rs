@@ -11,7 +11,7 @@
 //! ntp:ntp` it keeps only CAP_NET_BIND_SERVICE (for addresses that appear later), and the
 //! test asserts CapEff == CapPrm == that bit and that CAP_SYS_TIME is absent from CapBnd.
 //! That CAP_SYS_TIME would be kept too on a real system is unit-tested on the capability
-//! computation (src/privdrop.rs).
+//! computation (src/sys/privdrop.rs).
 //! The `ntp` user comes from scripts/install-test-deps.sh.
 
 mod common;
@@ -156,22 +156,6 @@ fn hex(text: &str) -> u64 {
     u64::from_str_radix(text, 16).expect("hex capability mask")
 }
 
-/// Unix seconds of `YYYY-MM-DD HH:MM:SS` (UTC).
-fn parse_utc(text: &str) -> i64 {
-    let n: Vec<i64> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().unwrap())
-        .collect();
-    let (y, m, d) = (n[0], n[1], n[2]);
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    days * 86_400 + n[3] * 3600 + n[4] * 60 + n[5]
-}
-
 fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -277,7 +261,7 @@ fn init_script_start_status_stop_on_a_staged_install() {
     assert!(drift.trim().parse::<f64>().is_ok(), "drift: {drift:?}");
     let rtc = fs::read_to_string(stage.root.join("dev/rtc")).unwrap();
     assert!(rtc.ends_with(" UTC\n"), "rtc: {rtc:?}");
-    let ahead = parse_utc(&rtc) - stopped_at;
+    let ahead = common::utc_text_unix(&rtc) - stopped_at;
     assert!(
         (AHEAD - 3..=AHEAD + 1).contains(&ahead),
         "RTC {rtc:?} is {ahead} s ahead"

@@ -18,25 +18,6 @@ fn now_unix() -> i64 {
         .as_secs() as i64
 }
 
-/// Unix seconds of the `YYYY-MM-DD HH:MM:SS UTC` line of an RTC stand-in.
-fn rtc_unix(text: &str) -> i64 {
-    let n: Vec<i64> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().unwrap())
-        .collect();
-    let (y, m) = if n[1] <= 2 {
-        (n[0] - 1, n[1] + 9)
-    } else {
-        (n[0], n[1] - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + n[2] - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    days * 86_400 + n[3] * 3600 + n[4] * 60 + n[5]
-}
-
 #[test]
 fn successful_ntpdate_sets_the_rtc_and_a_query_does_not() {
     let Some(b) = common::bench::<Netns>(LOCAL_CONF, None) else {
@@ -89,7 +70,7 @@ fn successful_ntpdate_sets_the_rtc_and_a_query_does_not() {
     let line = fs::read_to_string(&rtc).unwrap();
     assert!(line.ends_with(" UTC\n"), "{line:?}");
     // The virtual clock was stepped back to the server's (true) time before the RTC write.
-    let off = rtc_unix(&line) - now_unix();
+    let off = common::utc_text_unix(&line) - now_unix();
     assert!(
         (-3..=2).contains(&off),
         "RTC {line:?} is {off} s off true time"
@@ -132,7 +113,7 @@ fn ntpdate_service_uses_step_tickers_and_sysconfig() {
     assert!(out.stdout.contains("step time server 127.0.0.1"), "{out:?}");
     assert!(out.stdout.contains("[  OK  ]"), "{out:?}");
     let line = fs::read_to_string(root.join("dev/rtc")).unwrap();
-    let off = rtc_unix(&line) - now_unix();
+    let off = common::utc_text_unix(&line) - now_unix();
     assert!(
         (-3..=2).contains(&off),
         "RTC {line:?} is {off} s off true time"

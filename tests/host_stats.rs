@@ -34,10 +34,9 @@ fn fixed(word: &str, decimals: usize, signed: bool) -> bool {
 /// The MJD and seconds past midnight of the real clock now.
 fn mjd_now() -> (u64, f64) {
     let t = common::now();
-    let (unix, nanos) = t.to_unix();
-    let day = unix.div_euclid(86_400) as u64 + 40_587;
-    let secs = unix.rem_euclid(86_400) as f64 + f64::from(nanos) * 1e-9;
-    (day, secs)
+    let (day, into_day) = ntp6::time::civil::mjd(t);
+    let secs = into_day as f64 + f64::from(t.to_unix().1) * 1e-9;
+    (day as u64, secs)
 }
 
 fn check_stamp(fields: &[&str], line: &str) {
@@ -137,7 +136,7 @@ fn loopstats_and_peerstats_in_classic_format() {
 
     // Day files: NAME.YYYYMMDD, the plain name a hard link to it.
     let t = common::now().to_unix().0;
-    let c = ntp6::ntpdate::format::Civil::from_unix(t);
+    let c = ntp6::time::civil::Civil::from_unix(t);
     let suffix = format!("{:04}{:02}{:02}", c.year, c.month + 1, c.day);
     let day_file = stats.join(format!("loopstats.{suffix}"));
     let (a, b) = (fs::metadata(&day_file), fs::metadata(&loop_file));

@@ -1,6 +1,6 @@
 //! Issue 4's "done when" checks, live: our ntpq, NTPsec's ntpq and the monitoring plugins
 //! against our ntpd (LOCAL(0), fudge stratum 10) in fresh namespaces. Layouts are compared
-//! with the classic 4.2.6p5 captures in ../shared/reference (local.txt, lan.txt): headers
+//! with the classic 4.2.6p5 captures in tests/fixtures/classic-4.2.6p5 (local.txt, lan.txt): headers
 //! exactly, rows column by column; only live figures (when, reach, association IDs,
 //! timestamps) may differ.
 

@@ -1,4 +1,4 @@
-//! Every RHEL6-style ntp.conf in ../shared/reference/configs/ passes `ntpd --check` and
+//! Every RHEL6-style ntp.conf in tests/fixtures/configs/ passes `ntpd --check` and
 //! runs: ntpd starts on it as it is (only the drift file is moved to a scratch directory),
 //! answers time requests, and serves stratum 11 where the file enables LOCAL(0).
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 fn reference_configs() -> Vec<PathBuf> {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/reference/configs"
+        "/tests/fixtures/configs"
     ));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -140,7 +140,7 @@ fn wait_exit(pid: u32, timeout: Duration) -> Option<Duration> {
 #[test]
 fn debug_and_ignored_signals_leave_it_serving() {
     let Some(mut d) = Daemon::start() else { return };
-    // SIGPIPE is ignored without a word (see src/daemon/signals.rs).
+    // SIGPIPE is ignored without a word (see src/sys/signals.rs).
     let steps = [
         (libc::SIGUSR1, Some("debug raised to 1")),
         (libc::SIGUSR1, Some("debug raised to 2")),

@@ -1,7 +1,7 @@
 //! ntpq: thin shell over `ntp6::ntpq` — argument parsing, the UDP socket, reverse DNS,
 //! the system clock, and the interactive prompt.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, IsTerminal};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,7 +12,6 @@ use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::{Numeric, Resolver};
 use ntp6::time::NtpTimestamp;
 use ntp6::wire::printable::printable;
-use std::os::fd::AsRawFd;
 
 /// Reverse DNS through the system resolver, given up after a short wait.
 struct Dns;
@@ -28,27 +27,8 @@ impl Resolver for Dns {
 }
 
 fn reverse(addr: IpAddr) -> Option<String> {
-    let sa: socket2::SockAddr = SocketAddr::new(addr, 0).into();
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: sa is a valid sockaddr of sa.len() octets; host is a writable buffer.
-    let rc = unsafe {
-        libc::getnameinfo(
-            sa.as_ptr().cast(),
-            sa.len(),
-            host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: getnameinfo NUL-terminates host on success.
-    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
     // A name from DNS is shown like server text: no control character gets through.
-    Some(printable(name.to_bytes()))
+    ntp6::sys::names::name_of(addr).map(|name| printable(&name))
 }
 
 /// Classic's `getkeyid`/`getpass`: the prompt goes to stderr, the answer comes from the
@@ -60,35 +40,7 @@ struct Tty;
 impl Prompter for Tty {
     fn ask(&mut self, prompt: &str, secret: bool) -> Option<String> {
         eprint!("{prompt}");
-        // SAFETY: isatty only inspects the descriptor.
-        if unsafe { libc::isatty(0) } != 1 {
-            return None;
-        }
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .ok()?;
-        let fd = tty.as_raw_fd();
-        // SAFETY: tcgetattr fills a termios for a valid descriptor; zeroed is a valid
-        // initial value for the plain-data struct.
-        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-        let echo_off = secret && unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
-        if echo_off {
-            let mut quiet = saved;
-            quiet.c_lflag &= !libc::ECHO;
-            // SAFETY: valid descriptor and termios.
-            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
-        }
-        let mut line = String::new();
-        let read = io::BufReader::new(&tty).read_line(&mut line);
-        if echo_off {
-            // SAFETY: restores the settings read above.
-            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
-            eprintln!();
-        }
-        read.ok()?;
-        Some(line.trim_end_matches(['\r', '\n']).to_string())
+        ntp6::sys::terminal::read_reply(secret)
     }
 }
 
@@ -237,8 +189,7 @@ fn main() {
 }
 
 fn interactive(q: &mut Ntpq<'_>, out: &mut Out<'_>) {
-    // SAFETY: isatty only inspects the descriptor.
-    let tty = unsafe { libc::isatty(0) } == 1;
+    let tty = io::stdin().is_terminal();
     let stdin = io::stdin();
     let mut lines = stdin.lock().lines();
     loop {

@@ -4,8 +4,8 @@
 
 use super::args::Options;
 use crate::clock::Clock;
-use crate::privdrop;
 use crate::rtc::Rtc;
+use crate::sys::privdrop;
 use std::io;
 
 /// What has to be done again at stop.

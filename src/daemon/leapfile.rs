@@ -3,22 +3,14 @@
 
 use crate::fileio;
 use crate::leap::{HashCheck, LeapError, LeapTable};
-use crate::ntpdate::format::Civil;
+use crate::time::civil::Civil;
 use crate::time::UNIX_EPOCH_NTP_SECS;
 use std::path::Path;
 
 /// `2026-06-28T00:00:00Z` for NTP seconds `ntp`.
 fn iso(ntp: i64) -> String {
     let c = Civil::from_unix(ntp - UNIX_EPOCH_NTP_SECS as i64);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        c.year,
-        c.month + 1,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second
-    )
+    format!("{}Z", c.date_time('T'))
 }
 
 /// Reads (a regular file of at most [`fileio::LEAP_LIMIT`] bytes) and checks `path`.

@@ -2,16 +2,18 @@
 //! `-l` file, otherwise syslog (facility daemon, ident "ntpd[PID]"), as classic ntpd does.
 //! Every logger drops the lines of classic's NLOG classes that `logconfig` leaves out
 //! ([`LogMask`]; by default only the `sync` class is written, as classic's).
-#![allow(unsafe_code)]
-
-use crate::logclass::LogMask;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::logclass::LogMask;
+use crate::sys::localtime;
+use crate::time::civil;
+use crate::time::NtpTimestamp;
 
 /// A logger writing classic-style lines (`21 Nov 02:44:01 ntpd[26935]: message`) to a file.
 struct FileLogger {
@@ -84,38 +86,26 @@ pub fn syslog_datagram(level: log::Level, timestamp: &str, pid: u32, message: &s
     format!("<{priority}>{timestamp} ntpd[{pid}]: {message}")
 }
 
-fn local_tm() -> libc::tm {
-    // SAFETY: time/localtime_r write into locals we own.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        tm
-    }
+/// Now, and the local UTC offset now: log lines show local time, as classic's do.
+fn now_local() -> (NtpTimestamp, i64) {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let unix = since.as_secs() as i64;
+    let now = NtpTimestamp::from_unix(unix, since.subsec_nanos());
+    (now, localtime::utc_offset(unix))
 }
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// `Nov 21 02:44:01`: the syslog protocol's timestamp, local time.
 fn syslog_timestamp() -> String {
-    let tm = local_tm();
-    let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
-    format!(
-        "{month} {:2} {:02}:{:02}:{:02}",
-        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
-    )
+    let (now, offset) = now_local();
+    civil::syslog_time(now, offset)
 }
 
 /// `21 Nov 02:44:01`: day, month, time in local time, as classic's log lines begin.
 pub fn classic_timestamp() -> String {
-    let tm = local_tm();
-    let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
-    format!(
-        "{:2} {month} {:02}:{:02}:{:02}",
-        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
-    )
+    let (now, offset) = now_local();
+    civil::log_time(now, offset)
 }
 
 fn level_for(debug: u8) -> log::LevelFilter {

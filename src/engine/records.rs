@@ -27,9 +27,8 @@ pub fn kernel_leap(table: Option<&LeapTable>, upstream: Leap, t: NtpTimestamp) -
 }
 
 fn last_day_of_month(t: NtpTimestamp) -> bool {
-    let tomorrow = leap::ntp_seconds(t) + 86_400;
-    let unix = tomorrow - crate::time::UNIX_EPOCH_NTP_SECS as i64;
-    crate::ntpdate::format::Civil::from_unix(unix).day == 1
+    let (unix, _) = t.to_unix();
+    crate::time::civil::Civil::from_unix(unix + 86_400).day == 1
 }
 
 impl<C: Clock> Engine<C> {

@@ -193,9 +193,9 @@ mod tests {
         // Tens of microseconds on the wire from a -23 precision server print as the
         // captures' 0.02565 .. 0.02568.
         let s = classic_sample(&exchange(0.000040, 0.0), -23);
-        assert_eq!(super::super::format::fixed(s.delay, 5), "0.02565");
+        assert_eq!(crate::time::civil::fixed(s.delay, 5), "0.02565");
         let s = classic_sample(&exchange(0.000060, 0.0), -23);
-        assert_eq!(super::super::format::fixed(s.delay, 5), "0.02567");
+        assert_eq!(crate::time::civil::fixed(s.delay, 5), "0.02567");
         // A coarse server adds its own precision.
         let s = classic_sample(&exchange(0.0, 0.0), -6);
         assert!((s.delay.to_secs_f64() - 0.041244).abs() < 1e-5);

@@ -6,10 +6,8 @@
 //! name lookups, syslog, applying the decision through the clock trait).
 
 pub mod filter;
-pub mod format;
 pub mod options;
 pub mod outcome;
 pub mod run;
 pub mod select;
 pub mod session;
-pub(crate) mod sys;

@@ -5,17 +5,11 @@
 //! argument that does not start with `-` (or at `--`).
 
 use crate::clock::VirtualClockSpec;
+use crate::cmdline::atoi;
 use crate::rtc::RtcOptions;
 use crate::time::NtpDuration;
 
-/// Which address family names resolve to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Family {
-    #[default]
-    Any,
-    V4,
-    V6,
-}
+pub use crate::sys::names::Family;
 
 /// Force a step (`-b`) or a slew (`-B`), or let the offset decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -85,27 +79,6 @@ pub struct UsageError {
 /// The usage line, with `prog` exactly as invoked (argv[0]).
 pub fn usage(prog: &str) -> String {
     format!("usage: {prog} [-46bBdqsuv] [-a key#] [-e delay] [-k file] [-p samples] [-o version#] [-t timeo] server ...")
-}
-
-/// Classic's `atoi`: leading blanks, optional sign, digits; anything else stops (or gives 0).
-pub(crate) fn atoi(text: &str) -> i64 {
-    let t = text.trim_start();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let value = digits
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i64, |acc, d| {
-            acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    if neg {
-        -value
-    } else {
-        value
-    }
 }
 
 /// Classic's `atolfp`: `[-+]digits[.digits]` and nothing else.

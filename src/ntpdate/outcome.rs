@@ -2,10 +2,10 @@
 //! prints (`-q` summary lines, the `-d` dump, the step/adjust message).
 
 use super::filter::Filtered;
-use super::format::{fixed, pretty_date};
 use super::options::Adjust;
 use super::select::{check, decide, select, Candidate, Decision, Dropped};
 use super::session::ServerState;
+use crate::time::civil::{fixed, pretty_date};
 use crate::wire::printable::printable;
 use std::fmt::Write as _;
 

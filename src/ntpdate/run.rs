@@ -1,15 +1,16 @@
 //! The ntpdate shell: resolves names, opens the socket(s), drives the [`Session`] with mio,
 //! prints classic's lines and applies the decision through the [`Clock`] trait.
 
-use super::format::log_time;
 use super::options::{self, Options};
 use super::outcome::{adjust_message, conclude, debug_dump, dropped_line, query_line};
 use super::session::{Auth, Session, SessionParams, Trace};
-use super::sys::{self, Priority};
 use crate::auth;
 use crate::clock::{Clock, StdMono, SystemClock, VirtualClock};
-use crate::privdrop;
 use crate::rtc::Rtc;
+use crate::sys::privdrop;
+use crate::sys::syslog::{syslog, Priority};
+use crate::sys::{localtime, names};
+use crate::time::civil::log_time;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::ErrorKind;
@@ -41,7 +42,7 @@ impl Logger {
 
     fn notice(&self, msg: &str) {
         if self.syslog {
-            sys::syslog(Priority::Notice, msg);
+            syslog(Priority::Notice, msg);
         } else {
             println!("{}", self.line(msg));
         }
@@ -49,7 +50,7 @@ impl Logger {
 
     fn error(&self, msg: &str) {
         if self.syslog {
-            sys::syslog(Priority::Error, msg);
+            syslog(Priority::Error, msg);
         } else {
             eprintln!("{}", self.line(msg));
         }
@@ -72,7 +73,7 @@ pub fn main(args: &[String]) -> i32 {
     let log = Logger {
         syslog: opts.syslog,
         name: prog.rsplit('/').next().unwrap_or(prog).to_string(),
-        utc_offset: sys::utc_offset(),
+        utc_offset: localtime::utc_offset_now(),
     };
     if opts.debug > 0 || opts.verbose {
         log.notice(VERSION);
@@ -171,7 +172,7 @@ fn resolve_all(opts: &Options, log: &Logger) -> Result<Vec<SocketAddr>, Failure>
         if opts.debug > 0 {
             println!("Looking for host {host} and service ntp");
         }
-        let addrs = match sys::resolve(host, opts.family) {
+        let addrs = match names::resolve(host, opts.family) {
             Ok(a) => a,
             Err(e) if e.server_unusable => {
                 eprint!(
@@ -188,7 +189,9 @@ fn resolve_all(opts: &Options, log: &Logger) -> Result<Vec<SocketAddr>, Failure>
             }
         };
         if let (true, Some(first)) = (opts.debug > 0, addrs.first()) {
-            eprintln!("host found : {}", sys::host_name(first.ip()));
+            let ip = first.ip();
+            let name = names::name_of(ip).map(|n| String::from_utf8_lossy(&n).into_owned());
+            eprintln!("host found : {}", name.unwrap_or_else(|| ip.to_string()));
         }
         servers.extend(addrs.into_iter().filter(|a| is_reachable(*a)));
     }

@@ -6,6 +6,8 @@ use crate::assoc::flash::FLASH_NAMES;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::time::civil;
+use crate::time::NtpTimestamp;
 use crate::wire::varlist::Var;
 
 /// Reverse name lookup (the shell does DNS with a short timeout; tests use a table).
@@ -190,37 +192,7 @@ pub fn parse_ts(v: &str) -> Option<u64> {
 
 /// `eeab8432.fbbb1d05  Sat, Nov 21 2026  2:45:06.983` (UTC, era 0 as classic prints it).
 pub fn pretty_date(ts: u64) -> String {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = (ts >> 32) as i64;
-    let frac = ts & 0xffff_ffff;
-    let days = secs / 86400;
-    let tod = secs % 86400;
-    // Days from 1900-01-01 (a Monday) to a civil date (Hinnant's algorithm, epoch 0000-03-01).
-    let z = days - 25567 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{:08x}.{:08x}  {}, {} {:2} {:4} {:2}:{:02}:{:02}.{:03}",
-        ts >> 32,
-        frac,
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        day,
-        year,
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60,
-        (frac * 1000) >> 32
-    )
+    civil::pretty_date(NtpTimestamp::from_bits(ts), 0)
 }
 
 /// `LOCAL(0)` for 127.127.1.0 and other refclock addresses.

@@ -1,7 +1,7 @@
 //! ntptime's report, character for character as 4.2.6p5's util/ntptime.c prints it.
 
 use crate::clock::KernelTimex;
-use crate::ntpdate::format::{ctime, pretty_date};
+use crate::time::civil::{ctime, pretty_date};
 use crate::time::{NtpTimestamp, UNIX_EPOCH_NTP_SECS};
 
 /// STA_NANO: the kernel's offset, time fraction and precision are in nanoseconds.

@@ -9,7 +9,7 @@ mod format;
 pub use format::{adjtime_report, cost_report, gettime_report, usage};
 
 use crate::clock::{ntp_adjtime, ClockError, KernelAdjust, KernelTimex};
-use crate::ntpdate::options::atoi;
+use crate::cmdline::atoi;
 
 /// The kernel's ADJ_* mode bits ntptime's options set.
 pub mod modes {
@@ -140,7 +140,7 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
-    let utc_offset = crate::ntpdate::sys::utc_offset();
+    let utc_offset = crate::sys::localtime::utc_offset_now();
     if opts.cost {
         let reads: Vec<KernelTimex> = (0..20).filter_map(|_| read().ok()).collect();
         print!("{}", cost_report(&reads));

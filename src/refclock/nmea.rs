@@ -2,7 +2,7 @@
 //! GPZDA sentences (and their GN multi-constellation twins) with their checksums, and the
 //! `mode` word: bits 0-3 choose the sentences (none set: all), bits 4-6 the baud rate.
 
-use crate::time::NtpTimestamp;
+use crate::time::{civil, NtpTimestamp};
 
 /// Sentence selection bits of the `mode` word (classic NMEA_MESSAGE_MASK).
 pub const MODE_RMC: u32 = 0x01;
@@ -177,17 +177,6 @@ fn ddmmyy(s: &str) -> Result<(i64, u32, u32), NmeaError> {
     Ok((i64::from(year), m, d))
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(month) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 impl Timecode {
     /// The timestamp the sentence names. A sentence without a date takes the day that puts
     /// it nearest `near` (the time it was received), as classic fills it from the clock.
@@ -197,7 +186,8 @@ impl Timecode {
             if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
                 return Err(NmeaError::BadFormat);
             }
-            let secs = days_from_civil(year, month, day) * 86_400 + in_day;
+            // civil counts months from 0 (January), NMEA from 1.
+            let secs = civil::days_from_civil(year, month as usize - 1, day) * 86_400 + in_day;
             return Ok(NtpTimestamp::from_unix(secs, self.nanos));
         }
         let (near_secs, _) = near.to_unix();

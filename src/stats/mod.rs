@@ -8,13 +8,9 @@
 //! `61365 13513.042 0.000001234 -21.077 0.000045000 0.012345 6`.
 
 use crate::config::{FilegenType, StatsFile};
-use crate::leap::ntp_seconds;
-use crate::ntpdate::format::{fixed, Civil};
-use crate::time::{NtpDuration, NtpTimestamp, Ppm, UNIX_EPOCH_NTP_SECS};
+use crate::time::civil::{self, fixed, Civil};
+use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use std::net::IpAddr;
-
-/// MJD of 1900-01-01, the NTP prime epoch.
-const MJD_1900: i64 = 15_020;
 
 /// A loop filter update (classic `record_loop_stats`): after each clock update.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -82,9 +78,7 @@ fn secs(d: NtpDuration) -> f64 {
 
 /// `MJD SECONDS.mmm`: the day and the seconds past UTC midnight of `t`.
 pub fn stamp(t: NtpTimestamp) -> String {
-    let ntp = ntp_seconds(t);
-    let day = ntp.div_euclid(86_400) + MJD_1900;
-    let into_day = ntp.rem_euclid(86_400);
+    let (day, into_day) = civil::mjd(t);
     let past_midnight = NtpDuration::from_bits((into_day << 32) | i64::from(t.fraction()));
     format!("{day} {}", fixed(past_midnight, 3))
 }
@@ -153,28 +147,18 @@ pub struct GenerationContext {
 /// `.2026` (year), `.a00086400` (age: uptime rounded down to whole days), `.#1234` (pid),
 /// nothing for `none`.
 pub fn generation_suffix(kind: FilegenType, t: NtpTimestamp, ctx: GenerationContext) -> String {
-    let unix = ntp_seconds(t) - UNIX_EPOCH_NTP_SECS as i64;
+    let (unix, _) = t.to_unix();
     let c = Civil::from_unix(unix);
     let month = c.month + 1;
     match kind {
         FilegenType::None => String::new(),
         FilegenType::Pid => format!(".#{}", ctx.pid),
         FilegenType::Day => format!(".{:04}{month:02}{:02}", c.year, c.day),
-        FilegenType::Week => format!(".{:04}w{:02}", c.year, day_of_year(unix) / 7),
+        FilegenType::Week => format!(".{:04}w{:02}", c.year, civil::day_of_year(unix) / 7),
         FilegenType::Month => format!(".{:04}{month:02}", c.year),
         FilegenType::Year => format!(".{:04}", c.year),
         FilegenType::Age => format!(".a{:08}", ctx.uptime - ctx.uptime % 86_400),
     }
-}
-
-/// Day of the year of Unix time `unix`, 1 for January 1st.
-fn day_of_year(unix: i64) -> i64 {
-    let year = Civil::from_unix(unix).year;
-    // Days from 1970-01-01 to January 1st of `year`: 365 per year plus the leap days
-    // (Gregorian rule) of the years in between.
-    let leaps_before = |y: i64| y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400);
-    let jan1 = 365 * (year - 1970) + leaps_before(year - 1) - leaps_before(1969);
-    unix.div_euclid(86_400) - jan1 + 1
 }
 
 #[cfg(test)]
@@ -255,6 +239,5 @@ mod tests {
         assert_eq!(name(FilegenType::Age), ".a00172800");
         let jan1 = NtpTimestamp::from_unix(1_767_225_600, 0); // 2026-01-01 00:00 UTC
         assert_eq!(generation_suffix(FilegenType::Week, jan1, ctx), ".2026w00");
-        assert_eq!(day_of_year(1_767_225_600 + 6 * 86_400), 7);
     }
 }

@@ -2,7 +2,7 @@
 //! a thread feeds with NMEA sentences of the current time, one burst a second, `lag` after
 //! each second begins (the receiver's serial delay). Readers open [`NmeaPty::path`].
 
-use ntp6::ntpdate::format::Civil;
+use ntp6::time::civil::Civil;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::FromRawFd;

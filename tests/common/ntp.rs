@@ -17,6 +17,17 @@ pub fn now() -> NtpTimestamp {
     NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
 }
 
+/// Unix seconds of a `YYYY-MM-DD HH:MM:SS` text (UTC; what an RTC stand-in file holds).
+pub fn utc_text_unix(text: &str) -> i64 {
+    let n: Vec<i64> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let days = ntp6::time::civil::days_from_civil(n[0], (n[1] - 1) as usize, n[2] as u32);
+    days * 86_400 + n[3] * 3600 + n[4] * 60 + n[5]
+}
+
 /// A plain NTPv4 mode 3 request carrying `transmit` (what ntpdig/sntp send).
 pub fn client_request(transmit: NtpTimestamp) -> [u8; HEADER_LEN] {
     let h = Header {

@@ -3,6 +3,8 @@
 //! exists only for the wire's root delay and root dispersion. `f64` seconds appear only
 //! inside formulas, through the explicit `*_secs_f64` conversions.
 
+pub mod civil;
+
 use std::fmt;
 use std::ops::{Add, Neg, Sub};
 

@@ -1,11 +1,19 @@
-//! The few libc calls ntpdate's shell needs that std does not offer: getaddrinfo with its
-//! error code (classic prints `gai_strerror` text and the number), reverse lookup for `-d`,
-//! the local UTC offset and syslog.
+//! Name lookups std does not offer: getaddrinfo with its error code (ntpdate prints
+//! `gai_strerror` text and the number, as classic does) and reverse lookup (ntpdate's `-d`,
+//! ntpq's peer names).
 #![allow(unsafe_code)]
 
-use super::options::Family;
 use std::ffi::{CStr, CString};
 use std::net::{IpAddr, SocketAddr};
+
+/// Which address family names resolve to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    #[default]
+    Any,
+    V4,
+    V6,
+}
 
 /// A failed name lookup: getaddrinfo's code and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,8 +86,9 @@ fn sockaddr_to_std(sa: *const libc::sockaddr) -> Option<IpAddr> {
     }
 }
 
-/// The host name of an address, or the address itself (classic's `stohost`).
-pub fn host_name(addr: IpAddr) -> String {
+/// The name of an address from the system resolver, as the bytes it gave (a name need not
+/// be UTF-8), or None when it has none.
+pub fn name_of(addr: IpAddr) -> Option<Vec<u8>> {
     let sock = socket2::SockAddr::from(SocketAddr::new(addr, 0));
     let mut name = [0 as libc::c_char; 1025];
     // SAFETY: sock holds a valid sockaddr of the given length; name is a writable buffer.
@@ -91,54 +100,12 @@ pub fn host_name(addr: IpAddr) -> String {
             name.len() as libc::socklen_t,
             std::ptr::null_mut(),
             0,
-            0,
+            libc::NI_NAMEREQD,
         )
     };
     if rc != 0 {
-        return addr.to_string();
+        return None;
     }
     // SAFETY: getnameinfo NUL-terminates on success.
-    unsafe { CStr::from_ptr(name.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Seconds east of UTC of local time now (0 if the C library cannot tell).
-pub fn utc_offset() -> i64 {
-    // SAFETY: time(NULL) and localtime_r with valid pointers; tm is plain data.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut tm).is_null() {
-            return 0;
-        }
-        tm.tm_gmtoff
-    }
-}
-
-/// Syslog priorities classic uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Priority {
-    Notice,
-    Error,
-}
-
-/// Sends one message to syslog as classic's `-s` does: ident `ntpdate`, with the PID,
-/// facility LOG_DAEMON (classic's LOG_NTP).
-pub fn syslog(priority: Priority, message: &str) {
-    let level = match priority {
-        Priority::Notice => libc::LOG_NOTICE,
-        Priority::Error => libc::LOG_ERR,
-    };
-    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
-    // SAFETY: the ident is a static C string (openlog keeps the pointer); "%s" with a
-    // valid C string argument.
-    unsafe {
-        libc::openlog(
-            c"ntpdate".as_ptr(),
-            libc::LOG_PID | libc::LOG_NDELAY,
-            libc::LOG_DAEMON,
-        );
-        libc::syslog(level, c"%s".as_ptr(), text.as_ptr());
-    }
+    Some(unsafe { CStr::from_ptr(name.as_ptr()) }.to_bytes().to_vec())
 }
