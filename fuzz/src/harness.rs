@@ -10,7 +10,6 @@ use ntp6::refclock::local::{LocalClock, LocalFudge};
 use ntp6::restrict::{AccessControl, Monitor, RestrictList};
 use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// The engine type the harness builds.
 pub type TestEngine = Engine<VirtualClock<ManualMono>>;
@@ -83,7 +82,7 @@ pub fn exchange(e: &mut TestEngine, from: SocketAddr, bytes: &[u8]) -> Vec<Vec<u
         bytes,
         source: from,
         local: None,
-        age: Duration::ZERO,
+        received: None,
     };
     let mut replies = Vec::new();
     e.handle_datagram(&dgram, &mut |r| replies.push(r.to_vec()));
