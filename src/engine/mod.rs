@@ -526,7 +526,8 @@ impl<C: Clock> Engine<C> {
             mode,
             version,
         };
-        let access = self.access.check(self.clock.mono(), &arrival, has_mac);
+        let clock = &self.clock;
+        let access = self.access.check(|| clock.mono(), &arrival, has_mac);
         self.counters.denied(&access);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
