@@ -258,7 +258,8 @@ fn run(options: &Options) -> Result<(), String> {
                 if let Some(mut best) = measured.pop() {
                     if best.generator_percent < 90.0 {
                         best.notes.push(format!(
-                            "the generator got only {:.0}% of its core: disturbed by other work",
+                            "the generator used only {:.0}% of its core: other work took it, or its window \
+                             was full of lost requests (see docs/benchmark.md)",
                             best.generator_percent
                         ));
                     }
