@@ -199,13 +199,18 @@ impl LoadGen {
             self.receive(&mut stats, false);
             self.expire(&mut stats);
         }
-        let drain_end = Instant::now() + Duration::from_nanos(LOSS_TIMEOUT_NS);
-        while Instant::now() < drain_end && self.pending > 0 {
-            self.receive(&mut stats, false);
-            self.expire(&mut stats);
-        }
+        self.drain(&mut stats, false);
         stats.elapsed = began.elapsed();
         stats
+    }
+
+    /// Lets the last answers arrive (until none is pending or the loss timeout passed).
+    fn drain(&mut self, stats: &mut PhaseStats, keep_latency: bool) {
+        let drain_end = Instant::now() + Duration::from_nanos(LOSS_TIMEOUT_NS);
+        while Instant::now() < drain_end && self.pending > 0 {
+            self.receive(stats, keep_latency);
+            self.expire(stats);
+        }
     }
 
     /// Sends `rate` requests per second, evenly spaced, for `duration`, and records every
@@ -229,12 +234,7 @@ impl LoadGen {
             self.receive(&mut stats, true);
             self.expire(&mut stats);
         }
-        // Let the last answers arrive.
-        let drain_end = Instant::now() + Duration::from_nanos(LOSS_TIMEOUT_NS);
-        while Instant::now() < drain_end && self.pending > 0 {
-            self.receive(&mut stats, true);
-            self.expire(&mut stats);
-        }
+        self.drain(&mut stats, true);
         stats.elapsed = began.elapsed();
         stats
     }

@@ -93,18 +93,23 @@ pub fn render(rows: &[Row], failures: &[(String, String)], preamble: &str) -> St
     for (name, _) in failures {
         let _ = writeln!(out, "| {name} |{}", " n/a |".repeat(14));
     }
-    let notes: Vec<String> = rows
+    let failed = failures
         .iter()
-        .flat_map(|row| {
-            row.notes
-                .iter()
-                .map(move |note| format!("{}: {note}", row.name))
-        })
-        .chain(
-            failures
-                .iter()
-                .map(|(name, why)| format!("{name}: not measured: {why}")),
-        )
+        .map(|(name, why)| format!("{name}: not measured: {why}"));
+    let notes = rows.iter().map(|row| (&row.name, &row.notes));
+    write_notes(&mut out, notes, failed);
+    out
+}
+
+/// "- NAME: NOTE" lines for every note of every row, then `more`, after an empty line.
+fn write_notes<'a>(
+    out: &mut String,
+    rows: impl Iterator<Item = (&'a String, &'a Vec<String>)>,
+    more: impl Iterator<Item = String>,
+) {
+    let notes: Vec<String> = rows
+        .flat_map(|(name, notes)| notes.iter().map(move |note| format!("{name}: {note}")))
+        .chain(more)
         .collect();
     if !notes.is_empty() {
         let _ = writeln!(out);
@@ -112,7 +117,6 @@ pub fn render(rows: &[Row], failures: &[(String, String)], preamble: &str) -> St
             let _ = writeln!(out, "- {note}");
         }
     }
-    out
 }
 
 /// The memory table: RSS / private MB idle and after each step of distinct clients.
@@ -140,17 +144,8 @@ pub fn render_memory(rows: &[MemoryRow], steps: &[u64]) -> String {
         }
         let _ = writeln!(out, "{line}");
     }
-    let notes: Vec<String> = rows
-        .iter()
-        .flat_map(|row| {
-            row.notes
-                .iter()
-                .map(move |n| format!("- {}: {n}", row.name))
-        })
-        .collect();
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\n{}", notes.join("\n"));
-    }
+    let notes = rows.iter().map(|row| (&row.name, &row.notes));
+    write_notes(&mut out, notes, std::iter::empty());
     out
 }
 

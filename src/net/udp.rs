@@ -135,62 +135,84 @@ pub struct Received<'a> {
     pub realtime: Option<NtpTimestamp>,
 }
 
-/// Receive buffers for [`BATCH`] datagrams, allocated once: receiving allocates nothing.
-pub struct Inbox {
-    bufs: Vec<[u8; SLOT]>,
+/// What a batch of messages needs in either direction, allocated once: [`BATCH`] buffers
+/// of `SIZE` octets, their peers' addresses, and the kernel's headers pointing at both.
+struct Messages<const SIZE: usize> {
+    bufs: Vec<[u8; SIZE]>,
     peers: [Peer; BATCH],
-    control: [Control; BATCH],
     iovecs: [libc::iovec; BATCH],
     headers: [libc::mmsghdr; BATCH],
     count: usize,
 }
 
-impl Default for Inbox {
-    fn default() -> Self {
-        Inbox::new()
-    }
-}
-
-impl Inbox {
-    pub fn new() -> Inbox {
+impl<const SIZE: usize> Messages<SIZE> {
+    fn new() -> Self {
         // SAFETY: iovec and mmsghdr are plain C structs; null pointers and zero lengths
-        // are valid values, and `recv` points them at the buffers before every call.
+        // are valid values, and `aim` points them at the buffers before every call.
         let (iovecs, headers) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-        Inbox {
+        Messages {
             // Zeroed allocation: pages are only touched as datagrams land in them.
-            bufs: vec![[0; SLOT]; BATCH],
+            bufs: vec![[0; SIZE]; BATCH],
             peers: [Peer::empty(); BATCH],
-            control: [[0; 8]; BATCH],
             iovecs,
             headers,
             count: 0,
         }
     }
 
+    /// Points header `i` at the first `len` octets of buffer `i` and at peer `i`'s
+    /// address (`namelen` octets of room), without control data.
+    fn aim(&mut self, i: usize, len: usize, namelen: libc::socklen_t) -> &mut libc::msghdr {
+        self.iovecs[i] = libc::iovec {
+            iov_base: self.bufs[i].as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let hdr = &mut self.headers[i].msg_hdr;
+        hdr.msg_name = (&mut self.peers[i].addr as *mut libc::sockaddr_in6).cast();
+        hdr.msg_namelen = namelen;
+        hdr.msg_iov = &mut self.iovecs[i];
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = std::ptr::null_mut();
+        hdr.msg_controllen = 0;
+        hdr.msg_flags = 0;
+        hdr
+    }
+}
+
+impl<const SIZE: usize> Default for Messages<SIZE> {
+    fn default() -> Self {
+        Messages::new()
+    }
+}
+
+/// Receive buffers for [`BATCH`] datagrams, allocated once: receiving allocates nothing.
+#[derive(Default)]
+pub struct Inbox {
+    messages: Messages<SLOT>,
+    control: [Control; BATCH],
+}
+
+impl Inbox {
+    pub fn new() -> Inbox {
+        Inbox::default()
+    }
+
     /// Receives up to [`BATCH`] waiting datagrams in one system call and returns how many
     /// came; `Err(WouldBlock)` when none was waiting.
     pub fn recv(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
-        self.count = 0;
-        for i in 0..BATCH {
-            self.iovecs[i] = libc::iovec {
-                iov_base: self.bufs[i].as_mut_ptr().cast(),
-                iov_len: SLOT,
-            };
-            let hdr = &mut self.headers[i].msg_hdr;
-            hdr.msg_name = (&mut self.peers[i].addr as *mut libc::sockaddr_in6).cast();
-            hdr.msg_namelen = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            hdr.msg_iov = &mut self.iovecs[i];
-            hdr.msg_iovlen = 1;
-            hdr.msg_control = self.control[i].as_mut_ptr().cast();
+        let m = &mut self.messages;
+        m.count = 0;
+        for (i, control) in self.control.iter_mut().enumerate() {
+            let hdr = m.aim(i, SLOT, size_of::<libc::sockaddr_in6>() as libc::socklen_t);
+            hdr.msg_control = control.as_mut_ptr().cast();
             hdr.msg_controllen = size_of::<Control>();
-            hdr.msg_flags = 0;
         }
         // SAFETY: fd is valid; every header points to live buffers of the stated sizes,
         // owned by self and not moved during the call.
         let n = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
-                self.headers.as_mut_ptr(),
+                m.headers.as_mut_ptr(),
                 BATCH as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
@@ -199,26 +221,27 @@ impl Inbox {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        self.count = (n as usize).min(BATCH);
-        for i in 0..self.count {
-            self.peers[i].len = self.headers[i].msg_hdr.msg_namelen;
+        m.count = (n as usize).min(BATCH);
+        for i in 0..m.count {
+            m.peers[i].len = m.headers[i].msg_hdr.msg_namelen;
         }
-        Ok(self.count)
+        Ok(m.count)
     }
 
     /// The `i`th datagram of the last [`Inbox::recv`]; `None` past the end, for a
     /// truncated datagram and for a non-IP sender.
     pub fn get(&self, i: usize) -> Option<Received<'_>> {
-        if i >= self.count {
+        let m = &self.messages;
+        if i >= m.count {
             return None;
         }
-        let header = &self.headers[i];
+        let header = &m.headers[i];
         if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
             return None;
         }
-        let peer = self.peers[i];
+        let peer = m.peers[i];
         Some(Received {
-            bytes: self.bufs[i].get(..header.msg_len as usize)?,
+            bytes: m.bufs[i].get(..header.msg_len as usize)?,
             source: peer.socket_addr()?,
             peer,
             realtime: timestamp(&header.msg_hdr),
@@ -246,39 +269,21 @@ fn timestamp(msg: &libc::msghdr) -> Option<NtpTimestamp> {
 }
 
 /// Replies waiting for one `sendmmsg`, allocated once: queueing allocates nothing.
+#[derive(Default)]
 pub struct Outbox {
-    bufs: Vec<[u8; REPLY_SLOT]>,
+    messages: Messages<REPLY_SLOT>,
     lens: [usize; BATCH],
-    peers: [Peer; BATCH],
-    iovecs: [libc::iovec; BATCH],
-    headers: [libc::mmsghdr; BATCH],
-    count: usize,
-}
-
-impl Default for Outbox {
-    fn default() -> Self {
-        Outbox::new()
-    }
 }
 
 impl Outbox {
     pub fn new() -> Outbox {
-        // SAFETY: as in Inbox::new; `flush` sets the pointers before the call.
-        let (iovecs, headers) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-        Outbox {
-            bufs: vec![[0; REPLY_SLOT]; BATCH],
-            lens: [0; BATCH],
-            peers: [Peer::empty(); BATCH],
-            iovecs,
-            headers,
-            count: 0,
-        }
+        Outbox::default()
     }
 
     /// Queues `bytes` for `to`. A reply too long to queue leaves at once, after the queued
     /// ones (the order of answers is kept); a full queue is sent first.
     pub fn push(&mut self, socket: &impl AsRawFd, to: &Peer, bytes: &[u8]) {
-        if self.count == BATCH {
+        if self.messages.count == BATCH {
             self.flush(socket);
         }
         if bytes.len() > REPLY_SLOT {
@@ -299,35 +304,30 @@ impl Outbox {
             }
             return;
         }
-        let i = self.count;
-        self.bufs[i][..bytes.len()].copy_from_slice(bytes);
+        let m = &mut self.messages;
+        let i = m.count;
+        m.bufs[i][..bytes.len()].copy_from_slice(bytes);
         self.lens[i] = bytes.len();
-        self.peers[i] = *to;
-        self.count += 1;
+        m.peers[i] = *to;
+        m.count += 1;
     }
 
     /// Sends the queued replies, as few system calls as the kernel allows: a reply it
     /// refuses is logged and skipped.
     pub fn flush(&mut self, socket: &impl AsRawFd) {
-        for i in 0..self.count {
-            self.iovecs[i] = libc::iovec {
-                iov_base: self.bufs[i].as_mut_ptr().cast(),
-                iov_len: self.lens[i],
-            };
-            let hdr = &mut self.headers[i].msg_hdr;
-            hdr.msg_name = (&mut self.peers[i].addr as *mut libc::sockaddr_in6).cast();
-            hdr.msg_namelen = self.peers[i].len;
-            hdr.msg_iov = &mut self.iovecs[i];
-            hdr.msg_iovlen = 1;
+        let m = &mut self.messages;
+        for i in 0..m.count {
+            let namelen = m.peers[i].len;
+            m.aim(i, self.lens[i], namelen);
         }
         let mut sent = 0;
-        while sent < self.count {
+        while sent < m.count {
             // SAFETY: fd is valid; headers sent..count point to live buffers set above.
             let n = unsafe {
                 libc::sendmmsg(
                     socket.as_raw_fd(),
-                    self.headers[sent..].as_mut_ptr(),
-                    (self.count - sent) as libc::c_uint,
+                    m.headers[sent..].as_mut_ptr(),
+                    (m.count - sent) as libc::c_uint,
                     0,
                 )
             };
@@ -339,11 +339,11 @@ impl Outbox {
             if err.kind() != io::ErrorKind::Interrupted {
                 // The first remaining reply failed (its destination unreachable, the
                 // buffer full): skip it, so one bad reply cannot block the rest.
-                send_failed(&self.peers[sent], &err);
+                send_failed(&m.peers[sent], &err);
                 sent += 1;
             }
         }
-        self.count = 0;
+        m.count = 0;
     }
 }
 
