@@ -71,7 +71,7 @@ impl Wire {
                 bytes: &bytes,
                 source: from,
                 local: Some(to),
-                age: Duration::ZERO,
+                received: None,
             };
             let mut replies = Vec::new();
             engine.handle_datagram(&dgram, &mut |r| replies.push(r.to_vec()));

@@ -84,6 +84,31 @@ impl LoadGen {
     /// Opens `sockets` wildcard-bound sockets that send to `server` from `clients` source
     /// addresses (127.0.0.2 on).
     pub fn new(sockets: usize, clients: usize, server: SocketAddrV4) -> Result<LoadGen, String> {
+        let first = u32::from(Ipv4Addr::new(127, 0, 0, 2));
+        let clients = (0..clients.max(1) as u32)
+            .map(|n| Ipv4Addr::from(first + n))
+            .collect();
+        Self::with_clients(sockets, clients, server)
+    }
+
+    /// Like [`LoadGen::new`], but each request from a new address, `count` of them, in
+    /// 127.1.0.1 on (all of 127.0.0.0/8 is local on Linux, so no address needs
+    /// configuring); the last octet skips 0 and 255.
+    pub fn distinct(sockets: usize, count: usize, server: SocketAddrV4) -> Result<LoadGen, String> {
+        let clients = (0..count.clamp(1, 16_000_000) as u32)
+            .map(|n| {
+                let (host, net) = (n % 254, n / 254);
+                Ipv4Addr::new(127, 1 + (net >> 8) as u8, net as u8, 1 + host as u8)
+            })
+            .collect();
+        Self::with_clients(sockets, clients, server)
+    }
+
+    fn with_clients(
+        sockets: usize,
+        clients: Vec<Ipv4Addr>,
+        server: SocketAddrV4,
+    ) -> Result<LoadGen, String> {
         let sockets = (0..sockets.max(1))
             .map(|_| {
                 let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("bind: {e}"))?;
@@ -92,17 +117,14 @@ impl LoadGen {
                 Ok(socket)
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let first = u32::from(Ipv4Addr::new(127, 0, 0, 2));
-        let clients = (0..clients.max(1) as u32)
-            .map(|n| Ipv4Addr::from(first + n))
-            .collect();
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         Ok(LoadGen {
             sockets,
             clients,
-            next_client: 0,
+            // The first request goes out from the first address.
+            next_client: usize::MAX,
             server,
             ring: vec![
                 Slot {
@@ -161,6 +183,36 @@ impl LoadGen {
         stats
     }
 
+    /// Sends `count` requests as fast as the server answers (`window` in flight), each from
+    /// the next client address; at most `limit` long.
+    pub fn feed(&mut self, count: u64, window: usize, limit: Duration) -> PhaseStats {
+        let mut stats = PhaseStats::default();
+        self.phase_start = self.head;
+        let began = Instant::now();
+        while stats.sent < count && began.elapsed() < limit {
+            while self.pending + BATCH <= window && stats.sent < count {
+                let left = (count - stats.sent).min(BATCH as u64) as usize;
+                if self.send_batch(left, &mut stats) == 0 {
+                    break;
+                }
+            }
+            self.receive(&mut stats, false);
+            self.expire(&mut stats);
+        }
+        self.drain(&mut stats, false);
+        stats.elapsed = began.elapsed();
+        stats
+    }
+
+    /// Lets the last answers arrive (until none is pending or the loss timeout passed).
+    fn drain(&mut self, stats: &mut PhaseStats, keep_latency: bool) {
+        let drain_end = Instant::now() + Duration::from_nanos(LOSS_TIMEOUT_NS);
+        while Instant::now() < drain_end && self.pending > 0 {
+            self.receive(stats, keep_latency);
+            self.expire(stats);
+        }
+    }
+
     /// Sends `rate` requests per second, evenly spaced, for `duration`, and records every
     /// answer's latency. Polls without blocking so the generator's own wake-up does not
     /// count as server latency.
@@ -172,20 +224,17 @@ impl LoadGen {
         let began = Instant::now();
         let mut sent = 0;
         while sent < total {
-            let due = began + Duration::from_nanos(sent * interval_ns);
-            if Instant::now() >= due {
-                self.send_batch(1, &mut stats);
-                sent += 1;
+            // Requests due by now leave together (one sendmmsg), so that high rates do
+            // not cost the generator a system call each.
+            let due = (began.elapsed().as_nanos() as u64 / interval_ns + 1).min(total);
+            if due > sent {
+                let count = (due - sent).min(BATCH as u64) as usize;
+                sent += self.send_batch(count, &mut stats).max(1) as u64;
             }
             self.receive(&mut stats, true);
             self.expire(&mut stats);
         }
-        // Let the last answers arrive.
-        let drain_end = Instant::now() + Duration::from_nanos(LOSS_TIMEOUT_NS);
-        while Instant::now() < drain_end && self.pending > 0 {
-            self.receive(&mut stats, true);
-            self.expire(&mut stats);
-        }
+        self.drain(&mut stats, true);
         stats.elapsed = began.elapsed();
         stats
     }
@@ -212,7 +261,7 @@ impl LoadGen {
             packet[44..48].copy_from_slice(&(seq as u32).to_be_bytes());
         }
         let sources: [Ipv4Addr; BATCH] = std::array::from_fn(|_| {
-            self.next_client = (self.next_client + 1) % self.clients.len();
+            self.next_client = self.next_client.wrapping_add(1) % self.clients.len();
             self.clients[self.next_client]
         });
         let socket = &self.sockets[self.next_socket];

@@ -17,15 +17,25 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use loadgen::LoadGen;
-use report::Row;
+use report::{MemoryRow, Row};
 use servers::{Binaries, Kind, Server};
 
 /// Set in the environment of the re-executed bench, inside its namespace.
 const IN_NETNS: &str = "NTP_BENCH_IN_NETNS";
 
-const USAGE: &str = "usage: serve [--only reflector,ours,chrony,ntpsec] [--seconds S] \
-[--rate R] [--clients N] [--sockets N] [--window W] [--rounds N] [--sync-wait S] [--ours PATH] [--chronyd PATH] \
-[--ntpsec PATH] [--out FILE] [--server-core C] [--gen-core C] [--nice N] [--metrics-load]";
+const USAGE: &str = "usage: serve [--quick] [--only reflector,ours,chrony,ntpsec] [--seconds S] \
+[--rate R] [--clients N] [--sockets N] [--window W] [--rounds N] [--sync-wait S] [--mru-clients N,N,...] \
+[--ours PATH] [--chronyd PATH] [--ntpsec PATH] [--out FILE] [--server-core C] [--gen-core C] [--nice N] \
+[--metrics-load]";
+
+/// How long the memory phase may feed one server (at least 100k clients a second is
+/// typical, so a million takes ten seconds or so).
+const MEMORY_FEED_LIMIT: Duration = Duration::from_secs(40);
+
+/// Requests in flight in the memory phase: fewer than a default socket buffer holds (about
+/// 270 small datagrams in 208 kB), so that few are dropped before the server sees them:
+/// a client counts only if it reached the server.
+const MEMORY_WINDOW: usize = 128;
 
 struct Options {
     kinds: Vec<Kind>,
@@ -41,6 +51,9 @@ struct Options {
     rounds: usize,
     /// How long to wait for a server to answer as synchronised before measuring anyway.
     sync_wait: f64,
+    /// Distinct client addresses after which the memory phase reads each server's memory
+    /// (cumulative, ascending); empty: no memory phase.
+    mru_clients: Vec<u64>,
     bins: Binaries,
     out: PathBuf,
     server_core: usize,
@@ -87,17 +100,18 @@ fn parse(raw: Vec<String>) -> Result<Options, String> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut options = Options {
         kinds: Kind::ALL.to_vec(),
-        seconds: 5.0,
+        seconds: 4.0,
         rate: 1000,
         clients: 64,
         sockets: 4,
         window: 512,
         rounds: 3,
         sync_wait: 60.0,
+        mru_clients: vec![10_000, 100_000, 1_000_000],
         bins: Binaries::defaults(repo),
         out: repo.join("target/bench-results.md"),
-        server_core: 1,
-        gen_core: 0,
+        server_core: 0,
+        gen_core: 1,
         nice: -20,
         metrics_load: false,
         raw: raw.clone(),
@@ -106,6 +120,14 @@ fn parse(raw: Vec<String>) -> Result<Options, String> {
     while let Some(flag) = args.next() {
         if flag == "--bench" {
             continue; // added by `cargo bench`
+        }
+        if flag == "--quick" {
+            // About a minute: one round, short phases, the memory phase up to 100k clients.
+            options.rounds = 1;
+            options.seconds = 2.0;
+            options.sync_wait = 20.0;
+            options.mru_clients = vec![10_000, 100_000];
+            continue;
         }
         if flag == "--metrics-load" {
             options.metrics_load = true;
@@ -136,6 +158,14 @@ fn parse(raw: Vec<String>) -> Result<Options, String> {
             "--rounds" => options.rounds = (number(&value)? as usize).max(1),
             "--window" => options.window = (number(&value)? as usize).max(32),
             "--sync-wait" => options.sync_wait = number(&value)?,
+            "--mru-clients" => {
+                options.mru_clients = value
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(|v| number(v).map(|n| n as u64))
+                    .collect::<Result<_, _>>()?;
+                options.mru_clients.sort_unstable();
+            }
             "--ours" => options.bins.ours = value.into(),
             "--chronyd" => options.bins.chronyd = value.into(),
             "--ntpsec" => options.bins.ntpsec = value.into(),
@@ -193,12 +223,22 @@ fn run(options: &Options) -> Result<(), String> {
         .iter()
         .map(|&kind| (kind, Vec::new(), None))
         .collect();
+    // Ours first in every round: its first saturation sets the rate of the second latency
+    // phase (half its maximum) for every server, kept for all rounds.
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    order.sort_by_key(|&i| results[i].0 != Kind::Ours);
+    let mut half_rate = None;
     for round in 1..=options.rounds {
-        for (kind, rows, failure) in results.iter_mut().filter(|(_, _, f)| f.is_none()) {
+        for &i in &order {
+            let (kind, rows, failure) = &mut results[i];
+            if failure.is_some() {
+                continue;
+            }
             eprintln!("== {} (round {round} of {})", kind.name(), options.rounds);
-            match measure(*kind, options) {
+            match measure(*kind, options, half_rate) {
                 Ok(row) => {
                     eprintln!("   {row:?}");
+                    half_rate.get_or_insert(row.half_rate);
                     rows.push(row);
                 }
                 Err(why) => {
@@ -218,7 +258,8 @@ fn run(options: &Options) -> Result<(), String> {
                 if let Some(mut best) = measured.pop() {
                     if best.generator_percent < 90.0 {
                         best.notes.push(format!(
-                            "the generator got only {:.0}% of its core: disturbed by other work",
+                            "the generator used only {:.0}% of its core: other work took it, or its window \
+                             was full of lost requests (see docs/benchmark.md)",
                             best.generator_percent
                         ));
                     }
@@ -227,7 +268,24 @@ fn run(options: &Options) -> Result<(), String> {
             }
         }
     }
-    let table = report::render(&rows, &failures, &preamble(options));
+    let mut memory = Vec::new();
+    if !options.mru_clients.is_empty() {
+        for &kind in &options.kinds {
+            eprintln!("== {} (memory)", kind.name());
+            match measure_memory(kind, options) {
+                Ok(row) => {
+                    eprintln!("   {row:?}");
+                    memory.push(row);
+                }
+                Err(why) => {
+                    eprintln!("   not measured: {why}");
+                    failures.push((format!("{} (memory)", kind.name()), why));
+                }
+            }
+        }
+    }
+    let mut table = report::render(&rows, &failures, &preamble(options, half_rate));
+    table.push_str(&report::render_memory(&memory, &options.mru_clients));
     print!("{table}");
     if let Some(dir) = options.out.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -240,7 +298,13 @@ fn run(options: &Options) -> Result<(), String> {
 /// `--metrics-load`: our ntpd with its metrics port, latency idle and under attack.
 fn run_metrics_load(options: &Options) -> Result<(), String> {
     let extra = ["--metrics", metrics_load::METRICS];
-    let mut server = Server::start(Kind::Ours, &options.bins, options.server_core, &extra)?;
+    let mut server = Server::start(
+        Kind::Ours,
+        &options.bins,
+        options.server_core,
+        &extra,
+        false,
+    )?;
     let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 123);
     let mut gen = LoadGen::new(options.sockets, options.clients, target)?;
     wait_until_synchronised(
@@ -269,10 +333,12 @@ fn run_metrics_load(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// The measurement sequence for one server; see docs/benchmark.md.
-fn measure(kind: Kind, options: &Options) -> Result<Row, String> {
+/// The measurement sequence for one server; see docs/benchmark.md. The second latency
+/// phase runs at `half_rate` (half of ours' maximum), or at half of this server's own when
+/// that is not known yet.
+fn measure(kind: Kind, options: &Options, half_rate: Option<u32>) -> Result<Row, String> {
     let udp_before = procfs::udp_counters();
-    let mut server = Server::start(kind, &options.bins, options.server_core, &[])?;
+    let mut server = Server::start(kind, &options.bins, options.server_core, &[], false)?;
     let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 123);
     let mut gen = LoadGen::new(options.sockets, options.clients, target)?;
     let mut row = Row {
@@ -282,6 +348,7 @@ fn measure(kind: Kind, options: &Options) -> Result<Row, String> {
     wait_until_synchronised(&mut gen, &mut server, options.sync_wait, &mut row)?;
     std::thread::sleep(Duration::from_secs(1));
     row.rss_idle_mb = procfs::rss_kib(server.pid)? as f64 / 1024.0;
+    row.private_idle_mb = procfs::private_kib(server.pid)? as f64 / 1024.0;
 
     let phase = Duration::from_secs_f64(options.seconds);
     gen.saturate(Duration::from_secs(1), options.window); // warm-up, not counted
@@ -305,7 +372,19 @@ fn measure(kind: Kind, options: &Options) -> Result<Row, String> {
     row.p99_us = report::percentile_us(&paced.latencies_ns, 99);
     note_losses(&mut row, &format!("{}/s", options.rate), &paced);
 
+    std::thread::sleep(Duration::from_millis(200));
+    row.half_rate = half_rate
+        .unwrap_or((row.answers_per_sec / 2.0) as u32)
+        .max(1);
+    let mut half = gen.paced(phase, row.half_rate);
+    half.latencies_ns.sort_unstable();
+    row.p50_half_us = report::percentile_us(&half.latencies_ns, 50);
+    row.p99_half_us = report::percentile_us(&half.latencies_ns, 99);
+    let phase_name = format!("{}/s", row.half_rate);
+    note_losses(&mut row, &phase_name, &half);
+
     row.rss_loaded_mb = procfs::rss_kib(server.pid)? as f64 / 1024.0;
+    row.private_loaded_mb = procfs::private_kib(server.pid)? as f64 / 1024.0;
     let udp_errors = procfs::udp_errors(&udp_before, &procfs::udp_counters());
     if !udp_errors.is_empty() {
         row.notes
@@ -316,6 +395,52 @@ fn measure(kind: Kind, options: &Options) -> Result<Row, String> {
             "server exited during the run:\n{}",
             server.output()
         ));
+    }
+    Ok(row)
+}
+
+/// The memory phase for one server: started afresh (our ntpd with its MRU monitor on, as
+/// by default), fed requests from ever new client addresses, its memory read idle and
+/// after each step of `mru_clients`.
+fn measure_memory(kind: Kind, options: &Options) -> Result<MemoryRow, String> {
+    let mut server = Server::start(kind, &options.bins, options.server_core, &[], true)?;
+    let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 123);
+    let mut row = MemoryRow {
+        name: kind.name().to_string(),
+        ..MemoryRow::default()
+    };
+    let mut probe = LoadGen::new(1, 1, target)?;
+    let mut unused = Row::default();
+    wait_until_synchronised(&mut probe, &mut server, options.sync_wait, &mut unused)?;
+    std::thread::sleep(Duration::from_secs(1));
+    let memory = |pid| -> Result<(f64, f64), String> {
+        Ok((
+            procfs::rss_kib(pid)? as f64 / 1024.0,
+            procfs::private_kib(pid)? as f64 / 1024.0,
+        ))
+    };
+    row.idle = memory(server.pid)?;
+    let total = options.mru_clients.last().copied().unwrap_or(0);
+    let mut gen = LoadGen::distinct(options.sockets, total as usize, target)?;
+    let mut fed = 0;
+    for &clients in &options.mru_clients {
+        let stats = gen.feed(clients - fed, MEMORY_WINDOW, MEMORY_FEED_LIMIT);
+        fed += stats.sent;
+        if fed < clients || stats.answered < stats.sent * 9 / 10 {
+            row.notes.push(format!(
+                "step {clients}: {} sent, {} answered, {} lost, {} kiss-o'-death in {:.1} s",
+                stats.sent,
+                stats.answered,
+                stats.lost,
+                stats.kod,
+                stats.elapsed.as_secs_f64()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        row.steps.push(memory(server.pid)?);
+    }
+    if !server.running() {
+        return Err(format!("server exited:\n{}", server.output()));
     }
     Ok(row)
 }
@@ -368,7 +493,7 @@ fn note_losses(row: &mut Row, phase: &str, stats: &loadgen::PhaseStats) {
 }
 
 /// The conditions of the run, printed above the table.
-fn preamble(options: &Options) -> String {
+fn preamble(options: &Options, half_rate: Option<u32>) -> String {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -382,8 +507,9 @@ fn preamble(options: &Options) -> String {
     format!(
         "## NTP server benchmark\n\nLoopback in a fresh network namespace; kernel {}, {}; server on core {}, \
          generator on core {}; both at nice {}; {} client addresses over {} sockets; saturation {} s with {} \
-         requests in flight (after 1 s warm-up); latency at {}/s for {} s; each row is the round with the \
-         most answers/s of {} interleaved rounds. Load average at the end: {}.\n",
+         requests in flight (after 1 s warm-up); latency at {}/s for {} s, then at {}/s (half of ours' first \
+         maximum) for {} s; each row is the round with the most answers/s of {} interleaved rounds. Load \
+         average at the end: {}.\n",
         kernel.trim(),
         cpu,
         options.server_core,
@@ -394,6 +520,8 @@ fn preamble(options: &Options) -> String {
         options.seconds,
         options.window,
         options.rate,
+        options.seconds,
+        half_rate.map_or("(none)".to_string(), |r| r.to_string()),
         options.seconds,
         options.rounds,
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")

@@ -1,5 +1,5 @@
 //! Server cost as the kernel accounts it: CPU ticks from `/proc/PID/stat`, RSS from
-//! `/proc/PID/status`. Both cover every thread of the process, so a daemon that moves work
+//! `/proc/PID/status`, unique memory from `/proc/PID/smaps_rollup`. Both cover every thread of the process, so a daemon that moves work
 //! to helper threads is charged for it.
 
 use std::fs;
@@ -51,12 +51,37 @@ pub fn cpu_time(pid: u32) -> Result<CpuTime, String> {
 
 /// Resident set size (`VmRSS`) in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/status");
-    let text = fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("{path}: no VmRSS line"))
+    kib_fields(&format!("/proc/{pid}/status"), &["VmRSS:"])
+}
+
+/// Memory only this process holds (`Private_Clean` + `Private_Dirty`), in KiB: RSS less
+/// the pages of shared libraries and of the binary that other processes map too.
+pub fn private_kib(pid: u32) -> Result<u64, String> {
+    kib_fields(
+        &format!("/proc/{pid}/smaps_rollup"),
+        &["Private_Clean:", "Private_Dirty:"],
+    )
+}
+
+/// The sum of the `NAME: N kB` lines of `path` named in `names`.
+fn kib_fields(path: &str, names: &[&str]) -> Result<u64, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    names
+        .iter()
+        .map(|name| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|value| {
+                    value
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .ok_or_else(|| format!("{path}: no {name} line"))
+        })
+        .sum()
 }
 
 fn ticks_per_second() -> f64 {

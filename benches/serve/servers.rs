@@ -68,17 +68,19 @@ pub struct Server {
 
 impl Server {
     /// Starts `kind` on `core`, with `extra` arguments after its own. The reflector is this
-    /// bench binary run with `--reflector`.
+    /// bench binary run with `--reflector`. `monitor`: our ntpd keeps its MRU list (the
+    /// default, for the memory phase) instead of `disable monitor`.
     pub fn start(
         kind: Kind,
         bins: &Binaries,
         core: usize,
         extra: &[&str],
+        monitor: bool,
     ) -> Result<Server, String> {
         let dir =
             std::env::temp_dir().join(format!("ntp-bench-{}-{}", std::process::id(), kind.name()));
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let (program, args) = command_line(kind, bins, &dir)?;
+        let (program, args) = command_line(kind, bins, &dir, monitor)?;
         let log = fs::File::create(dir.join("output.log")).map_err(|e| e.to_string())?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let mut command = Command::new("taskset");
@@ -139,7 +141,12 @@ impl Drop for Server {
 }
 
 /// Program and arguments for `kind`, writing its configuration into `dir`.
-fn command_line(kind: Kind, bins: &Binaries, dir: &Path) -> Result<(PathBuf, Vec<String>), String> {
+fn command_line(
+    kind: Kind,
+    bins: &Binaries,
+    dir: &Path,
+    monitor: bool,
+) -> Result<(PathBuf, Vec<String>), String> {
     let conf = dir.join("server.conf");
     let path = |name: &str| dir.join(name).display().to_string();
     let (program, text, args) = match kind {
@@ -150,7 +157,8 @@ fn command_line(kind: Kind, bins: &Binaries, dir: &Path) -> Result<(PathBuf, Vec
         Kind::Ours => (
             bins.ours.clone(),
             format!(
-                "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable monitor\ndriftfile {}\n",
+                "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n{}driftfile {}\n",
+                if monitor { "" } else { "disable monitor\n" },
                 path("ntp.drift")
             ),
             vec!["-n".into(), "-c".into()],

@@ -10,7 +10,6 @@ use ntp6::refclock::local::{LocalClock, LocalFudge};
 use ntp6::restrict::{AccessControl, Monitor, RestrictList};
 use ntp6::time::{NtpDuration, NtpTimestamp, Ppm};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// The engine type the harness builds.
 pub type TestEngine = Engine<VirtualClock<ManualMono>>;
@@ -94,7 +93,7 @@ pub fn exchange_at(
         bytes,
         source: from,
         local,
-        age: Duration::ZERO,
+        received: None,
     };
     let mut replies = Vec::new();
     e.handle_datagram(&dgram, &mut |r| replies.push(r.to_vec()));

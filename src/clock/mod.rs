@@ -11,6 +11,15 @@ use crate::time::{NtpDuration, NtpTimestamp, Ppm};
 use crate::wire::ntp::Leap;
 use std::fmt;
 
+/// `ago` if it is a plausible age of a datagram (0 to 1 s), else zero.
+fn recent(ago: NtpDuration) -> NtpDuration {
+    if (NtpDuration::ZERO..NtpDuration::ONE_SECOND).contains(&ago) {
+        ago
+    } else {
+        NtpDuration::ZERO
+    }
+}
+
 /// Why the clock refused an operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClockError {
@@ -55,6 +64,17 @@ pub const FREQUENCY_LIMIT: Ppm = Ppm(500.0);
 pub trait Clock {
     /// The current time of this clock.
     fn now(&self) -> NtpTimestamp;
+    /// This clock's reading at the moment the system's real-time clock read `realtime`:
+    /// how a kernel receive timestamp (SO_TIMESTAMPNS, always CLOCK_REALTIME) becomes a
+    /// receive time in this clock's time base without reading any clock per datagram
+    /// where the two are the same. The default goes through how long ago that moment was
+    /// (one CLOCK_REALTIME read), right for any clock running at about the real rate; a
+    /// moment in the future or over a second ago (the real clock was stepped) counts as
+    /// now.
+    fn at_realtime(&self, realtime: NtpTimestamp) -> NtpTimestamp {
+        let now = self.now();
+        now + -recent(system::realtime_now() - realtime)
+    }
     /// Monotonic time, immune to steps, for timers and intervals.
     fn mono(&self) -> std::time::Duration;
     /// Monotonic time including time spent suspended (CLOCK_BOOTTIME): when it runs ahead

@@ -337,6 +337,16 @@ impl<K: Kernel> SystemClock<K> {
     }
 }
 
+/// CLOCK_REALTIME now, read directly: what kernel receive timestamps are compared with
+/// (see [`Clock::at_realtime`]).
+pub(super) fn realtime_now() -> NtpTimestamp {
+    realtime(LinuxKernel.gettime(libc::CLOCK_REALTIME))
+}
+
+fn realtime(ts: libc::timespec) -> NtpTimestamp {
+    NtpTimestamp::from_unix(ts.tv_sec, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
 /// A CLOCK_MONOTONIC or CLOCK_BOOTTIME reading as a duration.
 fn since_boot(ts: libc::timespec) -> Duration {
     Duration::new(
@@ -347,8 +357,12 @@ fn since_boot(ts: libc::timespec) -> Duration {
 
 impl<K: Kernel> Clock for SystemClock<K> {
     fn now(&self) -> NtpTimestamp {
-        let ts = self.kernel.gettime(libc::CLOCK_REALTIME);
-        NtpTimestamp::from_unix(ts.tv_sec, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+        realtime(self.kernel.gettime(libc::CLOCK_REALTIME))
+    }
+
+    /// This clock is CLOCK_REALTIME: a kernel timestamp is already a reading of it.
+    fn at_realtime(&self, realtime: NtpTimestamp) -> NtpTimestamp {
+        realtime
     }
 
     fn mono(&self) -> Duration {
@@ -719,6 +733,12 @@ mod tests {
             c.slew(NtpDuration::ONE_SECOND),
             Err(ClockError::NotPermitted)
         );
+    }
+
+    #[test]
+    fn kernel_timestamps_are_readings_of_the_system_clock() {
+        let stamp = NtpTimestamp::from_unix(1_700_000_000, 123_456_789);
+        assert_eq!(clock().at_realtime(stamp), stamp);
     }
 
     #[test]

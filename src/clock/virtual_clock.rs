@@ -177,11 +177,16 @@ impl<M: MonoSource> VirtualClock<M> {
 
     /// Reading offset accumulated since the anchor and the slew left, after `elapsed` s.
     fn progress(&self, elapsed: f64) -> (f64, f64) {
-        let rate =
-            1.0 + self.drift.as_ratio() + self.correction.as_ratio() + self.slew_rate.as_ratio();
+        let rate = self.rate();
         let slewable = elapsed * MAX_SLEW_RATE;
         let slewed = self.pending_slew.clamp(-slewable, slewable);
         (elapsed * rate + slewed, self.pending_slew - slewed)
+    }
+
+    /// Seconds of this clock per second of monotonic time (without a pending slew's
+    /// 500 PPM at most).
+    fn rate(&self) -> f64 {
+        1.0 + self.drift.as_ratio() + self.correction.as_ratio() + self.slew_rate.as_ratio()
     }
 
     fn reanchor(&mut self) {
@@ -198,6 +203,13 @@ impl<M: MonoSource> Clock for VirtualClock<M> {
     fn now(&self) -> NtpTimestamp {
         let (advance, _) = self.progress(self.elapsed());
         self.anchor_value + NtpDuration::from_secs_f64(advance)
+    }
+
+    /// The datagram's age in real time, run at this clock's rate: with a 10% slew rate a
+    /// real millisecond is 1.1 ms of this clock.
+    fn at_realtime(&self, realtime: NtpTimestamp) -> NtpTimestamp {
+        let ago = super::recent(super::system::realtime_now() - realtime);
+        self.now() + -ago.mul_f64(self.rate())
     }
 
     fn mono(&self) -> Duration {
@@ -273,6 +285,46 @@ mod tests {
 
     fn secs_since_start(c: &VirtualClock<Manual>) -> f64 {
         (c.now() - NtpTimestamp::from_unix(1_700_000_000, 0)).to_secs_f64()
+    }
+
+    /// The real clock's reading `ms` milliseconds ago, as a kernel receive timestamp.
+    fn realtime_ago(ms: i32) -> NtpTimestamp {
+        crate::clock::system::realtime_now() + -NtpDuration::from_nanos(i64::from(ms) * 1_000_000)
+    }
+
+    fn ms(d: NtpDuration) -> f64 {
+        d.to_secs_f64() * 1e3
+    }
+
+    #[test]
+    fn kernel_timestamps_map_into_the_virtual_time_base() {
+        // A virtual clock 100 s ahead of the real one: a datagram stamped by the kernel
+        // 20 ms ago arrived 20 ms before this clock's now, not 100 s off.
+        let (_, c) = clock(100.0, 0.0);
+        let rx = c.at_realtime(realtime_ago(20));
+        let age = ms(c.now() - rx);
+        // The real clock moves on between the two reads (microseconds): a loose bound.
+        assert!((19.9..25.0).contains(&age), "age {age} ms");
+    }
+
+    #[test]
+    fn kernel_timestamp_ages_run_at_the_clocks_rate() {
+        let (_, mut c) = clock(-3.0, 0.0);
+        c.set_slew_rate(Ppm(50_000.0)).unwrap(); // 5% fast
+        let age = ms(c.now() - c.at_realtime(realtime_ago(400)));
+        assert!((419.9..425.0).contains(&age), "age {age} ms");
+    }
+
+    #[test]
+    fn implausible_kernel_timestamps_count_as_now() {
+        let (_, c) = clock(0.0, 0.0);
+        for stamp in [
+            realtime_ago(-5_000),
+            realtime_ago(3_000),
+            NtpTimestamp::ZERO,
+        ] {
+            assert_eq!(c.at_realtime(stamp), c.now(), "{stamp:?}");
+        }
     }
 
     #[test]

@@ -232,7 +232,6 @@ mod tests {
     use super::super::Settings;
     use super::*;
     use crate::time::NtpTimestamp;
-    use std::time::Duration;
 
     const WILDCARD: &str = "0.0.0.0:123";
 
@@ -256,7 +255,7 @@ mod tests {
             bytes,
             source: from.parse().unwrap(),
             local: Some(local.parse().unwrap()),
-            age: Duration::ZERO,
+            received: None,
         };
         let mut replies = Vec::new();
         e.handle_datagram(&dgram, &mut |r| replies.push(Header::decode(r).unwrap()));

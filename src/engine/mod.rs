@@ -37,7 +37,7 @@ use crate::restrict::{
 };
 use crate::server;
 use crate::stats::Record;
-use crate::time::{NtpDuration, Ppm};
+use crate::time::{NtpTimestamp, Ppm};
 use crate::wire::ntp::{peek_mode, Header, Leap, Mode, Packet, RefId, HEADER_LEN};
 pub use casting::Casting;
 use control_view::{MruView, View};
@@ -154,8 +154,9 @@ pub struct Datagram<'a> {
     pub source: SocketAddr,
     /// Our address it arrived on (the interface socket's), if known.
     pub local: Option<SocketAddr>,
-    /// How long ago the kernel received it.
-    pub age: Duration,
+    /// When the kernel received it, by CLOCK_REALTIME (its SO_TIMESTAMPNS stamp), if it
+    /// said; mapped into the clock's time base by [`Clock::at_realtime`].
+    pub received: Option<NtpTimestamp>,
 }
 
 /// Work for the shell.
@@ -623,7 +624,8 @@ impl<C: Clock> Engine<C> {
             mode,
             version,
         };
-        let access = self.access.check(self.clock.mono(), &arrival, has_mac);
+        let clock = &self.clock;
+        let access = self.access.check(|| clock.mono(), &arrival, has_mac);
         self.counters.denied(&access);
         let reply = match (access, packet) {
             (Access::Control(rights), _) => {
@@ -718,9 +720,9 @@ impl<C: Clock> Engine<C> {
         match (grant.mode, known) {
             (Mode::Client, _) if casting::to_group(dgram) && !self.answers_manycast(header) => {}
             (Mode::Client, _) => match grant.client_reply(auth) {
-                ClientReply::Serve => return Some((self.serve(header, dgram.age), same_key)),
+                ClientReply::Serve => return Some((self.serve(header, dgram), same_key)),
                 ClientReply::ServeCryptoNak => {
-                    return Some((self.serve(header, dgram.age), ReplyMac::CryptoNak))
+                    return Some((self.serve(header, dgram), ReplyMac::CryptoNak))
                 }
                 ClientReply::Drop => {}
             },
@@ -741,14 +743,12 @@ impl<C: Clock> Engine<C> {
                         return match self.mobilize_passive(dgram.source, header, key) {
                             Some(id) => self.receive(id, grant, packet, auth, dgram),
                             // Every passive slot holds a reachable peer: answer, keep nothing.
-                            None => Some((self.serve(header, dgram.age), same_key)),
+                            None => Some((self.serve(header, dgram), same_key)),
                         };
                     }
-                    NewSymmetric::ReplyOnly => {
-                        return Some((self.serve(header, dgram.age), same_key))
-                    }
+                    NewSymmetric::ReplyOnly => return Some((self.serve(header, dgram), same_key)),
                     NewSymmetric::CryptoNak => {
-                        return Some((self.serve(header, dgram.age), ReplyMac::CryptoNak))
+                        return Some((self.serve(header, dgram), ReplyMac::CryptoNak))
                     }
                     NewSymmetric::Drop => {}
                 }
@@ -795,7 +795,7 @@ impl<C: Clock> Engine<C> {
     ) -> Option<(Header, ReplyMac)> {
         let header = &packet.header;
         let now = self.clock.mono();
-        let rx = self.clock.now() + -age_of(dgram.age);
+        let rx = self.receive_time(dgram, self.clock.now());
         let vars = self.system.vars;
         let was_synchronised = self.source_synchronised(id);
         let peer = self.sources.network_mut().get_mut(id)?;
@@ -913,22 +913,26 @@ impl<C: Clock> Engine<C> {
         }
     }
 
-    /// The server reply, with the receive time pushed back by how long the datagram waited.
-    fn serve(&mut self, request: &Header, age: Duration) -> Header {
+    /// The server reply: received when the kernel says, sent now (on the system clock
+    /// the one clock read per answer).
+    fn serve(&mut self, request: &Header, dgram: &Datagram) -> Header {
         let now = self.clock.now();
         self.counters.served += 1;
         server::reply(
             request,
             &self.system.vars,
-            now + -age_of(age),
-            self.clock.now(),
+            self.receive_time(dgram, now),
+            now,
         )
     }
-}
 
-/// A receive age as a clock duration.
-fn age_of(age: Duration) -> NtpDuration {
-    NtpDuration::from_nanos(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX))
+    /// When `dgram` arrived in the clock's time base: the kernel's timestamp, or `now`
+    /// when it gave none.
+    fn receive_time(&self, dgram: &Datagram, now: NtpTimestamp) -> NtpTimestamp {
+        dgram
+            .received
+            .map_or(now, |realtime| self.clock.at_realtime(realtime))
+    }
 }
 
 #[cfg(test)]
@@ -939,7 +943,7 @@ mod tests {
     use crate::restrict::{
         Family, Monitor, RestrictEntry, RestrictFlag, RestrictFlags, RestrictList,
     };
-    use crate::time::NtpTimestamp;
+    use crate::time::{NtpDuration, NtpTimestamp};
     use crate::wire::ntp::{Header, KissCode, Leap};
 
     const TRUE_START: u64 = 0xeeab_8600_0000_0000;
@@ -1003,7 +1007,7 @@ mod tests {
             bytes,
             source: from.parse().unwrap(),
             local: None,
-            age: Duration::ZERO,
+            received: None,
         };
         let mut replies = Vec::new();
         e.handle_datagram(&dgram, &mut |r| replies.push(Header::decode(r).unwrap()));

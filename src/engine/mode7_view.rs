@@ -49,14 +49,13 @@ mod tests {
     use super::*;
     use crate::restrict::RestrictFlag;
     use crate::wire::mode7::{code, Header, PeerSummary, SysInfo, IMPL_XNTPD, REQ_LEN_NOMAC};
-    use std::time::Duration;
 
     fn raw(e: &mut super::super::tests::TestEngine, from: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
         let dgram = Datagram {
             bytes,
             source: from.parse().unwrap(),
             local: None,
-            age: Duration::ZERO,
+            received: None,
         };
         let mut out = Vec::new();
         e.handle_datagram(&dgram, &mut |r| out.push(r.to_vec()));

@@ -10,7 +10,7 @@ use crate::discipline::select::SelectStatus;
 use crate::refclock::driver::{Fudge, Kind};
 use crate::refclock::pps::{KTime, PpsInfo};
 use crate::restrict::{Family, Monitor, RestrictList};
-use crate::time::{NtpTimestamp, PollInterval};
+use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
 
 /// 2026-12-06 00:00:00 UTC as NTP seconds.
 const TRUE_START_SECS: u64 = 0xeeab_8600;

@@ -9,7 +9,7 @@ use super::*;
 use crate::clock::{ManualMono, MonoSource, VirtualClock, VirtualClockSpec};
 use crate::control::ControlState;
 use crate::restrict::{Family, Monitor, RestrictList};
-use crate::time::{NtpShort, NtpTimestamp};
+use crate::time::{NtpDuration, NtpShort, NtpTimestamp};
 use crate::wire::ntp::{Header, Leap, Mode};
 
 const TRUE_START: u64 = 0xeeab_8600_0000_0000;
@@ -81,7 +81,7 @@ fn second(mono: &ManualMono, e: &mut TestEngine) -> bool {
             bytes: &reply,
             source: SERVER.parse().unwrap(),
             local: None,
-            age: Duration::ZERO,
+            received: None,
         };
         e.handle_datagram(&dgram, &mut |_| {});
     }

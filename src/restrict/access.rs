@@ -22,7 +22,7 @@
 
 use super::flags::{RestrictFlag, RestrictFlags};
 use super::list::RestrictList;
-use super::mru::{Arrival, Monitor, RateLimits};
+use super::mru::{Arrival, Monitor, Observation, RateLimits};
 use crate::wire::ntp::{Header, KissCode, Leap, Mode};
 use std::time::Duration;
 
@@ -249,19 +249,24 @@ fn screen(arrival: &Arrival, has_mac: bool, flags: RestrictFlags) -> Result<Mode
 /// The full decision for one packet whose source has `flags`. Records it in `monitor`
 /// if it gets that far. `has_mac`: whether anything MAC-like (including a crypto-NAK)
 /// follows the header; the MAC itself is verified later, and only for packets that
-/// proceed, so a flood costs no digests.
+/// proceed, so a flood costs no digests. `now` (monotonic time) is asked only when the
+/// monitor runs: with it off, a packet costs no clock read.
 pub fn decide(
     arrival: &Arrival,
     has_mac: bool,
     flags: RestrictFlags,
     monitor: &mut Monitor,
-    now: Duration,
+    now: impl FnOnce() -> Duration,
 ) -> Access {
     let mode = match screen(arrival, has_mac, flags) {
         Ok(mode) => mode,
         Err(access) => return access,
     };
-    let seen = monitor.observe(now, arrival, flags);
+    let seen = if monitor.is_active() {
+        monitor.observe(now(), arrival, flags)
+    } else {
+        Observation::default()
+    };
     if seen.limited {
         return match mode {
             Mode::Client if seen.kod_allowed => Access::Kiss {
@@ -320,7 +325,12 @@ impl AccessControl {
     }
 
     /// Decides about a packet (see [`decide`]).
-    pub fn check(&mut self, now: Duration, arrival: &Arrival, has_mac: bool) -> Access {
+    pub fn check(
+        &mut self,
+        now: impl FnOnce() -> Duration,
+        arrival: &Arrival,
+        has_mac: bool,
+    ) -> Access {
         let flags = self.list.lookup(arrival.src);
         decide(arrival, has_mac, flags, &mut self.monitor, now)
     }
@@ -450,7 +460,7 @@ mod tests {
                 has_mac,
                 flags(f),
                 &mut monitor,
-                Duration::ZERO,
+                || Duration::ZERO,
             );
             assert_eq!(got, want, "{name}");
         }
@@ -526,7 +536,7 @@ mod tests {
         let (mut kisses, mut served, mut dropped) = (0, 0, 0);
         for k in 0..1000u64 {
             let now = Duration::from_millis(10 * k);
-            match acl.check(now, &flooder, false) {
+            match acl.check(|| now, &flooder, false) {
                 Access::Kiss { code, reply_mode } => {
                     assert_eq!((code, reply_mode), (KissCode::Rate, Mode::Server));
                     kisses += 1;
@@ -539,7 +549,7 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
             if k % 250 == 0 {
-                let got = acl.check(now, &other, false);
+                let got = acl.check(|| now, &other, false);
                 assert!(
                     matches!(got, Access::Proceed(_)),
                     "other client got {got:?}"
@@ -553,7 +563,7 @@ mod tests {
         let mut local = arrival(Mode::Client, 4, 40000);
         local.src.set_ip("127.0.0.1".parse().unwrap());
         for k in 0..100 {
-            let got = acl.check(Duration::from_millis(k), &local, false);
+            let got = acl.check(|| Duration::from_millis(k), &local, false);
             assert!(matches!(got, Access::Proceed(_)));
         }
     }
@@ -568,7 +578,7 @@ mod tests {
         ] {
             let mut acl = AccessControl::new(rhel_server_list(), Monitor::new(8));
             let a = arrival(mode, 4, 123);
-            acl.check(Duration::ZERO, &a, false);
+            acl.check(|| Duration::ZERO, &a, false);
             let want = match first_kiss {
                 Some(reply_mode) => Access::Kiss {
                     code: KissCode::Rate,
@@ -576,7 +586,7 @@ mod tests {
                 },
                 None => Access::Drop(Denied::RateLimited),
             };
-            assert_eq!(acl.check(Duration::ZERO, &a, false), want, "{mode:?}");
+            assert_eq!(acl.check(|| Duration::ZERO, &a, false), want, "{mode:?}");
         }
     }
 
@@ -591,12 +601,12 @@ mod tests {
         .unwrap();
         let mut acl = AccessControl::new(list, Monitor::new(8));
         for mode in [Mode::Control, Mode::Private, Mode::Client] {
-            acl.check(Duration::ZERO, &arrival(mode, 4, 40000), false);
+            acl.check(|| Duration::ZERO, &arrival(mode, 4, 40000), false);
         }
         assert!(acl.monitor().is_empty());
         let mut served = arrival(Mode::Client, 4, 40000);
         served.src.set_ip("198.51.100.1".parse().unwrap());
-        acl.check(Duration::ZERO, &served, false);
+        acl.check(|| Duration::ZERO, &served, false);
         assert_eq!(acl.monitor().len(), 1);
     }
 
@@ -605,15 +615,15 @@ mod tests {
         let mut acl = AccessControl::new(rhel_server_list(), Monitor::new(8));
         acl.set_monitor_enabled(false);
         let a = arrival(Mode::Client, 4, 40000);
-        acl.check(Duration::ZERO, &a, false);
+        acl.check(|| Duration::ZERO, &a, false);
         assert!(matches!(
-            acl.check(Duration::ZERO, &a, false),
+            acl.check(|| Duration::ZERO, &a, false),
             Access::Kiss { .. }
         ));
         acl.set_list(RestrictList::new());
         assert!(acl.monitor().is_empty());
         assert!(matches!(
-            acl.check(Duration::ZERO, &a, false),
+            acl.check(|| Duration::ZERO, &a, false),
             Access::Proceed(_)
         ));
     }

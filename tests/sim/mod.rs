@@ -550,7 +550,7 @@ impl Sim {
                     bytes: &flight.bytes,
                     source: flight.from,
                     local: Some(addr),
-                    age: Duration::ZERO,
+                    received: None,
                 };
                 let mut replies = Vec::new();
                 node.engine
