@@ -42,15 +42,17 @@ fn reach(row: &str) -> u32 {
 /// Our server with LOCAL(0) and `extra` config; chronyd on the client host as its
 /// symmetric peer with `peer_options` (and `chrony_extra` config). Once our passive
 /// association is reachable, chronyd must have a measurement from us passing all its
-/// tests, and our log the association's mobilisation.
+/// tests, and our log the association's mobilisation (a peer event: classic logs only the
+/// sync class unless `logconfig` asks for more).
 fn symmetric_with_chronyd(extra: &str, peer_options: &str, chrony_extra: &str) {
     if require_peer("chronyd").is_none() {
         return;
     }
     let Some(mut lab) = LanLab::new() else { return };
-    let conf = lab
-        .tmp
-        .write("server.conf", &format!("{}{extra}", common::LOCAL_CONF));
+    let conf = lab.tmp.write(
+        "server.conf",
+        &format!("{}logconfig +peerevents\n{extra}", common::LOCAL_CONF),
+    );
     let argv = [
         env!("CARGO_BIN_EXE_ntpd"),
         "-n",
