@@ -18,6 +18,10 @@ const BROADCAST: &str = "172.25.0.255";
 const KEYS: &str = "1 md5 md5-secret-key\n";
 
 /// ntpdig from `from` against `addr`: (stratum, offset), None while it serves no time.
+/// Mobilisations are peer events, which classic (and so ours) logs only when asked: the
+/// tests read them from the log.
+const PEER_EVENTS: &str = "logconfig +peerevents\n";
+
 fn dig(lab: &LanLab, from: &str, addr: &str) -> Option<(u8, f64)> {
     let bin = common::peer("ntpdig")?;
     let out = lab.host(from).run(
@@ -101,7 +105,11 @@ fn chronyd_broadcasts_and_our_client_serves_within_10_ms() {
         return;
     }
     server_ready(&lab, 10);
-    let client = lab.ours(CLIENT, "broadcastclient\ndisable auth\n", Some("0.05"));
+    let client = lab.ours(
+        CLIENT,
+        &format!("broadcastclient\ndisable auth\n{PEER_EVENTS}"),
+        Some("0.05"),
+    );
     client_serves(
         &lab,
         client,
@@ -163,9 +171,13 @@ fn our_broadcast_server_with_a_key_is_heard_only_with_the_key() {
     );
     lab.ours(SERVER, &server_conf, None);
     server_ready(&lab, 11);
-    let with_key = format!("keys {keys}\ntrustedkey 1\nbroadcastclient\n");
+    let with_key = format!("keys {keys}\ntrustedkey 1\nbroadcastclient\n{PEER_EVENTS}");
     let client = lab.ours(CLIENT, &with_key, Some("0.05"));
-    let without = lab.ours(CLIENT2, "broadcastclient\n", Some("0.05"));
+    let without = lab.ours(
+        CLIENT2,
+        &format!("broadcastclient\n{PEER_EVENTS}"),
+        Some("0.05"),
+    );
     client_serves(
         &lab,
         client,
@@ -215,7 +227,7 @@ fn our_multicast_server_and_multicastclient() {
     server_ready(&lab, 11);
     let client = lab.ours(
         CLIENT,
-        "multicastclient 224.0.1.1\ndisable auth\n",
+        &format!("multicastclient 224.0.1.1\ndisable auth\n{PEER_EVENTS}"),
         Some("0.05"),
     );
     client_serves(

@@ -29,7 +29,7 @@ fn manycast_client_finds_and_selects_both_servers() {
     }
     let client = lab.ours(
         CLIENT,
-        &format!("manycastclient {GROUP} minpoll 4 iburst\n"),
+        &format!("manycastclient {GROUP} minpoll 4 iburst\nlogconfig +peerevents\n"),
         Some("0.05"),
     );
     let started = Instant::now();

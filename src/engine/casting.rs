@@ -157,7 +157,7 @@ impl<C: Clock> Engine<C> {
         let peer = self.sources.network_mut().get_mut(id)?;
         peer.assoc
             .start_listening(casting.volley, casting.broadcast_delay);
-        log::info!("{} broadcast client association {id} mobilized", addr.ip());
+        log::info!(target: crate::logclass::PEER_EVENTS, "{} broadcast client association {id} mobilized", addr.ip());
         Some(id)
     }
 
@@ -208,7 +208,7 @@ impl<C: Clock> Engine<C> {
         if let Some(id) = self.mobilize(spec) {
             self.manycast_found.push(id);
             self.counters.to_associations += 1;
-            log::info!("{} manycast server association {id} mobilized", source.ip());
+            log::info!(target: crate::logclass::PEER_EVENTS, "{} manycast server association {id} mobilized", source.ip());
         }
     }
 
