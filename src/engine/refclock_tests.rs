@@ -1,6 +1,7 @@
 //! Device reference clocks through the whole engine: what the device module reads goes in
 //! as [`Input`]s, ntpq's view comes out. An NMEA receiver numbers the seconds (`prefer`);
-//! a PPS clock on the same seconds takes over as the `o` peer only while it does.
+//! a PPS clock on the same seconds takes over as the `o` peer only while it does, the
+//! receiver staying `*` as in classic's `ntpq -p`.
 
 use super::control_view::View;
 use super::*;
@@ -142,6 +143,9 @@ fn pps_waits_for_the_prefer_peer_then_is_the_o_peer() {
     run(&mono, &mut e, 17, 32, true);
     assert_eq!(e.system().peer, Some(101), "{:?}", e.system());
     assert_eq!(tally(&e, 101), SelectStatus::PpsPeer as u8);
+    // As classic (`*GPS_NMEA(0)` over `oPPS(0)`): the prefer peer numbering the seconds
+    // keeps the sys.peer status while the system peer variable names the PPS peer.
+    assert_eq!(tally(&e, 100), SelectStatus::SystemPeer as u8);
     assert_eq!(e.system().refid, RefId::from_ascii("PPS"));
     // The receiver goes silent: once it is unreachable (8 polls) no prefer peer numbers
     // the seconds and PPS is dropped.
