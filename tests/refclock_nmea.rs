@@ -42,7 +42,7 @@ fn nmea_over_a_pty_is_selected_within_10_ms_and_bad_checksums_are_counted() {
     std::fs::create_dir_all(&stats).unwrap();
     let conf = format!(
         "server 127.127.20.0 minpoll 4 maxpoll 4 mode 1 path {}\n\
-         fudge 127.127.20.0 time2 0.050\n\
+         fudge 127.127.20.0 time2 0.050 flag1 1\n\
          server 127.127.20.1 path /nonexistent/gps1\n\
          statsdir {}/\n\
          statistics clockstats\n",
@@ -86,6 +86,14 @@ fn nmea_over_a_pty_is_selected_within_10_ms_and_bad_checksums_are_counted() {
     let log = ours.stderr();
     assert_eq!(
         log.matches("GPS_NMEA(0): reading refused: bad checksum")
+            .count(),
+        1,
+        "{log}"
+    );
+    // flag1 asks for the pulse of the receiver's line; a pty has none, so the log says so
+    // once and the serial time is used alone (as classic when its PPSAPI fails).
+    assert_eq!(
+        log.matches("GPS_NMEA(0): flag1: no /dev/gpspps0 and no PPS device on /dev/pts/")
             .count(),
         1,
         "{log}"
