@@ -12,6 +12,8 @@ use crate::refclock::driver::{Fudge, Kind};
 use crate::refclock::pps::{KTime, PpsInfo};
 use crate::restrict::{Family, Monitor, RestrictList};
 use crate::time::{NtpTimestamp, PollInterval};
+use crate::wire::mode7::{self, peer_flag, PeerSummary};
+use std::net::IpAddr;
 
 /// 2026-12-06 00:00:00 UTC as NTP seconds.
 const TRUE_START_SECS: u64 = 0xeeab_8600;
@@ -97,6 +99,27 @@ fn set(mono: &ManualMono, e: &TestEngine, s: u64) {
     mono.advance(Duration::from_secs(s).saturating_sub(e.clock.mono()));
 }
 
+/// ntpdc's `peers` request, from this host.
+fn peer_list_sum(e: &mut TestEngine) -> Vec<PeerSummary> {
+    let request = mode7::request(mode7::IMPL_XNTPD, mode7::code::PEER_LIST_SUM, 0, &[]);
+    let dgram = Datagram {
+        bytes: &request,
+        source: "127.0.0.1:40000".parse().unwrap(),
+        local: None,
+        age: Duration::ZERO,
+    };
+    let mut out = Vec::new();
+    e.handle_datagram(&dgram, &mut |r| out.push(r.to_vec()));
+    out.iter()
+        .flat_map(|r| {
+            r[8..]
+                .chunks(72)
+                .filter_map(PeerSummary::decode)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn tally(e: &TestEngine, id: u16) -> u8 {
     let view = View {
         engine: e,
@@ -147,6 +170,18 @@ fn pps_waits_for_the_prefer_peer_then_is_the_o_peer() {
     // keeps the sys.peer status while the system peer variable names the PPS peer.
     assert_eq!(tally(&e, 100), SelectStatus::SystemPeer as u8);
     assert_eq!(e.system().refid, RefId::from_ascii("PPS"));
+    // ntpdc marks the system peer itself (classic `pp == sys_peer`): `*PPS(0)` only.
+    let system_peer_flags: Vec<(IpAddr, bool)> = peer_list_sum(&mut e)
+        .iter()
+        .map(|p| (p.srcadr, p.flags & peer_flag::SYSPEER != 0))
+        .collect();
+    assert_eq!(
+        system_peer_flags,
+        [
+            ("127.127.20.0".parse().unwrap(), false),
+            ("127.127.22.0".parse().unwrap(), true)
+        ]
+    );
     // The receiver goes silent: once it is unreachable (8 polls) no prefer peer numbers
     // the seconds and PPS is dropped.
     for s in 49..49 + 9 * 16 {
