@@ -74,14 +74,14 @@ fn run(mono: &ManualMono, e: &mut TestEngine, from: u64, seconds: u64, pps: bool
         set(mono, e, s);
         e.refclock_input(AssocId(100), Input::Line(&gga(s)));
         if pps {
-            pulse(e, s);
+            pulse(e, 101, s);
         }
         e.handle_timer(&mut |_, _| {});
     }
 }
 
-/// A pulse on the true second `s` after the start, fetched at once, to PPS(0) (ID 101).
-fn pulse(e: &mut TestEngine, s: u64) {
+/// A pulse on the true second `s` after the start, fetched at once, to the PPS clock `id`.
+fn pulse(e: &mut TestEngine, id: u16, s: u64) {
     let info = PpsInfo {
         assert_sequence: s as u32 + 1,
         assert: KTime {
@@ -91,7 +91,7 @@ fn pulse(e: &mut TestEngine, s: u64) {
         ..PpsInfo::default()
     };
     let true_now = NtpTimestamp::from_bits((TRUE_START_SECS + s) << 32);
-    e.refclock_input(AssocId(101), Input::Pps(info, true_now));
+    e.refclock_input(AssocId(id), Input::Pps(info, true_now));
 }
 
 /// Moves monotonic time to `s` seconds after the start.
@@ -186,8 +186,37 @@ fn pps_waits_for_the_prefer_peer_then_is_the_o_peer() {
     // the seconds and PPS is dropped.
     for s in 49..49 + 9 * 16 {
         set(&mono, &e, s);
-        pulse(&mut e, s);
+        pulse(&mut e, 101, s);
         e.handle_timer(&mut |_, _| {});
     }
     assert_ne!(tally(&e, 101), SelectStatus::PpsPeer as u8);
+}
+
+#[test]
+fn a_network_prefer_peer_numbering_the_seconds_keeps_its_star() {
+    const SERVER: &str = "192.0.2.10:123";
+    let (mono, mut e) = engine(0.003, vec![clock(Kind::Pps, false)]);
+    let mut server = PeerSpec::server(SERVER.parse().unwrap());
+    server.config.iburst = true;
+    server.config.prefer = true;
+    let server_id = e.mobilize(server).unwrap();
+    for s in 0..80 {
+        set(&mono, &e, s);
+        pulse(&mut e, 100, s);
+        let mut requests = Vec::new();
+        e.handle_timer(&mut |_, bytes| requests.push(bytes.to_vec()));
+        for request in &requests {
+            let reply = super::rv_tests::answer(request, &mono);
+            let dgram = Datagram {
+                bytes: &reply,
+                source: SERVER.parse().unwrap(),
+                local: None,
+                age: Duration::ZERO,
+            };
+            e.handle_datagram(&dgram, &mut |_| {});
+        }
+    }
+    assert_eq!(e.system().peer, Some(100), "{:?}", e.system());
+    assert_eq!(tally(&e, 100), SelectStatus::PpsPeer as u8);
+    assert_eq!(tally(&e, server_id.0), SelectStatus::SystemPeer as u8);
 }

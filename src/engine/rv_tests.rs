@@ -45,7 +45,7 @@ fn cold_client(offset: f64) -> (ManualMono, TestEngine) {
 }
 
 /// The server's answer to `request`, on true time, 1 ms each way.
-fn answer(request: &[u8], mono: &ManualMono) -> Vec<u8> {
+pub(super) fn answer(request: &[u8], mono: &ManualMono) -> Vec<u8> {
     let req = Header::decode(request).unwrap();
     let true_now = NtpTimestamp::from_bits(TRUE_START)
         + NtpDuration::from_secs_f64(mono.mono().as_secs_f64() + 0.001);
