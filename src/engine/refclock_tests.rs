@@ -4,6 +4,7 @@
 //! receiver staying `*` as in classic's `ntpq -p`.
 
 use super::control_view::View;
+use super::rv_tests;
 use super::*;
 use crate::clock::{ManualMono, VirtualClock, VirtualClockSpec};
 use crate::control::ControlState;
@@ -194,27 +195,16 @@ fn pps_waits_for_the_prefer_peer_then_is_the_o_peer() {
 
 #[test]
 fn a_network_prefer_peer_numbering_the_seconds_keeps_its_star() {
-    const SERVER: &str = "192.0.2.10:123";
     let (mono, mut e) = engine(0.003, vec![clock(Kind::Pps, false)]);
-    let mut server = PeerSpec::server(SERVER.parse().unwrap());
+    let mut server = PeerSpec::server(rv_tests::SERVER.parse().unwrap());
     server.config.iburst = true;
     server.config.prefer = true;
     let server_id = e.mobilize(server).unwrap();
+    // Each second a pulse, then the timer and the server's answers (rv_tests' server on
+    // true time).
     for s in 0..80 {
-        set(&mono, &e, s);
         pulse(&mut e, 100, s);
-        let mut requests = Vec::new();
-        e.handle_timer(&mut |_, bytes| requests.push(bytes.to_vec()));
-        for request in &requests {
-            let reply = super::rv_tests::answer(request, &mono);
-            let dgram = Datagram {
-                bytes: &reply,
-                source: SERVER.parse().unwrap(),
-                local: None,
-                age: Duration::ZERO,
-            };
-            e.handle_datagram(&dgram, &mut |_| {});
-        }
+        rv_tests::second(&mono, &mut e);
     }
     assert_eq!(e.system().peer, Some(100), "{:?}", e.system());
     assert_eq!(tally(&e, 100), SelectStatus::PpsPeer as u8);
