@@ -5,6 +5,7 @@
 //! ignore` rule holds for an address that appears later. The daemon runs as `-u nobody`
 //! with `-U 0` (no periodic scans): the kernel's notifications alone drive the rescans,
 //! and binding port 123 after the privilege drop needs the CAP_NET_BIND_SERVICE it keeps.
+//! As a `multicastclient`, it joins its group on a new interface too.
 
 mod common;
 
@@ -27,6 +28,8 @@ const CLIENT6: &str = "fd00::12";
 const ADDED6: &str = "fd00::21";
 /// On a spare link that is brought down.
 const DUMMY: &str = "10.9.0.1";
+/// The group of the multicast client, joined on every IPv4 interface as it appears.
+const GROUP: &str = "224.0.1.1";
 
 /// `ip netns exec NS sysctl -qw SETTING`, inside the namespace only.
 fn sysctl(ns: &Netns, setting: &str) {
@@ -147,7 +150,7 @@ fn start() -> Option<Bench> {
     ]);
     let conf = tmp.write(
         "ntp.conf",
-        &format!("{LOCAL_CONF}interface ignore {IGNORED}\n"),
+        &format!("{LOCAL_CONF}interface ignore {IGNORED}\nmulticastclient {GROUP}\n"),
     );
     let argv = [
         env!("CARGO_BIN_EXE_ntpd"),
@@ -335,6 +338,14 @@ impl Bench {
         sysctl(&self.srv, "net.ipv6.conf.dummy1.disable_ipv6=1");
         self.srv.addr("dummy0", &format!("{DUMMY}/24"));
         self.logged(&[&format!(" dummy0 {DUMMY} UDP 123")]);
+        // A multicast client hears its group on the new interface too (joined at start on
+        // the interfaces there were).
+        self.logged(&[&format!("joined multicast group {GROUP} on {DUMMY}")]);
+        let log = self.ntpd.stderr();
+        assert!(
+            log.contains(&format!("joined multicast group {GROUP} on {SERVER}")),
+            "{log}"
+        );
         let down = Instant::now();
         self.srv.ip(&["link", "set", "dummy0", "down"]);
         self.logged(&[&format!(" dummy0, {DUMMY}#123, interface stats: ")]);

@@ -42,8 +42,9 @@ fn nmea_over_a_pty_is_selected_within_10_ms_and_bad_checksums_are_counted() {
     std::fs::create_dir_all(&stats).unwrap();
     let conf = format!(
         "server 127.127.20.0 minpoll 4 maxpoll 4 mode 1 path {}\n\
-         fudge 127.127.20.0 time2 0.050\n\
+         fudge 127.127.20.0 time2 0.050 flag1 1\n\
          server 127.127.20.1 path /nonexistent/gps1\n\
+         server 127.127.8.0 mode 5\n\
          statsdir {}/\n\
          statistics clockstats\n",
         receiver.path,
@@ -88,6 +89,24 @@ fn nmea_over_a_pty_is_selected_within_10_ms_and_bad_checksums_are_counted() {
         log.matches("GPS_NMEA(0): reading refused: bad checksum")
             .count(),
         1,
+        "{log}"
+    );
+    // flag1 asks for the pulse of the receiver's line; a pty has none, so the log says so
+    // once and the serial time is used alone (as classic when its PPSAPI fails).
+    assert_eq!(
+        log.matches("GPS_NMEA(0): flag1: no /dev/gpspps0 and no PPS device on /dev/pts/")
+            .count(),
+        1,
+        "{log}"
+    );
+    // A driver type the daemon does not run is said once at start, naming the driver.
+    let unsupported: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("not supported"))
+        .collect();
+    assert_eq!(unsupported.len(), 1, "{log}");
+    assert!(
+        unsupported[0].contains("ntp.conf:4: refclock type 8 (GENERIC) is not supported"),
         "{log}"
     );
     assert!(

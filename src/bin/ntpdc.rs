@@ -3,9 +3,8 @@
 use std::io::{self, BufRead, IsTerminal};
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use ntp6::net::query::UdpTransport;
+use ntp6::net::query::{Dns, UdpTransport};
 use ntp6::ntpdc::{args, Ntpdc, Out, VERSION};
-use ntp6::ntpq::display::Numeric;
 use ntp6::ntpq::session::Transport;
 
 fn resolve(host: &str, family: Option<bool>) -> io::Result<SocketAddr> {
@@ -39,8 +38,8 @@ fn main() {
         err: &mut stderr,
     };
     for host in &opts.hosts {
-        // Names of network peers are shown as numbers; refclocks by name as classic.
-        let mut d = Ntpdc::new(host, &mut connect, &Numeric);
+        // Peers by name (refclocks by driver name) unless -n, as classic.
+        let mut d = Ntpdc::new(host, &mut connect, &Dns);
         d.names = !opts.numeric;
         if opts.commands.is_empty() {
             interactive(&mut d, &mut out);

@@ -2,34 +2,14 @@
 //! the system clock, and the interactive prompt.
 
 use std::io::{self, BufRead, IsTerminal};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use ntp6::net::query::UdpTransport;
+use ntp6::net::query::{Dns, UdpTransport};
 use ntp6::ntpq::auth::Prompter;
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::{Numeric, Resolver};
 use ntp6::time::NtpTimestamp;
-use ntp6::wire::printable::printable;
-
-/// Reverse DNS through the system resolver, given up after a short wait.
-struct Dns;
-
-impl Resolver for Dns {
-    fn name_of(&self, addr: IpAddr) -> Option<String> {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(reverse(addr));
-        });
-        rx.recv_timeout(Duration::from_secs(2)).ok().flatten()
-    }
-}
-
-fn reverse(addr: IpAddr) -> Option<String> {
-    // A name from DNS is shown like server text: no control character gets through.
-    ntp6::sys::names::name_of(addr).map(|name| printable(&name))
-}
 
 /// Classic's `getkeyid`/`getpass`: the prompt goes to stderr, the answer comes from the
 /// controlling terminal (echo off for passwords). Unlike classic we read the terminal

@@ -173,6 +173,19 @@ impl RescanTimer {
     }
 }
 
+/// The multicast memberships (group, interface address) to add for `addrs`, the
+/// addresses there are at start or a rescan added: each group on every IPv4 address but
+/// loopback, so the wildcard socket hears the group on that address's interface.
+pub fn group_joins(groups: &[Ipv4Addr], addrs: &[IpAddr]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
+    let local = addrs.iter().filter_map(|a| match a {
+        IpAddr::V4(a) if !a.is_loopback() => Some(*a),
+        _ => None,
+    });
+    local
+        .flat_map(|iface| groups.iter().map(move |g| (*g, iface)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +338,29 @@ mod tests {
         timer.notified(s(20));
         assert!(timer.due(s(21)));
         assert_eq!(timer.deadline(), None);
+    }
+
+    #[test]
+    fn groups_are_joined_on_each_new_ipv4_address_but_loopback() {
+        let groups: [Ipv4Addr; 2] = [[224, 0, 1, 1].into(), [239, 1, 2, 3].into()];
+        let added: [IpAddr; 4] = [
+            "127.0.0.1".parse().unwrap(),
+            "192.0.2.5".parse().unwrap(),
+            "2001:db8::5".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+        ];
+        let v4 = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            group_joins(&groups, &added),
+            [
+                (groups[0], v4("192.0.2.5")),
+                (groups[1], v4("192.0.2.5")),
+                (groups[0], v4("198.51.100.7")),
+                (groups[1], v4("198.51.100.7")),
+            ]
+        );
+        // Nothing configured, or only addresses groups are not joined on: nothing to do.
+        assert!(group_joins(&[], &added).is_empty());
+        assert!(group_joins(&groups, &added[..1]).is_empty());
     }
 }

@@ -16,7 +16,7 @@ use crate::net::udp;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,9 @@ pub struct Listeners {
     interval: Duration,
     timer: Option<RescanTimer>,
     watch: Option<AddressWatch>,
+    /// Multicast groups the IPv4 wildcard hears (`multicastclient`, a `manycastserver`
+    /// group), joined again on each address a rescan adds.
+    groups: Vec<Ipv4Addr>,
 }
 
 /// How our own answering addresses changed in a rescan.
@@ -107,11 +110,34 @@ impl Listeners {
             timer: None,
             watch: None,
             policy,
+            groups: Vec::new(),
         };
         for ep in listen::endpoints(ifaces, &listeners.policy, port) {
             listeners.open(ep, None);
         }
         listeners
+    }
+
+    /// Joins `groups` on the IPv4 wildcard socket for the interfaces of `addrs`, and on
+    /// those of the addresses later rescans add.
+    pub fn join_groups(&mut self, groups: &[Ipv4Addr], addrs: &[IpAddr]) {
+        self.groups = groups.to_vec();
+        self.join_on(addrs);
+    }
+
+    fn join_on(&self, addrs: &[IpAddr]) {
+        let wildcard = SocketAddr::from(([0, 0, 0, 0], self.port));
+        let Some(socket) = self.iter().find(|l| l.endpoint.addr == wildcard) else {
+            return;
+        };
+        for (group, iface) in listen::group_joins(&self.groups, addrs) {
+            match udp::join_group(&socket.socket, group, iface) {
+                Ok(()) => log::info!("joined multicast group {group} on {iface}"),
+                // Another address of the same interface joined it already.
+                Err(err) if err.kind() == io::ErrorKind::AddrInUse => {}
+                Err(err) => log::warn!("cannot join multicast group {group} on {iface}: {err}"),
+            }
+        }
     }
 
     /// The addresses answered on (not the wildcards).
@@ -222,6 +248,7 @@ impl Listeners {
                 moved.added.extend(answering);
             }
         }
+        self.join_on(&moved.added);
         Some(moved)
     }
 

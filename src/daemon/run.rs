@@ -167,9 +167,11 @@ fn bind_all(shell: &ShellSettings, opts: &Options) -> io::Result<Listeners> {
         NTP_PORT,
         rescan_interval(opts),
     );
+    let addrs: Vec<std::net::IpAddr> = ifaces.iter().map(|i| i.addr).collect();
+    listeners.join_groups(&shell.groups.join, &addrs);
     for l in listeners.iter_mut() {
         if l.endpoint.addr == SocketAddr::from(([0, 0, 0, 0], NTP_PORT)) {
-            l.hears_groups = open_to_groups(&l.socket, &shell.groups, &ifaces);
+            l.hears_groups = open_to_groups(&l.socket, &shell.groups);
         }
     }
     if listeners.iter().all(|l| l.drop()) {
@@ -181,28 +183,10 @@ fn bind_all(shell: &ShellSettings, opts: &Options) -> io::Result<Listeners> {
     Ok(listeners)
 }
 
-/// Readies the IPv4 wildcard socket for broadcast and manycast (see
-/// [`settings::GroupSockets`]); true when what arrives on it goes to the engine.
-fn open_to_groups(
-    socket: &std::net::UdpSocket,
-    groups: &settings::GroupSockets,
-    ifaces: &[interfaces::InterfaceAddr],
-) -> bool {
-    let local: Vec<std::net::Ipv4Addr> = ifaces
-        .iter()
-        .filter_map(|i| match i.addr {
-            std::net::IpAddr::V4(a) if !a.is_loopback() => Some(a),
-            _ => None,
-        })
-        .collect();
-    for group in &groups.join {
-        for iface in &local {
-            match udp::join_group(socket, *group, *iface) {
-                Ok(()) => log::info!("joined multicast group {group} on {iface}"),
-                Err(err) => log::warn!("cannot join multicast group {group} on {iface}: {err}"),
-            }
-        }
-    }
+/// Readies the IPv4 wildcard socket for broadcast and manycast sends (see
+/// [`settings::GroupSockets`]; the groups were joined by [`Listeners::join_groups`]); true
+/// when what arrives on it goes to the engine.
+fn open_to_groups(socket: &std::net::UdpSocket, groups: &settings::GroupSockets) -> bool {
     if groups.send {
         if let Err(err) = udp::allow_group_sends(socket, groups.ttl) {
             log::warn!("cannot send to broadcast or multicast addresses: {err}");

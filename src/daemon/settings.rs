@@ -78,13 +78,9 @@ pub fn local_clocks(config: &Config) -> Vec<LocalClock> {
         let Target::RefClock { clock_type, unit } = assoc.target else {
             continue;
         };
+        // Other types are device clocks (`refclocks`) or were warned about, naming the
+        // driver, by `log_unsupported`.
         if clock_type != 1 {
-            if Kind::from_type(clock_type).is_none() {
-                log::warn!(
-                    "{}: reference clock type {clock_type} not supported",
-                    assoc.location
-                );
-            }
             continue;
         }
         let mut fudge = LocalFudge::default();

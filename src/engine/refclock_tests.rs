@@ -1,8 +1,10 @@
 //! Device reference clocks through the whole engine: what the device module reads goes in
 //! as [`Input`]s, ntpq's view comes out. An NMEA receiver numbers the seconds (`prefer`);
-//! a PPS clock on the same seconds takes over as the `o` peer only while it does.
+//! a PPS clock on the same seconds takes over as the `o` peer only while it does, the
+//! receiver staying `*` as in classic's `ntpq -p`.
 
 use super::control_view::View;
+use super::rv_tests;
 use super::*;
 use crate::clock::{ManualMono, VirtualClock, VirtualClockSpec};
 use crate::control::ControlState;
@@ -11,6 +13,8 @@ use crate::refclock::driver::{Fudge, Kind};
 use crate::refclock::pps::{KTime, PpsInfo};
 use crate::restrict::{Family, Monitor, RestrictList};
 use crate::time::{NtpDuration, NtpTimestamp, PollInterval};
+use crate::wire::mode7::{self, peer_flag, PeerSummary};
+use std::net::IpAddr;
 
 /// 2026-12-06 00:00:00 UTC as NTP seconds.
 const TRUE_START_SECS: u64 = 0xeeab_8600;
@@ -71,14 +75,14 @@ fn run(mono: &ManualMono, e: &mut TestEngine, from: u64, seconds: u64, pps: bool
         set(mono, e, s);
         e.refclock_input(AssocId(100), Input::Line(&gga(s)));
         if pps {
-            pulse(e, s);
+            pulse(e, 101, s);
         }
         e.handle_timer(&mut |_, _| {});
     }
 }
 
-/// A pulse on the true second `s` after the start, fetched at once, to PPS(0) (ID 101).
-fn pulse(e: &mut TestEngine, s: u64) {
+/// A pulse on the true second `s` after the start, fetched at once, to the PPS clock `id`.
+fn pulse(e: &mut TestEngine, id: u16, s: u64) {
     let info = PpsInfo {
         assert_sequence: s as u32 + 1,
         assert: KTime {
@@ -88,12 +92,33 @@ fn pulse(e: &mut TestEngine, s: u64) {
         ..PpsInfo::default()
     };
     let true_now = NtpTimestamp::from_bits((TRUE_START_SECS + s) << 32);
-    e.refclock_input(AssocId(101), Input::Pps(info, true_now));
+    e.refclock_input(AssocId(id), Input::Pps(info, true_now));
 }
 
 /// Moves monotonic time to `s` seconds after the start.
 fn set(mono: &ManualMono, e: &TestEngine, s: u64) {
     mono.advance(Duration::from_secs(s).saturating_sub(e.clock.mono()));
+}
+
+/// ntpdc's `peers` request, from this host.
+fn peer_list_sum(e: &mut TestEngine) -> Vec<PeerSummary> {
+    let request = mode7::request(mode7::IMPL_XNTPD, mode7::code::PEER_LIST_SUM, 0, &[]);
+    let dgram = Datagram {
+        bytes: &request,
+        source: "127.0.0.1:40000".parse().unwrap(),
+        local: None,
+        received: None,
+    };
+    let mut out = Vec::new();
+    e.handle_datagram(&dgram, &mut |r| out.push(r.to_vec()));
+    out.iter()
+        .flat_map(|r| {
+            r[8..]
+                .chunks(72)
+                .filter_map(PeerSummary::decode)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn tally(e: &TestEngine, id: u16) -> u8 {
@@ -142,13 +167,46 @@ fn pps_waits_for_the_prefer_peer_then_is_the_o_peer() {
     run(&mono, &mut e, 17, 32, true);
     assert_eq!(e.system().peer, Some(101), "{:?}", e.system());
     assert_eq!(tally(&e, 101), SelectStatus::PpsPeer as u8);
+    // As classic (`*GPS_NMEA(0)` over `oPPS(0)`): the prefer peer numbering the seconds
+    // keeps the sys.peer status while the system peer variable names the PPS peer.
+    assert_eq!(tally(&e, 100), SelectStatus::SystemPeer as u8);
     assert_eq!(e.system().refid, RefId::from_ascii("PPS"));
+    // ntpdc marks the system peer itself (classic `pp == sys_peer`): `*PPS(0)` only.
+    let system_peer_flags: Vec<(IpAddr, bool)> = peer_list_sum(&mut e)
+        .iter()
+        .map(|p| (p.srcadr, p.flags & peer_flag::SYSPEER != 0))
+        .collect();
+    assert_eq!(
+        system_peer_flags,
+        [
+            ("127.127.20.0".parse().unwrap(), false),
+            ("127.127.22.0".parse().unwrap(), true)
+        ]
+    );
     // The receiver goes silent: once it is unreachable (8 polls) no prefer peer numbers
     // the seconds and PPS is dropped.
     for s in 49..49 + 9 * 16 {
         set(&mono, &e, s);
-        pulse(&mut e, s);
+        pulse(&mut e, 101, s);
         e.handle_timer(&mut |_, _| {});
     }
     assert_ne!(tally(&e, 101), SelectStatus::PpsPeer as u8);
+}
+
+#[test]
+fn a_network_prefer_peer_numbering_the_seconds_keeps_its_star() {
+    let (mono, mut e) = engine(0.003, vec![clock(Kind::Pps, false)]);
+    let mut server = PeerSpec::server(rv_tests::SERVER.parse().unwrap());
+    server.config.iburst = true;
+    server.config.prefer = true;
+    let server_id = e.mobilize(server).unwrap();
+    // Each second a pulse, then the timer and the server's answers (rv_tests' server on
+    // true time).
+    for s in 0..80 {
+        pulse(&mut e, 100, s);
+        rv_tests::second(&mono, &mut e);
+    }
+    assert_eq!(e.system().peer, Some(100), "{:?}", e.system());
+    assert_eq!(tally(&e, 100), SelectStatus::PpsPeer as u8);
+    assert_eq!(tally(&e, server_id.0), SelectStatus::SystemPeer as u8);
 }

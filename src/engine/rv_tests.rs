@@ -13,7 +13,7 @@ use crate::time::{NtpDuration, NtpShort, NtpTimestamp};
 use crate::wire::ntp::{Header, Leap, Mode};
 
 const TRUE_START: u64 = 0xeeab_8600_0000_0000;
-const SERVER: &str = "192.0.2.10:123";
+pub(super) const SERVER: &str = "192.0.2.10:123";
 /// Classic's freq_mode and clock_sync events in the system status word.
 const FREQ_MODE: u8 = 4;
 const CLOCK_SYNC: u8 = 5;
@@ -70,7 +70,7 @@ fn answer(request: &[u8], mono: &ManualMono) -> Vec<u8> {
 }
 
 /// One second of the daemon's life; returns whether a reply came in.
-fn second(mono: &ManualMono, e: &mut TestEngine) -> bool {
+pub(super) fn second(mono: &ManualMono, e: &mut TestEngine) -> bool {
     mono.advance(Duration::from_secs(1));
     let mut requests = Vec::new();
     e.handle_timer(&mut |_, bytes| requests.push(bytes.to_vec()));

@@ -229,7 +229,9 @@ impl Sources {
 
     /// Notes the selection status of the device clocks after a round, and lets a PPS clock
     /// count while a `prefer` source (another clock numbering the seconds) survives within
-    /// classic's capture range.
+    /// classic's capture range. While the PPS clock is in charge, classic's `clock_select`
+    /// has first made the prefer peer the system peer and then handed `sys_peer` to the
+    /// PPS peer: the prefer peer keeps the sys.peer status (`*`), the PPS peer is `o`.
     pub fn device_round(&mut self, status: &[(u32, SelectStatus)], sys_peer: Option<u32>) {
         let status_of = |id: AssocId| {
             status
@@ -238,21 +240,26 @@ impl Sources {
                 .map_or(SelectStatus::Reject, |s| s.1)
         };
         let survivor = |s: SelectStatus| s >= SelectStatus::Candidate;
-        let numbered = self.devices.iter().any(|(id, d)| {
-            d.prefer
+        let numbering_device = self.devices.iter().find_map(|(id, d)| {
+            (d.prefer
                 && d.kind != Kind::Pps
                 && survivor(status_of(*id))
                 && d.last_sample
-                    .is_some_and(|s| s.offset.abs().to_secs_f64() < CAPTURE_RANGE_SECS)
-        }) || self.network.iter().any(|p| {
+                    .is_some_and(|s| s.offset.abs().to_secs_f64() < CAPTURE_RANGE_SECS))
+            .then_some(*id)
+        });
+        let numbering_peer = self.network.iter().position(|p| {
             p.assoc.config().prefer
                 && survivor(p.assoc.status())
                 && p.assoc.filter().offset().abs().to_secs_f64() < CAPTURE_RANGE_SECS
         });
+        let numbered = numbering_device.is_some() || numbering_peer.is_some();
+        let mut pps_in_charge = false;
         for (id, d) in &mut self.devices {
             let mut s = status_of(*id);
             if d.kind == Kind::Pps && s == SelectStatus::SystemPeer {
                 s = SelectStatus::PpsPeer;
+                pps_in_charge = true;
             }
             d.status = if sys_peer == Some(id.selection_id()) && s < SelectStatus::SystemPeer {
                 SelectStatus::SystemPeer
@@ -260,6 +267,18 @@ impl Sources {
                 s
             };
             d.seconds_numbered = numbered;
+        }
+        if !pps_in_charge {
+            return;
+        }
+        if let Some(id) = numbering_device {
+            if let Some((_, d)) = self.devices.iter_mut().find(|(i, _)| *i == id) {
+                d.status = SelectStatus::SystemPeer;
+            }
+        } else if let Some(i) = numbering_peer {
+            if let Some(a) = self.network.assocs_mut().into_iter().nth(i) {
+                a.set_status(SelectStatus::SystemPeer);
+            }
         }
     }
 

@@ -39,13 +39,15 @@ fn peers(state: &dyn ControlState) -> Vec<PeerVars> {
         .collect()
 }
 
-/// Classic's INFO_FLAG_* of an association.
-fn flags(v: &PeerVars) -> u8 {
+/// Classic's INFO_FLAG_* of an association; `sys_peer` is the system peer's ID. SYSPEER
+/// marks that association (`pp == sys_peer`), not the sys.peer status: while a PPS peer is
+/// in charge the prefer peer keeps that status but is not the system peer.
+fn flags(v: &PeerVars, sys_peer: u16) -> u8 {
     let s = v.status;
     let mut f = 0;
     for (on, bit) in [
         (s.configured, peer_flag::CONFIG),
-        (s.select == SEL_SYS_PEER, peer_flag::SYSPEER),
+        (v.assoc_id == sys_peer, peer_flag::SYSPEER),
         (v.is_refclock, peer_flag::REFCLOCK),
         (s.auth_enabled, peer_flag::AUTHENABLE),
         (s.select == SEL_CANDIDATE, peer_flag::SEL_CANDIDATE),
@@ -59,6 +61,7 @@ fn flags(v: &PeerVars) -> u8 {
 }
 
 pub fn peer_list(state: &dyn ControlState, v6: bool) -> Vec<Vec<u8>> {
+    let sys_peer = state.system().peer;
     peers(state)
         .iter()
         .filter(|v| v6 || v.srcadr.is_ipv4())
@@ -67,7 +70,7 @@ pub fn peer_list(state: &dyn ControlState, v6: bool) -> Vec<Vec<u8>> {
                 addr: v.srcadr.ip(),
                 port: v.srcadr.port(),
                 hmode: v.hmode,
-                flags: flags(v),
+                flags: flags(v, sys_peer),
             }
             .encode(v6)
         })
@@ -75,6 +78,7 @@ pub fn peer_list(state: &dyn ControlState, v6: bool) -> Vec<Vec<u8>> {
 }
 
 pub fn peer_list_sum(state: &dyn ControlState, v6: bool) -> Vec<Vec<u8>> {
+    let sys_peer = state.system().peer;
     peers(state)
         .iter()
         .filter(|v| v6 || v.srcadr.is_ipv4())
@@ -87,7 +91,7 @@ pub fn peer_list_sum(state: &dyn ControlState, v6: bool) -> Vec<Vec<u8>> {
                 hpoll: v.hpoll,
                 ppoll: v.ppoll,
                 reach: v.reach,
-                flags: flags(v),
+                flags: flags(v, sys_peer),
                 hmode: v.hmode,
                 delay: s_fp(secs(v.delay)),
                 offset: v.offset.to_bits() as u64,
@@ -101,19 +105,20 @@ pub fn peer_list_sum(state: &dyn ControlState, v6: bool) -> Vec<Vec<u8>> {
 /// `REQ_PEER_INFO` for the associations whose address `wanted` lists (classic looks each
 /// up; unknown ones are skipped).
 pub fn peer_info(state: &dyn ControlState, wanted: &[IpAddr], v6: bool) -> Vec<Vec<u8>> {
+    let sys_peer = state.system().peer;
     peers(state)
         .iter()
         .filter(|v| wanted.contains(&v.srcadr.ip()) && (v6 || v.srcadr.is_ipv4()))
-        .map(|v| info(v).encode(v6))
+        .map(|v| info(v, sys_peer).encode(v6))
         .collect()
 }
 
-fn info(v: &PeerVars) -> PeerInfo {
+fn info(v: &PeerVars, sys_peer: u16) -> PeerInfo {
     PeerInfo {
         dstadr: Some(v.dstadr.map_or(unspecified(), |a| a.ip())),
         srcadr: Some(v.srcadr.ip()),
         srcport: v.srcadr.port(),
-        flags: flags(v),
+        flags: flags(v, sys_peer),
         leap: v.leap,
         hmode: v.hmode,
         pmode: v.pmode,

@@ -1,10 +1,22 @@
-//! The client side of mode 6 over UDP: one connected socket to one server, as ntpq and
-//! ntp-wait use it.
+//! The client side of mode 6 (and 7) over UDP: one connected socket to one server, as
+//! ntpq, ntpdc and ntp-wait use it, and the reverse lookups ntpq and ntpdc show peers with.
 
+use crate::ntpq::display::Resolver;
 use crate::ntpq::session::Transport;
+use crate::wire::printable::printable;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
+
+/// Reverse DNS through the system resolver (classic's `nntohost`), given up after a short
+/// wait; a name is shown like server text, so no control character gets through.
+pub struct Dns;
+
+impl Resolver for Dns {
+    fn name_of(&self, addr: IpAddr) -> Option<String> {
+        crate::sys::names::name_within(addr, Duration::from_secs(2)).map(|name| printable(&name))
+    }
+}
 
 /// A UDP socket connected to the server queried, and the start of the monotonic clock
 /// the query deadlines use.

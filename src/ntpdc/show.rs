@@ -507,6 +507,62 @@ mod tests {
         assert!(peer_row(&p, &numeric, true).starts_with("*127.127.1.0     127.0.0.1 "));
     }
 
+    /// A resolver that knows one name, as the shell's reverse DNS would.
+    struct OneName;
+
+    impl Resolver for OneName {
+        fn name_of(&self, addr: IpAddr) -> Option<String> {
+            (addr == IpAddr::from([192, 0, 2, 7])).then(|| "ntp1.example.net".into())
+        }
+    }
+
+    #[test]
+    fn network_peers_by_name_unless_numeric() {
+        let p = PeerSummary {
+            dstadr: "192.0.2.1".parse().unwrap(),
+            srcadr: "192.0.2.7".parse().unwrap(),
+            srcport: 123,
+            stratum: 2,
+            hpoll: 6,
+            ppoll: 6,
+            reach: 1,
+            flags: 0,
+            hmode: 3,
+            delay: 0,
+            offset: 0,
+            dispersion: 0,
+        };
+        let names = Names {
+            resolver: &OneName,
+            names: true,
+        };
+        // Classic's `%-15.15s`: a long name is cut; the local address stays a number.
+        assert!(
+            peer_row(&p, &names, false).starts_with("=ntp1.example.ne 192.0.2.1 "),
+            "{}",
+            peer_row(&p, &names, false)
+        );
+        let item = PeerListItem {
+            addr: p.srcadr,
+            port: 123,
+            hmode: 3,
+            flags: 0,
+        };
+        assert_eq!(listpeers_row(&item, &names), "client    ntp1.example.net\n");
+        // -n: numbers, and an address without a name stays a number anyway.
+        let numeric = Names {
+            resolver: &OneName,
+            names: false,
+        };
+        assert!(peer_row(&p, &numeric, false).starts_with("=192.0.2.7       192.0.2.1 "));
+        assert_eq!(listpeers_row(&item, &numeric), "client    192.0.2.7\n");
+        let unnamed = PeerListItem {
+            addr: "192.0.2.8".parse().unwrap(),
+            ..item
+        };
+        assert_eq!(listpeers_row(&unnamed, &names), "client    192.0.2.8\n");
+    }
+
     #[test]
     fn sysinfo_as_classic_captured_it() {
         let s = SysInfo {

@@ -5,6 +5,7 @@
 
 use super::filter::MedianFilter;
 use super::nmea::{self, NmeaError};
+use super::nmea_pps;
 use super::pps::{self, Edge, PpsFault, PpsInfo};
 use super::shm::{self, ShmFault, ShmRead};
 use crate::discipline::sample::{Sample, PHI};
@@ -178,6 +179,9 @@ pub struct RefClock {
     last_count: Option<i32>,
     last_second: Option<u32>,
     last_pulse: Option<u32>,
+    /// NMEA with `flag1`: the last pulse from the receiver's line (our clock), waiting for
+    /// the sentence that numbers its second.
+    line_pulse: Option<NtpTimestamp>,
 }
 
 impl RefClock {
@@ -209,6 +213,7 @@ impl RefClock {
             last_count: None,
             last_second: None,
             last_pulse: None,
+            line_pulse: None,
         }
     }
 
@@ -300,8 +305,12 @@ impl RefClock {
                 Ok(t) => {
                     self.last_second = Some(tc.second_of_day());
                     self.timecode = line.trim_end().to_string();
+                    let refined = self
+                        .line_pulse
+                        .take()
+                        .and_then(|edge| nmea_pps::refined_offset(t, edge, now));
                     let delay = self.fudge.time2.unwrap_or(NtpDuration::ZERO);
-                    self.accept(t + delay - now);
+                    self.accept(refined.unwrap_or(t + delay - now));
                     return;
                 }
                 Err(e) => e,
@@ -323,6 +332,15 @@ impl RefClock {
 
     fn pulse(&mut self, info: &PpsInfo, system_now: NtpTimestamp, now: NtpTimestamp) {
         let edge = Edge::from_flag2(self.fudge.flags[1]);
+        if self.kind == Kind::Nmea {
+            // The pulse of the receiver's own line (flag1): the next sentence numbers it;
+            // without a new pulse the sentence is taken alone, so nothing to report.
+            if let Ok((seq, at)) = pps::new_pulse(info, edge, self.last_pulse) {
+                self.last_pulse = Some(seq);
+                self.line_pulse = Some(at + (now - system_now));
+            }
+            return;
+        }
         match pps::new_pulse(info, edge, self.last_pulse) {
             Ok((seq, at)) => {
                 self.last_pulse = Some(seq);
@@ -529,6 +547,34 @@ mod tests {
         assert!((s.offset.to_secs_f64() + 0.002).abs() < 1e-6, "{s:?}");
         assert_eq!(c.timecode, rmc);
         assert_eq!(c.refid(), RefId::from_ascii("GPSa"));
+    }
+
+    #[test]
+    fn nmea_with_its_lines_pulse_takes_the_fraction_from_the_pulse() {
+        let mut c = RefClock::new(Kind::Nmea, 0, Fudge::default(), 0, None);
+        c.start(Duration::ZERO);
+        let rmc = "$GPRMC,080000,A,4807.038,N,01131.000,E,022.4,084.4,150127,003.1,W*60";
+        // The system clock is right and ours 2 ms ahead: the pulse of 08:00:00 reads
+        // .002 on ours; the sentence comes 150 ms later (no `time2` to say so).
+        let pulse = PpsInfo {
+            assert_sequence: 41,
+            assert: pps::KTime { sec: NOW, nsec: 0 },
+            ..PpsInfo::default()
+        };
+        let system_then = at(NOW, 100_000_000);
+        c.input(Input::Pps(pulse, system_then), at(NOW, 102_000_000));
+        c.input(Input::Line(rmc), at(NOW, 152_000_000));
+        let s = c.poll(at(NOW + 64, 0), Duration::from_secs(64)).unwrap();
+        assert!((s.offset.to_secs_f64() + 0.002).abs() < 1e-6, "{s:?}");
+        // The pulse output stops: the next second's sentence is taken alone, as without
+        // flag1 (its 150 ms serial delay uncorrected).
+        c.input(Input::Pps(pulse, at(NOW + 1, 0)), at(NOW + 1, 2_000_000));
+        c.input(
+            Input::Line(&rmc.replace("080000", "080001").replace("*60", "*61")),
+            at(NOW + 1, 152_000_000),
+        );
+        let s = c.poll(at(NOW + 128, 0), Duration::from_secs(128)).unwrap();
+        assert!((s.offset.to_secs_f64() + 0.152).abs() < 1e-6, "{s:?}");
     }
 
     #[test]

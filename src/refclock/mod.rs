@@ -6,6 +6,7 @@ pub mod driver;
 pub mod filter;
 pub mod local;
 pub mod nmea;
+pub mod nmea_pps;
 pub mod pps;
 pub mod shm;
 

@@ -33,7 +33,8 @@ const TOKEN_BASE: usize = 1 << 20;
 
 enum Open {
     Shm(shm::Segment),
-    Serial(serial::Serial),
+    /// A serial line, with the pulse of the same receiver when `flag1` asks for it.
+    Serial(serial::Serial, Option<pps::Pps>),
     Pps(pps::Pps),
 }
 
@@ -45,6 +46,8 @@ struct Slot {
     path: String,
     mode: u32,
     edge: Edge,
+    /// NMEA `flag1`: take the pulse from the receiver's own line.
+    line_pps: bool,
     open: Option<Open>,
     /// Why opening at start failed, for the engine once attached.
     failed: Option<String>,
@@ -89,6 +92,7 @@ impl Devices {
                     path: d.device.clone(),
                     mode: d.mode,
                     edge: Edge::from_flag2(d.fudge.flags[1]),
+                    line_pps: d.kind == Kind::Nmea && d.fudge.flags[0],
                     open: None,
                     failed: None,
                     retry_at: RETRY,
@@ -186,7 +190,7 @@ impl Devices {
                     }
                     Err(why) => Some(why),
                 },
-                Some(Open::Serial(_)) | None => None,
+                Some(Open::Serial(..)) | None => None,
             };
             if let Some(why) = failed {
                 slot.close(registry);
@@ -205,9 +209,20 @@ impl Devices {
         let Some(slot) = self.slots.iter_mut().find(|s| s.token == token) else {
             return;
         };
-        let (Some(id), Some(Open::Serial(serial))) = (slot.id, &mut slot.open) else {
+        let (kind, unit) = (slot.kind, slot.unit);
+        let (Some(id), Some(Open::Serial(serial, pulse))) = (slot.id, &mut slot.open) else {
             return;
         };
+        // The pulse first: the sentences read now number the second it began.
+        if let Some(device) = pulse {
+            match device.fetch() {
+                Ok(info) => engine.refclock_input(id, Input::Pps(info, system_now())),
+                Err(why) => {
+                    log::warn!("{}({unit}): flag1: {why}; serial time alone", kind.name());
+                    *pulse = None;
+                }
+            }
+        }
         let result = serial.read_lines(&mut |line| engine.refclock_input(id, Input::Line(line)));
         if let Err(why) = result {
             let why = format!("{}: {why}", slot.path);
@@ -227,14 +242,36 @@ impl Slot {
             Kind::Shm => shm::Segment::attach(self.unit, self.mode).map(Open::Shm),
             Kind::Pps => pps::Pps::open(&self.path, self.edge).map(Open::Pps),
             Kind::Nmea => {
-                serial::Serial::open(&self.path, nmea::baud_rate(self.mode)).map(Open::Serial)
+                let line = serial::Serial::open(&self.path, nmea::baud_rate(self.mode))?;
+                Ok(Open::Serial(
+                    line,
+                    self.line_pps.then(|| self.open_line_pps()).flatten(),
+                ))
+            }
+        }
+    }
+
+    /// The pulse device of an NMEA receiver's line (classic's /dev/gpsppsU, else the
+    /// /dev/ppsN the PPS line discipline made for the tty), or None (said in the log:
+    /// the serial time is then used alone, as classic does when the PPSAPI fails).
+    fn open_line_pps(&self) -> Option<pps::Pps> {
+        let found = pps::line_device(self.unit, &self.path)
+            .and_then(|path| pps::Pps::open(&path, self.edge).map(|p| (path, p)));
+        match found {
+            Ok((path, device)) => {
+                log::info!("{}: flag1: pulse from {path}", self.name());
+                Some(device)
+            }
+            Err(why) => {
+                log::warn!("{}: flag1: {why}; serial time alone", self.name());
+                None
             }
         }
     }
 
     /// A serial line joins the loop, to be read as bytes arrive.
     fn register(&self, registry: &Registry) -> Result<(), String> {
-        if let Some(Open::Serial(serial)) = &self.open {
+        if let Some(Open::Serial(serial, _)) = &self.open {
             registry
                 .register(&mut SourceFd(&serial.fd()), self.token, Interest::READABLE)
                 .map_err(|e| format!("{}: {e}", self.path))?;
@@ -243,7 +280,7 @@ impl Slot {
     }
 
     fn close(&mut self, registry: &Registry) {
-        if let Some(Open::Serial(serial)) = &self.open {
+        if let Some(Open::Serial(serial, _)) = &self.open {
             // Closing the descriptor would drop it from epoll too; said for clarity.
             let _ = registry.deregister(&mut SourceFd(&serial.fd()));
         }

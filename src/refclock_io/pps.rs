@@ -1,6 +1,7 @@
 //! An RFC 2783 PPS device (/dev/ppsN): its capabilities checked for the wanted edge, the
 //! edge set with PPS_SETPARAMS, and the last pulses fetched without waiting.
 
+use crate::refclock::nmea_pps;
 use crate::refclock::pps::{kparams, Edge, PpsInfo, KINFO_LEN};
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -12,6 +13,34 @@ const PPS_SETPARAMS: libc::c_ulong = 0x4008_70a2;
 const PPS_FETCH: libc::c_ulong = 0xc008_70a4;
 /// `sizeof(struct pps_fdata)`: the kinfo and a zero timeout (do not wait).
 const FDATA_LEN: usize = KINFO_LEN + 16;
+
+/// Where Linux lists its PPS devices, each with the tty it is fed from (if any).
+const SYSFS_PPS: &str = "/sys/class/pps";
+
+/// The pulse device of NMEA unit `unit` reading `tty`: classic's /dev/gpsppsU if it
+/// exists, else the /dev/ppsN whose sysfs `path` names the tty (links resolved).
+pub fn line_device(unit: u8, tty: &str) -> Result<String, String> {
+    let classic = nmea_pps::classic_device(unit);
+    if std::path::Path::new(&classic).exists() {
+        return Ok(classic);
+    }
+    let real = std::fs::canonicalize(tty).map_err(|e| super::open_error(tty, &e))?;
+    let real = real.to_string_lossy();
+    let entries: Vec<(String, String)> = std::fs::read_dir(SYSFS_PPS)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = std::fs::read_to_string(e.path().join("path")).ok()?;
+            Some((name, path))
+        })
+        .collect();
+    let pairs = entries.iter().map(|(n, p)| (n.as_str(), p.as_str()));
+    nmea_pps::device_for_tty(pairs, &real).ok_or_else(|| {
+        format!("no {classic} and no PPS device on {real} (attach one: ldattach PPS {real})")
+    })
+}
 
 pub struct Pps {
     file: File,

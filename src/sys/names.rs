@@ -109,3 +109,13 @@ pub fn name_of(addr: IpAddr) -> Option<Vec<u8>> {
     // SAFETY: getnameinfo NUL-terminates on success.
     Some(unsafe { CStr::from_ptr(name.as_ptr()) }.to_bytes().to_vec())
 }
+
+/// [`name_of`], given up after `wait`: a client printing a table must not hang on a slow
+/// resolver (the lookup finishes on its own thread and is dropped).
+pub fn name_within(addr: IpAddr, wait: std::time::Duration) -> Option<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(name_of(addr));
+    });
+    rx.recv_timeout(wait).ok().flatten()
+}
