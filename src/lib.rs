@@ -29,4 +29,5 @@ pub mod server;
 pub mod stats;
 pub mod sysconfig;
 pub mod time;
+pub mod version;
 pub mod wire;

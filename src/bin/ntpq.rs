@@ -127,7 +127,10 @@ fn parse_args(argv0: &str, args: Vec<String>) -> Options {
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         if a == "--version" {
-            println!("{}", ntp6::ntpq::commands::VERSION);
+            print!(
+                "{}",
+                ntp6::version::version_output("ntpq", ntp6::version::NTPQ)
+            );
             std::process::exit(0);
         }
         if a == "--json" {

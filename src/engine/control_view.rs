@@ -38,11 +38,7 @@ const MODE_CLIENT: u8 = 3;
 const MODE_SERVER: u8 = 4;
 
 /// The version string ntpq shows in `rv`.
-pub const VERSION: &str = concat!(
-    "ntpd 4.2.6p5@1.2349-o ntpd-rs6 ",
-    env!("CARGO_PKG_VERSION"),
-    " (1)"
-);
+pub const VERSION: &str = crate::version::NTPD;
 
 /// A read-only view of an engine at one instant.
 pub struct View<'a, C: Clock> {

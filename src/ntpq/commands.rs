@@ -14,11 +14,7 @@ use crate::wire::control::opcode;
 use crate::wire::varlist::parse_varlist;
 
 /// The version line `version` prints.
-pub const VERSION: &str = concat!(
-    "ntpq ",
-    env!("CARGO_PKG_VERSION"),
-    " (ntpd-rs6, 4.2.6p5 compatible)"
-);
+pub const VERSION: &str = crate::version::NTPQ;
 
 /// Interpreter state for one server.
 pub struct Ntpq<'a> {
