@@ -215,6 +215,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         leap_table: config.leap_file.as_deref().and_then(leapfile::load),
         keys: keys(opts, config),
         control_key: config.control_key,
+        system_name: settings::system_name(),
     };
     let loop_shell = event_loop::Shell {
         listeners: &listeners,

@@ -296,7 +296,7 @@ impl<C: Clock> ControlState for View<'_, C> {
             },
             version: VERSION.to_string(),
             processor: std::env::consts::ARCH.to_string(),
-            system: "Linux".to_string(),
+            system: self.engine.settings.system_name.clone(),
             leap: leap_bits(sys.leap),
             stratum: sys.stratum,
             precision: sys.precision,

@@ -87,6 +87,9 @@ pub struct Settings {
     pub keys: KeyRing,
     /// `controlkey`: mode 6 writes need a MAC by this (trusted) key.
     pub control_key: Option<u32>,
+    /// The `system` variable: the kernel's name and release as classic builds it from
+    /// uname (`Linux/6.1.0-18-amd64`); the shell reads it, the engine only shows it.
+    pub system_name: String,
 }
 
 /// What follows a reply header: nothing, a MAC by the request's key, or a crypto-NAK.
@@ -119,6 +122,7 @@ impl Settings {
             leap_table: None,
             keys: KeyRing::default(),
             control_key: None,
+            system_name: "Linux".into(),
         }
     }
 }
