@@ -67,11 +67,10 @@ impl<C: Clock> View<'_, C> {
         }
     }
 
+    /// The system peer, synchronised or not (with `disable ntp` classic keeps one while
+    /// it stays at leap 11).
     fn system_peer(&self) -> Option<u16> {
         let sys = &self.engine.system.vars;
-        if !sys.synchronized() {
-            return None;
-        }
         sys.peer.and_then(|id| u16::try_from(id).ok())
     }
 

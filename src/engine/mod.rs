@@ -248,13 +248,14 @@ pub struct Engine<C: Clock> {
 impl<C: Clock> Engine<C> {
     pub fn new(clock: C, settings: Settings) -> Engine<C> {
         let now = clock.mono();
-        let (system, first) = SystemProcess::new(
+        let (mut system, first) = SystemProcess::new(
             settings.loop_config,
             settings.initial_frequency,
             clock.precision(),
             settings.tos,
             now,
         );
+        system.ntp = settings.steer_clock;
         let sources = Sources::new(
             settings.assoc_base,
             &settings.local_clocks,
@@ -863,7 +864,10 @@ mod tests {
             drift: Ppm::ZERO,
         };
         let clock = VirtualClock::new(mono.clone(), NtpTimestamp::from_bits(TRUE_START), spec);
+        // `enable ntp`: an isolated LOCAL(0) server synchronises (the virtual clock is the
+        // one steered); `disable ntp` keeps it at leap 11 (steer.rs's tests).
         let settings = Settings {
+            steer_clock: true,
             local_clocks: vec![LocalClock::new(
                 0,
                 LocalFudge {

@@ -1,0 +1,118 @@
+//! Issue 13's byte-exact points, live: our ntpd with the configuration of classic's
+//! "local" scenario (local.txt: LOCAL(0) at stratum 10, `disable ntp`, `disable kernel`)
+//! in a fresh namespace, read with our ntpq and ntpdate, compared with what classic
+//! 4.2.6p5 printed in the same scenario (../shared/reference/classic-4.2.6p5/).
+
+mod common;
+#[path = "control_fixture.rs"]
+mod fixture;
+
+use common::{ntp_addr, Netns, Output, Proc, TempDir};
+use fixture::{captured, reference};
+use ntp6::wire::ntp::Leap;
+use std::time::Duration;
+
+const RUN: Duration = Duration::from_secs(30);
+
+/// The configuration of classic's local scenario, from the capture's header (without its
+/// drift file, which only names a path of the capture run).
+fn classic_local_conf() -> String {
+    let text = reference("local.txt");
+    let header = text
+        .split("# Config file:\n")
+        .nth(1)
+        .expect("config header");
+    header
+        .lines()
+        .map_while(|l| l.strip_prefix("#   "))
+        .filter(|l| !l.starts_with("driftfile"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Our ntpd on the local scenario's configuration, answering on 127.0.0.1.
+struct Local {
+    _lock: common::Serial,
+    tmp: TempDir,
+    ns: Netns,
+    ntpd: Proc,
+}
+
+impl Local {
+    fn start() -> Option<Local> {
+        let lock = common::setup()?;
+        let tmp = TempDir::new();
+        let ns = Netns::new();
+        let conf = classic_local_conf();
+        assert!(conf.contains("disable ntp\n"), "{conf}");
+        // The real clock, as classic ran: `disable ntp` must not touch it (and the
+        // namespace's processes lack CAP_SYS_TIME anyway).
+        let ntpd = common::spawn_ours(&ns, &tmp, "ntp.conf", &conf, None);
+        Some(Local {
+            _lock: lock,
+            tmp,
+            ns,
+            ntpd,
+        })
+    }
+
+    fn run(&self, argv: &[&str]) -> Output {
+        self.ns.run(&self.tmp, argv, RUN)
+    }
+
+    /// Our ntpq with `args`; classic's exit status is always 0.
+    fn ntpq(&self, args: &[&str]) -> Output {
+        let mut argv = vec![env!("CARGO_BIN_EXE_ntpq")];
+        argv.extend_from_slice(args);
+        let out = self.run(&argv);
+        assert_eq!(out.code, Some(0), "ntpq {args:?}: {out:?}");
+        out
+    }
+}
+
+/// `disable ntp` as classic: LOCAL(0) is selected and sets stratum 11 and refid
+/// LOCAL(0), but the system stays unsynchronised (leap 11) on the wire and in `rv`, no
+/// client takes its time, and nothing claims a step or synchronisation.
+#[test]
+fn disable_ntp_stays_unsynchronised_as_classic() {
+    let Some(l) = Local::start() else { return };
+    let reply = common::wait_for_stratum(&l.ns, ntp_addr("127.0.0.1"), 11, common::STARTUP);
+    assert_eq!(reply.header.leap, Leap::Unsync, "{:?}", reply.header);
+
+    let rv = l.ntpq(&["-c", "rv"]).stdout;
+    let classic = captured("local.txt", "ntpq -c rv");
+    assert_eq!(rv.lines().next(), classic.lines().next(), "{rv}");
+    let flat = rv.replace('\n', " ");
+    for want in [" leap=11, stratum=11,", " refid=LOCAL(0),"] {
+        assert!(flat.contains(want), "{want} in\n{rv}");
+        assert!(
+            classic.replace('\n', " ").contains(want),
+            "{want} in\n{classic}"
+        );
+    }
+    let peers = l.ntpq(&["-p"]).stdout;
+    let row = |t: &str| t.lines().nth(2).unwrap_or("")[..35].to_string();
+    assert_eq!(
+        row(&peers),
+        row(&captured("local.txt", "ntpq -p")),
+        "{peers}"
+    );
+
+    // ntpdate.txt: "no server suitable for synchronization found", exit 1.
+    let out = l.run(&[env!("CARGO_BIN_EXE_ntpdate"), "-q", "127.0.0.1"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .ends_with("no server suitable for synchronization found\n"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.starts_with("server 127.0.0.1, stratum 11, "),
+        "{out:?}"
+    );
+
+    let log = l.ntpd.stderr();
+    for never in ["synchronized", "time reset", "kernel refused"] {
+        assert!(!log.contains(never), "{never:?} in the log:\n{log}");
+    }
+}
