@@ -111,6 +111,13 @@ fn disable_ntp_stays_unsynchronised_as_classic() {
         "{out:?}"
     );
 
+    // `host` as classic words it (local.txt shows `current host is localhost`).
+    let out = l.ntpq(&["-c", "host", "-c", "host 127.0.0.1", "-c", "rv 0 stratum"]);
+    assert_eq!(
+        out.stdout,
+        "current host is localhost\ncurrent host set to 127.0.0.1\nstratum=11\n"
+    );
+
     let log = l.ntpd.stderr();
     for never in ["synchronized", "time reset", "kernel refused"] {
         assert!(!log.contains(never), "{never:?} in the log:\n{log}");

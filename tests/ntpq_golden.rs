@@ -54,6 +54,58 @@ fn peer_readvar_and_pstatus_match_classic() {
     assert_eq!(run(&["rv 3495"], 8), expected);
 }
 
+/// `&N` is the Nth association of the last list, fetched first when there is none (the
+/// fixture's only association is local.txt's 3495); `pstatus &1` prints classic's
+/// `pstatus 3495` layout.
+#[test]
+fn association_indexes_name_the_listed_associations() {
+    let expected = captured("local.txt", "ntpq -c 'pstatus 3495'");
+    let (out, err, sent) = run_with(&["pstatus &1"], 8, true, false);
+    assert_eq!((out, err.as_str()), (expected.clone(), ""));
+    assert_eq!(
+        sent, 2,
+        "READSTAT for the list, then the association's status"
+    );
+    assert_eq!(run(&["rv &1"], 8), expected);
+    assert_eq!(
+        run(&["as", "rv &1"], 8)
+            .split_once("sys_peer  3\n")
+            .unwrap()
+            .1,
+        expected
+    );
+    // Past the end means the last association.
+    assert_eq!(run(&["rv &7 srcadr"], 8), "srcadr=LOCAL(0)\n");
+    assert_eq!(
+        run(&["mrv &1 &1 srcadr,stratum"], 8),
+        "srcadr=LOCAL(0), stratum=10\n"
+    );
+    let (_, err, _) = run_with(&["rv &x", "rv &0", "pstatus 0", "pstatus"], 8, true, false);
+    assert_eq!(
+        err,
+        "***Association value `&x' invalid/undecodable\n\
+         ***Association value `&0' invalid/undecodable\n\
+         ***Invalid association ID specified\n\
+         ***Invalid association ID specified\n"
+    );
+}
+
+/// `host` alone names the current host as local.txt shows; a transport tied to one
+/// server (this in-memory one) cannot move, and classic's "remains" follows.
+#[test]
+fn host_reports_the_current_host() {
+    let out = run(&["host"], 8);
+    let classic = captured(
+        "local.txt",
+        "ntpq -c 'timeout 1000' -c timeout -c delay -c host -c ntpversion -c keytype -c keyid -c hostnames -c debug -c authenticate -c raw -c cooked",
+    );
+    assert!(classic.contains(&out), "{out:?} in {classic}");
+    assert_eq!(
+        run(&["host a b", "host 127.0.0.1"], 8),
+        "current host remains localhost\ncurrent host remains localhost\n"
+    );
+}
+
 #[test]
 fn opeers_matches_classic() {
     assert_golden(&["opeers"], 6, "local.txt", "ntpq -c lopeers");

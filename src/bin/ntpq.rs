@@ -220,6 +220,7 @@ fn main() {
         q.argv0 = argv0.clone();
         q.hosts_width = width;
         q.read_file = |path| std::fs::read_to_string(path);
+        q.resolve = resolve;
         let mut tty = Tty;
         q.prompter = Some(&mut tty);
         let mut out = Out {

@@ -51,4 +51,9 @@ impl Transport for UdpTransport {
     fn mono(&self) -> Duration {
         self.1.elapsed()
     }
+
+    fn reconnect(&mut self, server: SocketAddr) -> io::Result<()> {
+        self.0 = UdpTransport::connect(server)?.0;
+        Ok(())
+    }
 }

@@ -41,6 +41,14 @@ pub struct Ntpq<'a> {
     pub read_file: fn(&str) -> std::io::Result<String>,
     /// `--json`: read commands print one JSON document each (docs/ntpq-json.md).
     pub json: bool,
+    /// Resolves `host`'s argument (Some(true) for -4, Some(false) for -6); the shell
+    /// passes the system resolver in.
+    pub resolve: fn(&str, Option<bool>) -> std::io::Result<std::net::SocketAddr>,
+}
+
+/// The default [`Ntpq::resolve`]: no resolver.
+fn no_resolver(_: &str, _: Option<bool>) -> std::io::Result<std::net::SocketAddr> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// The default [`Ntpq::read_file`]: no file system.
@@ -74,6 +82,7 @@ impl<'a> Ntpq<'a> {
             argv0: "ntpq".into(),
             hosts_width: None,
             read_file: no_files,
+            resolve: no_resolver,
             prompter: None,
             json: false,
         }
@@ -189,14 +198,13 @@ impl<'a> Ntpq<'a> {
                 self.print_assocs(name == "associations", o)
             }
             "passociations" | "lpassociations" => self.print_assocs(false, o),
-            "readvar" | "rv" | "readlist" | "rl" | "pstatus" => {
+            "readvar" | "rv" | "readlist" | "rl" => {
                 let (assoc, list) = self.assoc_and_list(args)?;
-                let op = if name == "pstatus" {
-                    opcode::READSTAT
-                } else {
-                    opcode::READVAR
-                };
-                self.readvar(op, assoc, list, o)
+                self.readvar(opcode::READVAR, assoc, list, o)
+            }
+            "pstatus" => {
+                let assoc = self.pstatus_assoc(args)?;
+                self.readvar(opcode::READSTAT, assoc, String::new(), o)
             }
             "clockvar" | "cv" | "clocklist" | "cl" => {
                 let (assoc, list) = self.assoc_and_list(args)?;
@@ -221,6 +229,7 @@ impl<'a> Ntpq<'a> {
                 };
                 Ok(auth::command(&mut self.session.auth, name, args, &mut io)?)
             }
+            "host" => self.host(args, o),
             "timeout" => self.timeout(args, o),
             "ntpversion" => self.ntpversion(args, o),
             "version" => Ok(writeln!(o.out, "{VERSION}")?),
@@ -337,25 +346,37 @@ impl<'a> Ntpq<'a> {
         Ok(())
     }
 
-    /// `mreadvar FIRST LAST [list]`: the listed associations in that range, and the list.
-    pub(super) fn mread_targets(&self, args: &[&str]) -> Result<(Vec<u16>, String), Failure> {
-        let ids: Vec<u16> = args.iter().take(2).filter_map(|a| parse_assoc(a)).collect();
-        let [from, to] = ids[..] else {
-            return Err(Failure::Refused("Association ID's needed".into()));
+    /// `host [-4|-6] [NAME]`: classic's messages; a new host forgets the association list.
+    fn host(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        let (family, name) = match args {
+            [] => {
+                writeln!(o.out, "current host is {}", self.host)?;
+                return Ok(());
+            }
+            [name] => (None, *name),
+            ["-4", name, ..] => (Some(true), *name),
+            ["-6", name, ..] => (Some(false), *name),
+            _ => {
+                writeln!(o.out, "current host remains {}", self.host)?;
+                return Ok(());
+            }
         };
-        let wanted: Vec<u16> = self
-            .assocs
-            .iter()
-            .map(|a| a.0)
-            .filter(|id| (from..=to).contains(id))
-            .collect();
-        if wanted.is_empty() {
-            return Err(Failure::Refused(format!(
-                "Association ID {from} not found in list"
-            )));
+        let opened = (self.resolve)(name, family).and_then(|a| self.transport.reconnect(a));
+        match opened {
+            Ok(()) => {
+                self.host = name.to_string();
+                self.assocs.clear();
+                writeln!(o.out, "current host set to {name}")?;
+            }
+            Err(e) => {
+                // The resolver's own words, as classic prints gai_strerror's.
+                let text = io_text(&e);
+                let text = text.trim_start_matches("failed to lookup address information: ");
+                writeln!(o.err, "{text}")?;
+                writeln!(o.out, "current host remains {}", self.host)?;
+            }
         }
-        let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
-        Ok((wanted, list))
+        Ok(())
     }
 
     fn hostnames(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
@@ -438,40 +459,78 @@ fn parse_assoc(s: &str) -> Option<u16> {
     s.parse().ok()
 }
 
-/// `[assocID] [name[=value][,...]]`: a leading number is the association.
-fn assoc_and_list(args: &[&str]) -> (u16, String) {
-    match args.split_first() {
-        Some((first, rest)) if parse_assoc(first).is_some() => {
-            (parse_assoc(first).unwrap_or(0), rest.join(" "))
-        }
-        _ => (0, args.join(" ")),
-    }
-}
-
 impl Ntpq<'_> {
-    /// [`assoc_and_list`], also taking 4.2.8's `&N`: the Nth association of the last
-    /// association list (fetched first if there is none).
-    pub(super) fn assoc_and_list(&mut self, args: &[&str]) -> Result<(u16, String), Failure> {
-        let Some(index) = args.first().and_then(|a| a.strip_prefix('&')) else {
-            return Ok(assoc_and_list(args));
+    /// An association argument: a number, or `&N`, the Nth association of the last
+    /// association list, fetched first if there is none yet; past the end it means the
+    /// last one. None: not an association argument at all.
+    fn assoc_arg(&mut self, word: &str) -> Result<Option<u16>, Failure> {
+        let Some(index) = word.strip_prefix('&') else {
+            return Ok(parse_assoc(word));
         };
-        let n: usize = index
-            .parse()
-            .map_err(|_| Failure::Refused(format!("Invalid association index &{index}")))?;
+        let n = index
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                Failure::Refused(format!("Association value `{word}' invalid/undecodable"))
+            })?;
         if self.assocs.is_empty() {
             self.read_assocs()?;
         }
-        let id = n
-            .checked_sub(1)
-            .and_then(|i| self.assocs.get(i))
+        let last = self.assocs.len();
+        match self.assocs.get(n.min(last).wrapping_sub(1)) {
+            Some(a) => Ok(Some(a.0)),
+            None => Err(Failure::Refused(format!(
+                "Association for `{word}' unknown (max &{last})"
+            ))),
+        }
+    }
+
+    /// `[assocID] [name[=value][,...]]`: a leading number (or `&N`) is the association.
+    pub(super) fn assoc_and_list(&mut self, args: &[&str]) -> Result<(u16, String), Failure> {
+        match args.split_first() {
+            Some((first, rest)) => match self.assoc_arg(first)? {
+                Some(id) => Ok((id, rest.join(" "))),
+                None => Ok((0, args.join(" "))),
+            },
+            None => Ok((0, String::new())),
+        }
+    }
+
+    /// `pstatus assocID`: classic refuses association 0 (the system) before asking.
+    pub(super) fn pstatus_assoc(&mut self, args: &[&str]) -> Result<u16, Failure> {
+        let id = match args.first() {
+            Some(word) => self.assoc_arg(word)?,
+            None => None,
+        };
+        match id {
+            Some(id) if id != 0 => Ok(id),
+            _ => Err(Failure::Refused("Invalid association ID specified".into())),
+        }
+    }
+
+    /// `mreadvar FIRST LAST [list]`: the listed associations in that range, and the list.
+    pub(super) fn mread_targets(&mut self, args: &[&str]) -> Result<(Vec<u16>, String), Failure> {
+        let mut ids = Vec::new();
+        for word in args.iter().take(2) {
+            ids.extend(self.assoc_arg(word)?);
+        }
+        let [from, to] = ids[..] else {
+            return Err(Failure::Refused("Association ID's needed".into()));
+        };
+        let wanted: Vec<u16> = self
+            .assocs
+            .iter()
             .map(|a| a.0)
-            .ok_or_else(|| {
-                let count = self.assocs.len();
-                Failure::Refused(format!(
-                    "Association index &{n} out of range: {count} associations"
-                ))
-            })?;
-        Ok((id, args[1..].join(" ")))
+            .filter(|id| (from..=to).contains(id))
+            .collect();
+        if wanted.is_empty() {
+            return Err(Failure::Refused(format!(
+                "Association ID {from} not found in list"
+            )));
+        }
+        let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
+        Ok((wanted, list))
     }
 }
 
@@ -480,12 +539,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn assoc_and_list_split() {
-        assert_eq!(
-            assoc_and_list(&["0", "stratum,offset"]),
-            (0, "stratum,offset".into())
-        );
-        assert_eq!(assoc_and_list(&["3495"]), (3495, String::new()));
-        assert_eq!(assoc_and_list(&[]), (0, String::new()));
+    fn assoc_numbers() {
+        assert_eq!(parse_assoc("3495"), Some(3495));
+        assert_eq!(parse_assoc("stratum,offset"), None);
+        assert_eq!(parse_assoc("70000"), None);
     }
 }
