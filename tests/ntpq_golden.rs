@@ -5,6 +5,8 @@
 mod fixture;
 
 use fixture::{captured, ntpq_run};
+use ntp6::ntpq::commands::{Ntpq, Out};
+use ntp6::ntpq::display::Numeric;
 
 /// Runs commands with the client clock `when` seconds after the peer's last packet.
 fn run_with(commands: &[&str], when: u64, names: bool, silent: bool) -> (String, String, usize) {
@@ -86,7 +88,7 @@ fn association_indexes_name_the_listed_associations() {
         "***Association value `&x' invalid/undecodable\n\
          ***Association value `&0' invalid/undecodable\n\
          ***Invalid association ID specified\n\
-         ***Invalid association ID specified\n"
+         usage: pstatus assocID\n"
     );
 }
 
@@ -104,6 +106,86 @@ fn host_reports_the_current_host() {
         run(&["host a b", "host 127.0.0.1"], 8),
         "current host remains localhost\ncurrent host remains localhost\n"
     );
+}
+
+/// The variable list and the settings commands, as local.txt's two command chains.
+#[test]
+fn variable_list_and_settings_match_classic() {
+    assert_golden(
+        &[
+            "addvars stratum,refid",
+            "showvars",
+            "rl",
+            "rmvars stratum",
+            "showvars",
+            "clearvars",
+            "showvars",
+        ],
+        8,
+        "local.txt",
+        "ntpq -c 'addvars stratum,refid' -c showvars -c rl -c 'rmvars stratum' -c showvars -c clearvars -c showvars",
+    );
+    assert_golden(
+        &[
+            "timeout 1000",
+            "timeout",
+            "delay",
+            "host",
+            "ntpversion",
+            "keytype",
+            "keyid",
+            "hostnames",
+            "debug",
+            "authenticate",
+            "raw",
+            "cooked",
+        ],
+        8,
+        "local.txt",
+        "ntpq -c 'timeout 1000' -c timeout -c delay -c host -c ntpversion -c keytype -c keyid -c hostnames -c debug -c authenticate -c raw -c cooked",
+    );
+}
+
+/// Whether command `name` ends the session.
+fn quits(name: &str) -> bool {
+    let mut t = fixture::Loopback::new(false);
+    let clock = || 0;
+    let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &clock);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut o = Out {
+        out: &mut out,
+        err: &mut err,
+    };
+    q.run(name, &mut o).unwrap();
+    q.quit
+}
+
+/// `help` lists only commands that do something: each one, run bare, prints, asks the
+/// server, or changes what a later command does.
+#[test]
+fn every_listed_command_does_something() {
+    let help = run(&["help"], 8);
+    let names: Vec<&str> = help
+        .lines()
+        .skip(1)
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert_eq!(names.len(), 47, "{help}");
+    for name in names {
+        let (out, err, sent) = run_with(&[name], 8, true, false);
+        let changed = match name {
+            // Silent in classic too: what they change shows in the next command.
+            "clearvars" => {
+                run(&["addvars a", "clearvars", "showvars"], 8) == "No variables on list\n"
+            }
+            "quit" | "exit" => quits(name),
+            _ => false,
+        };
+        assert!(
+            !out.is_empty() || !err.is_empty() || sent > 0 || changed,
+            "`{name}' did nothing"
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! ntpq: the classic 4.2.6p5 query program, as a library. `session` does the mode 6
-//! exchange over an injected transport, `display` formats exactly as classic, `commands`
-//! interprets command lines (`json`/`json_docs`: the `--json` documents); `src/bin/ntpq.rs`
+//! exchange over an injected transport, `display` formats exactly as classic, `table`
+//! holds every command (name, usage, help, handler) and runs command lines, `commands`
+//! the interpreter state and the commands' work (`json`/`json_docs`: the `--json` documents); `src/bin/ntpq.rs`
 //! adds the UDP socket and the terminal.
 
 pub mod auth;
@@ -15,3 +16,4 @@ mod reasons;
 pub mod session;
 mod stats;
 mod table;
+mod vars;
