@@ -123,3 +123,74 @@ fn disable_ntp_stays_unsynchronised_as_classic() {
         assert!(!log.contains(never), "{never:?} in the log:\n{log}");
     }
 }
+
+/// lan.txt/lan-orphan.txt's client: a server that answers at leap 11 (classic's SRV
+/// under `disable ntp`) and a dead one (172.25.0.99, nothing there), as the peer table and
+/// `rv` show them at about 10 s.
+#[test]
+fn unsynchronised_and_dead_servers_as_classic() {
+    use common::{LanLab, CLIENT, SERVER};
+    let Some(mut lab) = LanLab::new() else { return };
+    lab.ours(SERVER, &classic_local_conf(), None);
+    let dead = "172.25.0.99";
+    let conf =
+        format!("server {SERVER} iburst\nserver {dead} iburst\ndisable ntp\ndisable kernel\n");
+    lab.ours(CLIENT, &conf, None);
+    std::thread::sleep(Duration::from_secs(10));
+    let ntpq = |args: &[&str]| {
+        let mut argv = vec![env!("CARGO_BIN_EXE_ntpq"), "-n"];
+        argv.extend_from_slice(args);
+        lab.host(CLIENT).run(&lab.tmp, &argv, RUN).stdout
+    };
+    let peers = ntpq(&["-p"]);
+    let rv = |n: &str| ntpq(&["-c", &format!("rv &{n}")]).replace('\n', " ");
+    let (answering, silent) = (rv("1"), rv("2"));
+    eprintln!("{peers}\n{answering}\n{silent}");
+
+    // Rows as classic's, word by word, but for `when` (seconds since the last packet).
+    let words = |row: &str| -> Vec<String> { row.split_whitespace().map(String::from).collect() };
+    let row_of = |text: &str, host: &str| {
+        let line = text.lines().find(|l| l.starts_with(&format!(" {host} ")));
+        words(line.unwrap_or_else(|| panic!("{host} in\n{text}")))
+    };
+    let mut ours = row_of(&peers, SERVER);
+    let mut classic = row_of(&captured("lan.txt", "ntpq -pn"), SERVER);
+    ours[4] = "WHEN".into();
+    classic[4] = "WHEN".into();
+    assert_eq!(ours, classic, "{peers}");
+    // The dead server: refid .INIT., stratum 16, no when, jitter 0.000 (never 4000). Its
+    // `t` is classic's `u` only once a local address is known: ours shows `-` for the
+    // dstadr 0.0.0.0 of a server never heard from (classic looks the route up at start).
+    let mut ours = row_of(&peers, dead);
+    let mut classic = row_of(&reference("lan-orphan.txt"), dead);
+    ours[3] = "T".into();
+    classic[3] = "T".into();
+    assert_eq!(ours, classic, "{peers}");
+
+    // What the leap-11 server claims is recorded though its packets are refused, and the
+    // peer tests show as classic's flash words.
+    let classic_answering = captured("lan.txt", "ntpq -c 'rv 10893'").replace('\n', " ");
+    for want in [
+        " leap=11, stratum=11,",
+        " refid=LOCAL(0),",
+        " reach=000,",
+        " flash=1620 pkt_stratum, peer_stratum, peer_dist, peer_unreach,",
+        " jitter=0.000,",
+    ] {
+        assert!(
+            classic_answering.contains(want),
+            "{want} in {classic_answering}"
+        );
+        assert!(answering.contains(want), "{want} in {answering}");
+    }
+    let classic_silent = captured("lan-orphan.txt", "ntpq -c 'rv 14934'").replace('\n', " ");
+    for want in [
+        " leap=11, stratum=16,",
+        " refid=INIT,",
+        " flash=1600 peer_stratum, peer_dist, peer_unreach,",
+        " jitter=0.000,",
+    ] {
+        assert!(classic_silent.contains(want), "{want} in {classic_silent}");
+        assert!(silent.contains(want), "{want} in {silent}");
+    }
+}

@@ -98,6 +98,9 @@ impl Association {
             // A server answers a request once: a second "answer" is not believed.
             self.xmt = NtpTimestamp::ZERO;
         }
+        // Classic records the header (leap, stratum, refid, root figures) before the
+        // synchronisation tests, so ntpq shows what an unsynchronised server claims.
+        self.peer = PeerHeader::of(pkt);
         if pkt.leap == Leap::Unsync
             || pkt.stratum == 0
             || pkt.stratum >= STRATUM_UNSPEC
@@ -113,7 +116,6 @@ impl Association {
         if self.flash.0 != 0 {
             return Received::Refused(self.flash);
         }
-        self.peer = PeerHeader::of(pkt);
         self.update_poll(self.hpoll, now, false);
         self.reach |= 1;
         let sample = Exchange::from_reply(pkt, rx).sample(sys.precision, pkt.precision);

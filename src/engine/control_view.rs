@@ -3,6 +3,7 @@
 
 use super::peers::Peer;
 use super::{AssocId, Engine, Source};
+use crate::assoc::flash::Flash;
 use crate::assoc::AssocMode;
 use crate::clock::Clock;
 use crate::control::{
@@ -194,7 +195,16 @@ impl<C: Clock> View<'_, C> {
             hpoll: a.hpoll().0,
             ppoll: a.ppoll().0,
             headway: 0,
-            flash: a.flash().0,
+            // The packet tests of the last packet, and the peer tests as of now (classic
+            // runs them every selection; a dead server shows peer_stratum, peer_dist and
+            // peer_unreach, 1600, rather than "ok").
+            flash: (a.flash().0 & !Flash::PEER_MASK)
+                | a.unfit(
+                    self.engine.clock.mono(),
+                    &self.engine.system.vars,
+                    &self.engine.system.tos,
+                    &self.engine.own_refids,
+                ),
             keyid: a.config().key.unwrap_or(0),
             offset: f.offset(),
             delay: f.delay(),
