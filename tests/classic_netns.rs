@@ -111,6 +111,40 @@ fn disable_ntp_stays_unsynchronised_as_classic() {
         "{out:?}"
     );
 
+    // ntpdate -d against it (ntpdate.txt): dropped for its leap bits, and classic's eight
+    // filter registers over two lines, the four unused ones zero.
+    let out = l.run(&[env!("CARGO_BIN_EXE_ntpdate"), "-d", "127.0.0.1"]);
+    let classic =
+        captured("ntpdate.txt", "ntpdate -d 172.25.0.11").replace("172.25.0.11", "127.0.0.1");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for want in [
+        "127.0.0.1: Server dropped: Leap not in sync",
+        "server 127.0.0.1, port 123",
+        "transmitted 4, in filter 4",
+        "         0.00000  0.00000  0.00000  0.00000 ",
+        "         0.000000 0.000000 0.000000 0.000000",
+    ] {
+        assert!(classic.lines().any(|l| l == want), "{want:?} in {classic}");
+        assert!(lines.contains(&want), "{want:?} in {out:?}");
+    }
+    // Column layout: every value 8 characters (classic's %-8.8s, a minus sign included).
+    let shape = |text: &str, label: &str| {
+        let at = text
+            .lines()
+            .position(|l| l.starts_with(label))
+            .expect(label);
+        let rows: Vec<String> = text
+            .lines()
+            .skip(at)
+            .take(2)
+            .map(|l| l.replace(|c: char| c != ' ', "x"))
+            .collect();
+        rows
+    };
+    for label in ["filter delay:", "filter offset:"] {
+        assert_eq!(shape(&out.stdout, label), shape(&classic, label), "{out:?}");
+    }
+
     // `host` as classic words it (local.txt shows `current host is localhost`).
     let out = l.ntpq(&["-c", "host", "-c", "host 127.0.0.1", "-c", "rv 0 stratum"]);
     assert_eq!(
