@@ -3,7 +3,7 @@
 
 use crate::ntpq::session::Transport;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// A UDP socket connected to the server queried, and the start of the monotonic clock
@@ -23,6 +23,15 @@ impl UdpTransport {
         sock.connect(server)?;
         Ok(UdpTransport(sock, Instant::now()))
     }
+}
+
+/// `host`'s address on port 123 from the system resolver, of the family asked for (Some(true)
+/// for IPv4, Some(false) for IPv6).
+pub fn resolve(host: &str, family: Option<bool>) -> io::Result<SocketAddr> {
+    (host, 123)
+        .to_socket_addrs()?
+        .find(|a| family.is_none_or(|v4| a.is_ipv4() == v4))
+        .ok_or_else(|| io::Error::other("Name or service not known"))
 }
 
 impl Transport for UdpTransport {

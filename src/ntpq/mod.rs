@@ -5,6 +5,7 @@
 //! adds the UDP socket and the terminal.
 
 pub mod auth;
+pub mod cli;
 pub mod commands;
 mod config;
 pub mod display;
