@@ -203,28 +203,32 @@ fn unsynchronised_and_dead_servers_as_classic() {
 
     // What the leap-11 server claims is recorded though its packets are refused, and the
     // peer tests show as classic's flash words.
-    let classic_answering = captured("lan.txt", "ntpq -c 'rv 10893'").replace('\n', " ");
-    for want in [
-        " leap=11, stratum=11,",
-        " refid=LOCAL(0),",
-        " reach=000,",
-        " flash=1620 pkt_stratum, peer_stratum, peer_dist, peer_unreach,",
-        " jitter=0.000,",
-    ] {
-        assert!(
-            classic_answering.contains(want),
-            "{want} in {classic_answering}"
-        );
-        assert!(answering.contains(want), "{want} in {answering}");
-    }
-    let classic_silent = captured("lan-orphan.txt", "ntpq -c 'rv 14934'").replace('\n', " ");
-    for want in [
-        " leap=11, stratum=16,",
-        " refid=INIT,",
-        " flash=1600 peer_stratum, peer_dist, peer_unreach,",
-        " jitter=0.000,",
-    ] {
-        assert!(classic_silent.contains(want), "{want} in {classic_silent}");
-        assert!(silent.contains(want), "{want} in {silent}");
-    }
+    let both = |ours: &str, classic: &str, wanted: &[&str]| {
+        let classic = classic.replace('\n', " ");
+        for want in wanted {
+            assert!(classic.contains(want), "{want} in {classic}");
+            assert!(ours.contains(want), "{want} in {ours}");
+        }
+    };
+    both(
+        &answering,
+        &captured("lan.txt", "ntpq -c 'rv 10893'"),
+        &[
+            " leap=11, stratum=11,",
+            " refid=LOCAL(0),",
+            " reach=000,",
+            " flash=1620 pkt_stratum, peer_stratum, peer_dist, peer_unreach,",
+            " jitter=0.000,",
+        ],
+    );
+    both(
+        &silent,
+        &captured("lan-orphan.txt", "ntpq -c 'rv 14934'"),
+        &[
+            " leap=11, stratum=16,",
+            " refid=INIT,",
+            " flash=1600 peer_stratum, peer_dist, peer_unreach,",
+            " jitter=0.000,",
+        ],
+    );
 }

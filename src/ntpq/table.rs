@@ -83,41 +83,26 @@ fn auth(q: &mut Ntpq<'_>, c: &Call<'_>, o: &mut Out<'_>) -> Result<(), Failure> 
     Ok(auth::command(&mut q.session.auth, c.name, c.args, &mut io)?)
 }
 
-/// Reads variables by `op` of the association on the command line: those named on the
-/// command line, or with `listed` those of the variable list (all when empty).
-fn read(
-    q: &mut Ntpq<'_>,
-    c: &Call<'_>,
-    o: &mut Out<'_>,
-    op: u8,
-    listed: bool,
-) -> Result<(), Failure> {
+/// Reads variables by `op` of the association on the command line: those named there, or
+/// for the `*list` forms those of the variable list (all when empty).
+fn read(q: &mut Ntpq<'_>, c: &Call<'_>, o: &mut Out<'_>, op: u8) -> Result<(), Failure> {
     let (assoc, named) = q.assoc_and_list(c.args)?;
-    let list = if listed { q.var_list() } else { named };
+    let list = q.list_for(c.name, named);
     q.readvar(op, assoc, list, o)
 }
 
 fn rv(q: &mut Ntpq<'_>, c: &Call<'_>, o: &mut Out<'_>) -> Result<(), Failure> {
-    read(q, c, o, opcode::READVAR, false)
-}
-
-fn rl(q: &mut Ntpq<'_>, c: &Call<'_>, o: &mut Out<'_>) -> Result<(), Failure> {
-    read(q, c, o, opcode::READVAR, true)
+    read(q, c, o, opcode::READVAR)
 }
 
 fn cv(q: &mut Ntpq<'_>, c: &Call<'_>, o: &mut Out<'_>) -> Result<(), Failure> {
-    read(q, c, o, opcode::READCLOCK, false)
-}
-
-fn cl(q: &mut Ntpq<'_>, c: &Call<'_>, o: &mut Out<'_>) -> Result<(), Failure> {
-    read(q, c, o, opcode::READCLOCK, true)
+    read(q, c, o, opcode::READCLOCK)
 }
 
 /// `mreadvar`/`mreadlist`: [`read`] for a range of associations.
 fn mread(q: &mut Ntpq<'_>, c: &Call<'_>, o: &mut Out<'_>) -> Result<(), Failure> {
     let (wanted, named) = q.mread_targets(c.args)?;
-    let listed = matches!(c.name, "mreadlist" | "mrl");
-    let list = if listed { q.var_list() } else { named };
+    let list = q.list_for(c.name, named);
     q.mreadvar(&wanted, list, o)
 }
 
@@ -178,7 +163,7 @@ pub(super) const COMMANDS: &[Command] = &[
         "[ assocID ]",
         0,
         "read the clock variables included in the variable list",
-        cl,
+        cv,
     ),
     classic(
         "clearvars",
@@ -195,7 +180,7 @@ pub(super) const COMMANDS: &[Command] = &[
         "[ assocID ]",
         0,
         "read the clock variables included in the variable list",
-        cl,
+        cv,
     ),
     classic(
         "clockvar",
@@ -408,7 +393,7 @@ pub(super) const COMMANDS: &[Command] = &[
         "[ assocID ]",
         0,
         "read the system or peer variables included in the variable list",
-        rl,
+        rv,
     ),
     classic(
         "readvar",
@@ -428,7 +413,7 @@ pub(super) const COMMANDS: &[Command] = &[
         "[ assocID ]",
         0,
         "read the system or peer variables included in the variable list",
-        rl,
+        rv,
     ),
     classic(
         "rmvars",

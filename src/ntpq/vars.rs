@@ -59,4 +59,18 @@ impl Ntpq<'_> {
     pub(super) fn var_list(&self) -> String {
         self.vars.join(",")
     }
+
+    /// The variables read command `name` asks for: `named` on its command line, or the
+    /// variable list for the `*list` forms (`readlist`, `clocklist`, `mreadlist`).
+    pub(super) fn list_for(&self, name: &str, named: String) -> String {
+        let listed = matches!(
+            name,
+            "readlist" | "rl" | "clocklist" | "cl" | "mreadlist" | "mrl"
+        );
+        if listed {
+            self.var_list()
+        } else {
+            named
+        }
+    }
 }
