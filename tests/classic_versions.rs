@@ -2,16 +2,14 @@
 //! local.txt), so tools that sniff the release (LibreNMS, nmap's ntp-info) still see
 //! 4.2.6p5, and then name this project instead of classic's build date.
 
-use std::process::Command;
+#[path = "control_fixture.rs"]
+mod fixture;
 
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/classic-4.2.6p5/"
-);
+use std::process::Command;
 
 /// The stdout of `### command: COMMAND` in a help-*.txt capture.
 fn help_capture(file: &str, command: &str) -> String {
-    let text = std::fs::read_to_string(format!("{REFERENCE}{file}")).expect("reference file");
+    let text = fixture::reference(file);
     let at = text
         .find(&format!("### command: {command}\n"))
         .expect("command in reference");
