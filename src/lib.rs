@@ -35,4 +35,5 @@ pub mod stats;
 pub mod sys;
 pub mod sysconfig;
 pub mod time;
+pub mod version;
 pub mod wire;

@@ -354,7 +354,7 @@ fn notrust_serves_only_authenticated_ntpdig() {
     }
 }
 
-/// ntpq writes: refused without a key and with a trusted key that is not the controlkey,
+/// ntpq writes (an empty `writelist`): refused without a key and with a trusted key that is not the controlkey,
 /// done with the controlkey.
 #[test]
 fn ntpq_writevar_needs_the_controlkey() {
@@ -369,24 +369,32 @@ fn ntpq_writevar_needs_the_controlkey() {
         argv.push("127.0.0.1");
         server.run(&lab.tmp, &argv, CLIENT_TIMEOUT)
     };
-    let none = ntpq(&["writevar 0"]);
+    let none = ntpq(&["writelist"]);
     assert_eq!(none.stderr, "Keyid: Invalid key identifier\n", "{none:?}");
-    let other = ntpq(&[
-        "keyid 2",
-        "keytype sha1",
-        &format!("passwd {SHA1_HEX}"),
-        "writevar 0",
-    ]);
+    // A password on the command line is ignored, as classic's (it is read from the
+    // terminal): without one, nothing signed is sent.
+    let ignored = ntpq(&["keyid 1", &format!("passwd {MD5}"), "writelist"]);
+    assert_eq!(ignored.stdout, "Password unchanged\n", "{ignored:?}");
     assert_eq!(
-        other.stderr, "***Server disallowed request (authentication?)\n",
-        "{other:?}"
+        ignored.stderr, "MD5 Password: MD5 Password: Invalid password\n",
+        "{ignored:?}"
     );
-    let wrong = ntpq(&["keyid 1", "passwd guess", "writevar 0"]);
-    assert_eq!(
-        wrong.stderr, "***Server disallowed request (authentication?)\n",
-        "{wrong:?}"
-    );
-    let done = ntpq(&["keyid 1", &format!("passwd {MD5}"), "writevar 0"]);
-    assert_eq!(done.stdout, "done! (no data returned)\n", "{done:?}");
-    assert_eq!(done.stderr, "", "{done:?}");
+    // Typed at the terminal's prompt: `ntpq -c 'keyid N' -c passwd -c writelist` (an empty
+    // write, as `writevar 0` was before a command short of arguments printed its usage).
+    let typed = |cmds: &[&str], password: &str, outcome: &str| {
+        let mut argv = vec![OUR_NTPQ];
+        for c in cmds.iter().chain(&["passwd", "writelist"]) {
+            argv.extend(["-c", c]);
+        }
+        argv.push("127.0.0.1");
+        let mut pty = common::Pty::spawn(server, &argv);
+        pty.expect("Password: ");
+        pty.send(&format!("{password}\n"));
+        pty.expect(outcome);
+        assert_eq!(pty.wait(), Some(0), "{cmds:?}");
+    };
+    let refused = "***Server disallowed request (authentication?)";
+    typed(&["keyid 2", "keytype sha1"], SHA1_HEX, refused);
+    typed(&["keyid 1"], "guess", refused);
+    typed(&["keyid 1"], MD5, "done! (no data returned)");
 }

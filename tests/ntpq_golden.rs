@@ -5,6 +5,8 @@
 mod fixture;
 
 use fixture::{captured, ntpq_run};
+use ntp6::ntpq::commands::{Ntpq, Out};
+use ntp6::ntpq::display::Numeric;
 
 /// Runs commands with the client clock `when` seconds after the peer's last packet.
 fn run_with(commands: &[&str], when: u64, names: bool, silent: bool) -> (String, String, usize) {
@@ -52,6 +54,138 @@ fn peer_readvar_and_pstatus_match_classic() {
     let expected = captured("local.txt", "ntpq -c 'pstatus 3495'");
     assert_eq!(run(&["pstatus 3495"], 8), expected);
     assert_eq!(run(&["rv 3495"], 8), expected);
+}
+
+/// `&N` is the Nth association of the last list, fetched first when there is none (the
+/// fixture's only association is local.txt's 3495); `pstatus &1` prints classic's
+/// `pstatus 3495` layout.
+#[test]
+fn association_indexes_name_the_listed_associations() {
+    let expected = captured("local.txt", "ntpq -c 'pstatus 3495'");
+    let (out, err, sent) = run_with(&["pstatus &1"], 8, true, false);
+    assert_eq!((out, err.as_str()), (expected.clone(), ""));
+    assert_eq!(
+        sent, 2,
+        "READSTAT for the list, then the association's status"
+    );
+    assert_eq!(run(&["rv &1"], 8), expected);
+    assert_eq!(
+        run(&["as", "rv &1"], 8)
+            .split_once("sys_peer  3\n")
+            .unwrap()
+            .1,
+        expected
+    );
+    // Past the end means the last association.
+    assert_eq!(run(&["rv &7 srcadr"], 8), "srcadr=LOCAL(0)\n");
+    assert_eq!(
+        run(&["mrv &1 &1 srcadr,stratum"], 8),
+        "srcadr=LOCAL(0), stratum=10\n"
+    );
+    let (_, err, _) = run_with(&["rv &x", "rv &0", "pstatus 0", "pstatus"], 8, true, false);
+    assert_eq!(
+        err,
+        "***Association value `&x' invalid/undecodable\n\
+         ***Association value `&0' invalid/undecodable\n\
+         ***Invalid association ID specified\n\
+         usage: pstatus assocID\n"
+    );
+}
+
+/// `host` alone names the current host as local.txt shows; a transport tied to one
+/// server (this in-memory one) cannot move, and classic's "remains" follows.
+#[test]
+fn host_reports_the_current_host() {
+    let out = run(&["host"], 8);
+    let classic = captured(
+        "local.txt",
+        "ntpq -c 'timeout 1000' -c timeout -c delay -c host -c ntpversion -c keytype -c keyid -c hostnames -c debug -c authenticate -c raw -c cooked",
+    );
+    assert!(classic.contains(&out), "{out:?} in {classic}");
+    assert_eq!(
+        run(&["host a b", "host 127.0.0.1"], 8),
+        "current host remains localhost\ncurrent host remains localhost\n"
+    );
+}
+
+/// The variable list and the settings commands, as local.txt's two command chains.
+#[test]
+fn variable_list_and_settings_match_classic() {
+    assert_golden(
+        &[
+            "addvars stratum,refid",
+            "showvars",
+            "rl",
+            "rmvars stratum",
+            "showvars",
+            "clearvars",
+            "showvars",
+        ],
+        8,
+        "local.txt",
+        "ntpq -c 'addvars stratum,refid' -c showvars -c rl -c 'rmvars stratum' -c showvars -c clearvars -c showvars",
+    );
+    assert_golden(
+        &[
+            "timeout 1000",
+            "timeout",
+            "delay",
+            "host",
+            "ntpversion",
+            "keytype",
+            "keyid",
+            "hostnames",
+            "debug",
+            "authenticate",
+            "raw",
+            "cooked",
+        ],
+        8,
+        "local.txt",
+        "ntpq -c 'timeout 1000' -c timeout -c delay -c host -c ntpversion -c keytype -c keyid -c hostnames -c debug -c authenticate -c raw -c cooked",
+    );
+}
+
+/// Whether command `name` ends the session.
+fn quits(name: &str) -> bool {
+    let mut t = fixture::Loopback::new(false);
+    let clock = || 0;
+    let mut q = Ntpq::new(&mut t, &Numeric, "localhost", &clock);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut o = Out {
+        out: &mut out,
+        err: &mut err,
+    };
+    q.run(name, &mut o).unwrap();
+    q.quit
+}
+
+/// `help` lists only commands that do something: each one, run bare, prints, asks the
+/// server, or changes what a later command does.
+#[test]
+fn every_listed_command_does_something() {
+    let help = run(&["help"], 8);
+    let names: Vec<&str> = help
+        .lines()
+        .skip(1)
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert_eq!(names.len(), 47, "{help}");
+    for name in names {
+        let (out, err, sent) = run_with(&[name], 8, true, false);
+        let changed = match name {
+            // Silent in classic too: what they change shows in the next command.
+            "clearvars" => {
+                run(&["addvars a", "clearvars", "showvars"], 8) == "No variables on list\n"
+            }
+            "quit" | "exit" => quits(name),
+            _ => false,
+        };
+        assert!(
+            !out.is_empty() || !err.is_empty() || sent > 0 || changed,
+            "`{name}' did nothing"
+        );
+    }
 }
 
 #[test]

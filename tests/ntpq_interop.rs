@@ -218,6 +218,21 @@ fn our_ntpq_against_our_ntpd_matches_classic_layout() {
     }
     assert_classic_folding(&classic);
     assert_classic_folding(&rv);
+    // system= is uname's sysname "/" release, as classic builds it (the capture's machine
+    // ran another kernel build, so only the shape of its value carries over).
+    let system = |text: &str| {
+        let at = text.find("system=\"").expect("system=") + "system=\"".len();
+        text[at..].split('"').next().unwrap_or("").to_string()
+    };
+    let uname = |flag: &str| {
+        let out = std::process::Command::new("uname")
+            .arg(flag)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(system(&rv), format!("{}/{}", uname("-s"), uname("-r")));
+    assert!(system(&classic).starts_with("Linux/6."), "{classic}");
 
     let out = ntpq(ns, tmp, &["-c", "rv 0 stratum,offset,refid"]).stdout;
     assert_eq!(

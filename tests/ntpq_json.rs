@@ -154,14 +154,14 @@ fn every_read_command_is_one_document() {
 
 #[test]
 fn errors_are_documents_too() {
-    let (out, err) = json_run(&["rv 12345", "mrulist", "rv &7"], false);
+    let (out, err) = json_run(&["rv 12345", "mrulist", "rv &0"], false);
     let got = python(&out, &["[(d['command'], d['error']) for d in docs]"]);
     assert_eq!(
         got,
         [
             "[('readvar', 'Association ID 12345 unknown to server'), ('mrulist', \
-          'Server reports a bad opcode in request'), ('readvar', 'Association index &7 out \
-          of range: 1 associations')]"
+          'Server reports a bad opcode in request'), ('readvar', \"Association value `&0' \
+          invalid/undecodable\")]"
         ]
     );
     assert!(

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 /// The bound on the time from start to a stepped, serving client.
 const SYNC_WITHIN: Duration = Duration::from_secs(30);
 
-const LOCAL_SERVER: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable ntp\n";
+/// `enable ntp` on a virtual clock (`--virtual-clock 0`): with `disable ntp` it would stay
+/// unsynchronised (leap 11), as classic does, and serve no one.
+const LOCAL_SERVER: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n";
 
 type Lab = LanLab;
 
@@ -91,7 +93,7 @@ fn steps_and_serves(lab: &mut Lab, upstream_stratum: u8) {
 #[test]
 fn client_of_our_local_server() {
     let Some(mut lab) = Lab::new() else { return };
-    lab.ours(SERVER, LOCAL_SERVER, None);
+    lab.ours(SERVER, LOCAL_SERVER, Some("0"));
     steps_and_serves(&mut lab, 11);
 }
 
@@ -116,7 +118,7 @@ fn client_of_chronyd() {
 #[test]
 fn chronyd_and_ntpsec_select_our_server() {
     let Some(mut lab) = Lab::new() else { return };
-    lab.ours(SERVER, LOCAL_SERVER, None);
+    lab.ours(SERVER, LOCAL_SERVER, Some("0"));
     let Some(chronyd) = require_peer("chronyd") else {
         return;
     };
@@ -175,7 +177,7 @@ fn chronyd_and_ntpsec_select_our_server() {
 #[test]
 fn server_two_seconds_wrong_is_a_falseticker() {
     let Some(mut lab) = Lab::new() else { return };
-    lab.ours(SERVER, LOCAL_SERVER, None);
+    lab.ours(SERVER, LOCAL_SERVER, Some("0"));
     if lab.ntpsec_server(CLIENT2).is_none() {
         return;
     }

@@ -22,7 +22,9 @@ use ntp6::wire::ntp::{Leap, RefId};
 use std::time::{Duration, Instant};
 
 /// Our LOCAL(0) server: stratum 10, so it serves 11, from the host's (true) clock.
-const LOCAL_SERVER: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable ntp\n";
+/// `enable ntp` on a virtual clock (`--virtual-clock 0`): with `disable ntp` it would stay
+/// unsynchronised (leap 11), as classic does, and serve no one.
+const LOCAL_SERVER: &str = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n";
 const OURS_STRATUM: u8 = 11;
 const CHRONY_STRATUM: u8 = 10;
 /// What the scripted Windows-like server claims: stratum 3 with 3 s of root dispersion
@@ -250,10 +252,10 @@ struct Servers {
 
 impl Servers {
     fn start(lab: &mut Lab) -> Option<Servers> {
-        lab.ours(SERVER, LOCAL_SERVER, None);
+        lab.ours(SERVER, LOCAL_SERVER, Some("0"));
         lab.chronyd_server(CLIENT2)?;
         let second = lab.add_host();
-        lab.ours(&second, LOCAL_SERVER, None);
+        lab.ours(&second, LOCAL_SERVER, Some("0"));
         let liar = lab.add_host();
         lab.ours(&liar, LOCAL_SERVER, Some("2.0"));
         let windows = lab.add_host();

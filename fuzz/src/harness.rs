@@ -54,7 +54,10 @@ pub fn engine_with(
         NtpTimestamp::from_bits(0xeeab_8600_0000_0000),
         spec,
     );
+    // `enable ntp` on the virtual clock, so the LOCAL(0) server is synchronised and serves
+    // leap 00 as a real one does (`disable ntp` keeps classic at leap 11 for good).
     let mut settings = Settings {
+        steer_clock: true,
         local_clocks: vec![LocalClock::new(
             0,
             LocalFudge {

@@ -270,9 +270,13 @@ impl Association {
             bits |= Flash::PEER_DIST;
         }
         let loopback = RefId([127, 0, 0, 1]);
+        // Our refid names a server only at stratum 2-15; unsynchronised it is a code
+        // (INIT, STEP) that a dead server's INIT matches without any loop (classic shows
+        // such a server as 1600, not 1e00).
+        let sys_refid_is_address = sys.stratum > 1 && sys.stratum < STRATUM_UNSPEC;
         if p.stratum > 1
             && p.refid != loopback
-            && (p.refid == sys.refid || own_refids.contains(&p.refid))
+            && ((sys_refid_is_address && p.refid == sys.refid) || own_refids.contains(&p.refid))
         {
             bits |= Flash::PEER_LOOP;
         }

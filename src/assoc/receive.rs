@@ -117,6 +117,9 @@ impl Association {
             // A server answers a request once: a second "answer" is not believed.
             self.xmt = NtpTimestamp::ZERO;
         }
+        // Classic records the header (leap, stratum, refid, root figures) before the
+        // synchronisation tests, so ntpq shows what an unsynchronised server claims.
+        self.peer = PeerHeader::of(pkt);
         self.flash.set(header_tests(pkt));
         if self.flash.0 != 0 {
             return Received::Refused(self.flash);

@@ -1,12 +1,12 @@
-//! ntpq: thin shell over `ntp6::ntpq` — argument parsing, the UDP socket, reverse DNS,
-//! the system clock, and the interactive prompt.
+//! ntpq: thin shell over `ntp6::ntpq` (`cli` parses the command line and runs the loops):
+//! the UDP socket, reverse DNS, the terminal and the system clock.
 
-use std::io::{self, BufRead, IsTerminal};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::{self, IsTerminal};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ntp6::net::query::{Dns, UdpTransport};
+use ntp6::net::query::{resolve, Dns, UdpTransport};
 use ntp6::ntpq::auth::Prompter;
+use ntp6::ntpq::cli;
 use ntp6::ntpq::commands::{Ntpq, Out};
 use ntp6::ntpq::display::{Numeric, Resolver};
 use ntp6::time::NtpTimestamp;
@@ -31,112 +31,22 @@ fn now_ntp() -> u64 {
     NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos()).to_bits()
 }
 
-struct Options {
-    /// Some(true) for -4, Some(false) for -6.
-    family: Option<bool>,
-    numeric: bool,
-    /// `--json`: one JSON document per read command.
-    json: bool,
-    commands: Vec<String>,
-    hosts: Vec<String>,
-}
-
-fn usage(argv0: &str, bad: &str) -> ! {
-    eprintln!("{argv0}: illegal option -- {bad}");
-    eprintln!("ntpq - standard NTP query program - Ver. 4.2.6p5");
-    eprintln!("USAGE:  ntpq [ -<flag> [<val>] | --<name>[{{=| }}<val>] ]... [ host ...]");
-    std::process::exit(1);
-}
-
-fn parse_args(argv0: &str, args: Vec<String>) -> Options {
-    let mut o = Options {
-        family: None,
-        numeric: false,
-        json: false,
-        commands: Vec::new(),
-        hosts: Vec::new(),
-    };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        if a == "--version" {
-            println!("{}", ntp6::ntpq::commands::VERSION);
-            std::process::exit(0);
-        }
-        if a == "--json" {
-            o.json = true;
-            continue;
-        }
-        let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
-            o.hosts.push(a);
-            continue;
-        };
-        for (i, f) in flags.char_indices() {
-            match f {
-                '4' => o.family = Some(true),
-                '6' => o.family = Some(false),
-                'n' => o.numeric = true,
-                'd' | 'i' => {}
-                'p' => o.commands.push("peers".into()),
-                'c' => {
-                    let rest = &flags[i + 1..];
-                    let cmd = if rest.is_empty() {
-                        it.next()
-                    } else {
-                        Some(rest.to_string())
-                    };
-                    o.commands.push(cmd.unwrap_or_else(|| usage(argv0, "c")));
-                    break;
-                }
-                other => usage(argv0, &other.to_string()),
-            }
-        }
-    }
-    if o.hosts.is_empty() {
-        o.hosts.push("localhost".into());
-    }
-    o
-}
-
-fn resolve(host: &str, family: Option<bool>) -> io::Result<SocketAddr> {
-    (host, 123)
-        .to_socket_addrs()?
-        .find(|a| family.is_none_or(|v4| a.is_ipv4() == v4))
-        .ok_or_else(|| io::Error::other("Name or service not known"))
-}
-
-/// With several hosts, classic widens the peer table by a column as wide as the longest
-/// host (by name, or number with -n).
-fn hosts_width(hosts: &[String], family: Option<bool>, resolver: &dyn Resolver) -> Option<usize> {
-    if hosts.len() < 2 {
-        return None;
-    }
-    let width = hosts
-        .iter()
-        .filter_map(|h| resolve(h, family).ok())
-        .map(|a| {
-            resolver
-                .name_of(a.ip())
-                .unwrap_or_else(|| a.ip().to_string())
-                .len()
-        })
-        .max()
-        .unwrap_or(0);
-    Some(width)
-}
-
-fn connect(host: &str, family: Option<bool>) -> io::Result<UdpTransport> {
-    UdpTransport::connect(resolve(host, family)?)
-}
-
 fn main() {
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_else(|| "ntpq".into());
-    let opts = parse_args(&argv0, args.collect());
+    let opts = match cli::parse_args(&argv0, args.collect()) {
+        Ok(o) => o,
+        Err(exit) => {
+            print!("{}", exit.stdout);
+            eprint!("{}", exit.stderr);
+            std::process::exit(exit.code);
+        }
+    };
     let resolver: &dyn Resolver = if opts.numeric { &Numeric } else { &Dns };
     let (mut stdout, mut stderr) = (io::stdout(), io::stderr());
-    let width = hosts_width(&opts.hosts, opts.family, resolver);
+    let width = cli::hosts_width(&opts.hosts, opts.family, resolve, resolver);
     for host in &opts.hosts {
-        let mut udp = match connect(host, opts.family) {
+        let mut udp = match resolve(host, opts.family).and_then(UdpTransport::connect) {
             Ok(u) => u,
             Err(e) => {
                 eprintln!("{}", e.to_string().split(" (os error").next().unwrap_or(""));
@@ -149,6 +59,7 @@ fn main() {
         q.argv0 = argv0.clone();
         q.hosts_width = width;
         q.read_file = |path| std::fs::read_to_string(path);
+        q.resolve = resolve;
         let mut tty = Tty;
         q.prompter = Some(&mut tty);
         let mut out = Out {
@@ -159,28 +70,11 @@ fn main() {
             interactive(&mut q, &mut out);
             return;
         }
-        for c in &opts.commands {
-            if q.run(c, &mut out).is_err() || q.quit {
-                break;
-            }
-        }
-        let _ = out.out.flush();
+        cli::run_commands(&mut q, &opts.commands, &mut out);
     }
 }
 
 fn interactive(q: &mut Ntpq<'_>, out: &mut Out<'_>) {
     let tty = io::stdin().is_terminal();
-    let stdin = io::stdin();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if tty {
-            let _ = write!(out.out, "ntpq> ");
-            let _ = out.out.flush();
-        }
-        let Some(Ok(line)) = lines.next() else { break };
-        if q.run(&line, out).is_err() || q.quit {
-            break;
-        }
-        let _ = out.out.flush();
-    }
+    cli::interactive(q, io::stdin().lock(), tty, out);
 }

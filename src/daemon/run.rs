@@ -29,7 +29,7 @@ const DEFAULT_CONFIG: &str = "/etc/ntp.conf";
 const NTP_PORT: u16 = 123;
 
 /// The version banner, first line of the log and of `--version`.
-pub const VERSION: &str = concat!("ntpd 4.2.6p5 (ntpd-rs6 ", env!("CARGO_PKG_VERSION"), ")");
+pub const VERSION: &str = crate::version::NTPD;
 
 /// Runs ntpd with `args` (without the program name); returns the exit status.
 pub fn main(args: Vec<String>) -> i32 {
@@ -40,7 +40,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return 0;
         }
         Ok(Command::Version) => {
-            println!("ntpd 4.2.6p5\n{VERSION}");
+            print!("{}", crate::version::version_output("ntpd", VERSION));
             return 0;
         }
         Err(err) => {
@@ -237,6 +237,7 @@ fn start(opts: &Options, config: &Config, shell: &ShellSettings) -> io::Result<i
         control_key: config.control_key,
         mode7: config.system.mode7,
         casting: settings::casting(config),
+        system_name: settings::system_name(),
     };
     let loop_shell = event_loop::Shell {
         listeners,

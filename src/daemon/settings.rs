@@ -223,6 +223,22 @@ pub fn shell(config: &Config, opts: &Options) -> ShellSettings {
     }
 }
 
+/// Classic's `system` variable, uname's sysname "/" release (`Linux/6.1.0-18-amd64`),
+/// read from /proc/sys/kernel, which holds the same two strings as uname(2) returns.
+pub fn system_name() -> String {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let sysname = read("ostype").unwrap_or_else(|| "Linux".into());
+    match read("osrelease") {
+        Some(release) => format!("{sysname}/{release}"),
+        None => sysname,
+    }
+}
+
 /// A host name still to resolve into association(s): classic resolves names off the main
 /// loop (its ntp_intres child) so absent DNS never stalls time service.
 #[derive(Clone, Debug, PartialEq)]

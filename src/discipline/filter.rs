@@ -131,7 +131,9 @@ impl ClockFilter {
             offset: 0.0,
             delay: 0.0,
             dispersion: MAX_DISPERSION,
-            jitter: MAX_DISPERSION.sqrt(),
+            // Classic's peer_clear: the precision, about nothing, until a sample says more
+            // (ntpq shows 0.000, never 4000 ms for a server that has not answered).
+            jitter: 0.0,
             epoch: now,
             filled: 0,
             held_dispersion: MAX_DISPERSION,

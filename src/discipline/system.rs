@@ -19,6 +19,8 @@ use std::time::Duration;
 const MIN_DISPERSION: f64 = 0.005;
 /// Unsynchronised stratum as classic keeps it internally (STRATUM_UNSPEC).
 pub const STRATUM_UNSPEC: u8 = 16;
+/// The system peer ID while orphan mode is the time source (no association, as classic).
+pub const ORPHAN_ID: u32 = 0;
 
 /// `tos` parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -177,6 +179,11 @@ pub struct SystemProcess {
     pub vars: SystemVars,
     pub tos: TosParams,
     pub discipline: LoopFilter,
+    /// `enable ntp` (the default). With `disable ntp` classic's `local_clock` returns at
+    /// once: nothing is stepped or slewed, and since only a slew clears the leap bits the
+    /// system stays unsynchronised (leap 11) for good, though stratum, refid, reference
+    /// time and root figures follow the system peer. Orphan mode clears them anyway.
+    pub ntp: bool,
     /// Epoch of the sample last handed to the loop filter (classic `sys_clocktime`).
     last_used: Option<Duration>,
     /// Time of each survivor's newest sample the loop filter has observed.
@@ -197,6 +204,7 @@ impl SystemProcess {
             vars: SystemVars::initial(precision),
             tos,
             discipline,
+            ntp: true,
             last_used: None,
             observed: BTreeMap::new(),
         };
@@ -308,6 +316,14 @@ impl SystemProcess {
         update: &mut SystemUpdate,
     ) {
         let d = &peer.details;
+        if !self.ntp {
+            self.follow(peer, now);
+            if peer.candidate.id == ORPHAN_ID {
+                self.vars.leap = combined.leap;
+            }
+            self.vars.settled = false;
+            return;
+        }
         let result = self
             .discipline
             .update(combined.offset, now, d.min_poll, d.max_poll);
@@ -315,24 +331,7 @@ impl SystemProcess {
         update.outcome = Some(result.outcome);
         match result.outcome {
             Outcome::Slewed => {
-                let c = &peer.candidate;
-                self.vars.stratum = c.stratum.saturating_add(1).min(STRATUM_UNSPEC);
-                self.vars.refid = if self.vars.stratum == 1 || self.vars.stratum == STRATUM_UNSPEC {
-                    d.refid
-                } else {
-                    d.addr_refid
-                };
-                self.vars.reference_time = d.received;
-                self.vars.root_delay = d.root_delay + d.delay;
-                let age = now.saturating_sub(d.epoch).as_secs_f64();
-                let mut disp = d.dispersion.to_secs_f64()
-                    + PHI * age
-                    + c.jitter.to_secs_f64()
-                    + c.offset.to_secs_f64().abs();
-                if !d.is_refclock {
-                    disp = disp.max(MIN_DISPERSION);
-                }
-                self.vars.root_dispersion = d.root_dispersion + NtpDuration::from_secs_f64(disp);
+                self.follow(peer, now);
                 self.vars.leap = combined.leap;
                 self.vars.poll = self.discipline.poll();
             }
@@ -355,6 +354,29 @@ impl SystemProcess {
         // asked for (after a step the clock is unsynchronised again, whatever it knows).
         self.vars.settled = self.vars.synchronized()
             && matches!(self.discipline.state(), ClockState::Sync | ClockState::Spik);
+    }
+
+    /// Stratum, refid, reference time and root figures from the system peer (classic
+    /// sets them in `clock_update` whatever the discipline then does).
+    fn follow(&mut self, peer: &Contender, now: Duration) {
+        let (c, d) = (&peer.candidate, &peer.details);
+        self.vars.stratum = c.stratum.saturating_add(1).min(STRATUM_UNSPEC);
+        self.vars.refid = if self.vars.stratum == 1 || self.vars.stratum == STRATUM_UNSPEC {
+            d.refid
+        } else {
+            d.addr_refid
+        };
+        self.vars.reference_time = d.received;
+        self.vars.root_delay = d.root_delay + d.delay;
+        let age = now.saturating_sub(d.epoch).as_secs_f64();
+        let mut disp = d.dispersion.to_secs_f64()
+            + PHI * age
+            + c.jitter.to_secs_f64()
+            + c.offset.to_secs_f64().abs();
+        if !d.is_refclock {
+            disp = disp.max(MIN_DISPERSION);
+        }
+        self.vars.root_dispersion = d.root_dispersion + NtpDuration::from_secs_f64(disp);
     }
 
     /// The once-a-second housekeeping: the daemon discipline's phase slice, and root

@@ -3,6 +3,7 @@
 
 use super::peers::Peer;
 use super::{AssocId, Engine, Source};
+use crate::assoc::flash::Flash;
 use crate::assoc::AssocMode;
 use crate::clock::Clock;
 use crate::control::{
@@ -42,11 +43,7 @@ const MODE_CLIENT: u8 = 3;
 const MODE_SERVER: u8 = 4;
 
 /// The version string ntpq shows in `rv`.
-pub const VERSION: &str = concat!(
-    "ntpd 4.2.6p5@1.2349-o ntpd-rs6 ",
-    env!("CARGO_PKG_VERSION"),
-    " (1)"
-);
+pub const VERSION: &str = crate::version::NTPD;
 
 /// A read-only view of an engine at one instant.
 pub struct View<'a, C: Clock> {
@@ -176,11 +173,10 @@ impl<C: Clock> View<'_, C> {
         }
     }
 
+    /// The system peer, synchronised or not (with `disable ntp` classic keeps one while
+    /// it stays at leap 11).
     fn system_peer(&self) -> Option<u16> {
         let sys = &self.engine.system.vars;
-        if !sys.synchronized() {
-            return None;
-        }
         sys.peer.and_then(|id| u16::try_from(id).ok())
     }
 
@@ -281,7 +277,16 @@ impl<C: Clock> View<'_, C> {
             hpoll: a.hpoll().0,
             ppoll: a.ppoll().0,
             headway: 0,
-            flash: a.flash().0,
+            // The packet tests of the last packet, and the peer tests as of now (classic
+            // runs them every selection; a dead server shows peer_stratum, peer_dist and
+            // peer_unreach, 1600, rather than "ok").
+            flash: (a.flash().0 & !Flash::PEER_MASK)
+                | a.unfit(
+                    self.engine.clock.mono(),
+                    &self.engine.system.vars,
+                    &self.engine.system.tos,
+                    &self.engine.own_refids,
+                ),
             keyid: a.config().key.unwrap_or(0),
             offset: f.offset(),
             delay: f.delay(),
@@ -391,7 +396,7 @@ impl<C: Clock> ControlState for View<'_, C> {
             },
             version: VERSION.to_string(),
             processor: std::env::consts::ARCH.to_string(),
-            system: "Linux".to_string(),
+            system: self.engine.settings.system_name.clone(),
             leap: leap_bits(sys.leap),
             stratum: sys.stratum,
             precision: sys.precision,

@@ -99,6 +99,9 @@ pub struct Settings {
     pub mode7: bool,
     /// Broadcast client, manycast server.
     pub casting: Casting,
+    /// The `system` variable: the kernel's name and release as classic builds it from
+    /// uname (`Linux/6.1.0-18-amd64`); the shell reads it, the engine only shows it.
+    pub system_name: String,
 }
 
 /// What follows a reply header: nothing, a MAC by the request's key, or a crypto-NAK.
@@ -134,6 +137,7 @@ impl Settings {
             control_key: None,
             mode7: false,
             casting: Casting::default(),
+            system_name: "Linux".into(),
         }
     }
 }
@@ -264,13 +268,14 @@ pub struct Engine<C: Clock> {
 impl<C: Clock> Engine<C> {
     pub fn new(clock: C, settings: Settings) -> Engine<C> {
         let now = clock.mono();
-        let (system, first) = SystemProcess::new(
+        let (mut system, first) = SystemProcess::new(
             settings.loop_config,
             settings.initial_frequency,
             clock.precision(),
             settings.tos,
             now,
         );
+        system.ntp = settings.steer_clock;
         let sources = Sources::new(
             settings.assoc_base,
             &settings.local_clocks,
@@ -976,7 +981,10 @@ mod tests {
             drift: Ppm::ZERO,
         };
         let clock = VirtualClock::new(mono.clone(), NtpTimestamp::from_bits(TRUE_START), spec);
+        // `enable ntp`: an isolated LOCAL(0) server synchronises (the virtual clock is the
+        // one steered); `disable ntp` keeps it at leap 11 (steer.rs's tests).
         let settings = Settings {
+            steer_clock: true,
             local_clocks: vec![LocalClock::new(
                 0,
                 LocalFudge {

@@ -42,7 +42,7 @@ impl fmt::Display for AssocId {
 
 /// The system peer ID while orphan mode is the time source: no association, as classic
 /// reports it.
-pub const ORPHAN_ID: u32 = 0;
+pub use crate::discipline::system::ORPHAN_ID;
 
 /// One source, as mode 6 and the logs see it.
 #[derive(Clone, Copy, Debug)]

@@ -102,3 +102,55 @@ impl<C: Clock> Engine<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::control_view::View;
+    use super::super::tests::{ask, engine, request};
+    use super::super::{Engine, Settings};
+    use crate::clock::Clock;
+    use crate::control::ControlState;
+    use crate::wire::ntp::{Leap, RefId};
+    use std::time::Duration;
+
+    /// `disable ntp` as classic (local.txt): LOCAL(0) is the system peer and sets stratum
+    /// and refid, but the clock is never stepped or slewed, so leap stays 11 in replies
+    /// and in `rv`, and nothing says "synchronized" or "time reset".
+    #[test]
+    fn disable_ntp_stays_unsynchronised_at_leap_11() {
+        let (mono, e) = engine(&[], &[], 0.2);
+        let settings = Settings {
+            steer_clock: false,
+            ..e.settings.clone()
+        };
+        let mut e = Engine::new(e.clock.clone(), settings);
+        for _ in 0..200 {
+            mono.advance(Duration::from_secs(1));
+            e.handle_timer(&mut |_, _| {});
+        }
+        assert!(!e.system().synchronized());
+        assert!(
+            e.system.vars.peer.is_some(),
+            "LOCAL(0) stays the system peer"
+        );
+        let reply = ask(
+            &mut e,
+            "127.0.0.1:40000",
+            &request(0xe3, Default::default()),
+        )[0];
+        assert_eq!(
+            (reply.leap, reply.stratum, reply.reference_id),
+            (Leap::Unsync, 11, RefId([127, 127, 1, 0]))
+        );
+        let view = View {
+            engine: &e,
+            now: e.clock.now(),
+        };
+        assert_eq!(
+            view.system().status.word(),
+            0xc511,
+            "leap_alarm, sync_local, 1 event, freq_not_set"
+        );
+        assert_eq!(view.system().peer, view.associations()[0].0);
+    }
+}

@@ -5,7 +5,7 @@ use crate::ntpq::display::Resolver;
 use crate::ntpq::session::Transport;
 use crate::wire::printable::printable;
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// Reverse DNS through the system resolver (classic's `nntohost`), given up after a short
@@ -37,6 +37,15 @@ impl UdpTransport {
     }
 }
 
+/// `host`'s address on port 123 from the system resolver, of the family asked for (Some(true)
+/// for IPv4, Some(false) for IPv6).
+pub fn resolve(host: &str, family: Option<bool>) -> io::Result<SocketAddr> {
+    (host, 123)
+        .to_socket_addrs()?
+        .find(|a| family.is_none_or(|v4| a.is_ipv4() == v4))
+        .ok_or_else(|| io::Error::other("Name or service not known"))
+}
+
 impl Transport for UdpTransport {
     fn send(&mut self, d: &[u8]) -> io::Result<()> {
         self.0.send(d).map(|_| ())
@@ -62,5 +71,10 @@ impl Transport for UdpTransport {
 
     fn mono(&self) -> Duration {
         self.1.elapsed()
+    }
+
+    fn reconnect(&mut self, server: SocketAddr) -> io::Result<()> {
+        self.0 = UdpTransport::connect(server)?.0;
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The end of a run: filter every server, select, decide, and render the lines classic
 //! prints (`-q` summary lines, the `-d` dump, the step/adjust message).
 
-use super::filter::Filtered;
+use super::filter::{Filtered, Sample};
 use super::options::Adjust;
 use super::select::{check, decide, select, Candidate, Decision, Dropped};
 use super::session::ServerState;
@@ -70,6 +70,22 @@ pub fn dropped_line(server: &ServerState, why: Dropped) -> String {
     format!("{}: Server dropped: {}", server.addr.ip(), why.reason())
 }
 
+/// Classic prints its eight filter registers (NTP_SHIFT) whatever -p asked for.
+const SHOWN_REGISTERS: usize = 8;
+
+/// Filter values as classic's `-d` prints them: ` %-8.8s` each, four to a line, the
+/// second line indented under the first.
+fn registers_text(values: impl Iterator<Item = String>) -> String {
+    let mut text = String::new();
+    for (i, v) in values.enumerate() {
+        if i == SHOWN_REGISTERS / 2 {
+            text.push_str("\n        ");
+        }
+        let _ = write!(text, " {v:<8.8}");
+    }
+    text
+}
+
 /// Classic's `-d` block for one server (ending with an empty line), plus our own last line
 /// with the true round trip of the chosen sample, which classic never shows.
 pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String {
@@ -81,15 +97,10 @@ pub fn debug_dump(server: &ServerState, f: &Filtered, utc_offset: i64) -> String
     };
     let leap = server.peer.leap.to_bits();
     let mut out = String::new();
-    let regs = server.filter.registers();
-    let delays: String = regs
-        .iter()
-        .map(|s| format!(" {:<8.8}", fixed(s.delay, 5)))
-        .collect();
-    let offsets: String = regs
-        .iter()
-        .map(|s| format!(" {:<8.8}", fixed(s.offset, 6)))
-        .collect();
+    let mut regs = server.filter.registers();
+    regs.resize(regs.len().max(SHOWN_REGISTERS), Sample::EMPTY);
+    let delays = registers_text(regs.iter().map(|s| fixed(s.delay, 5)));
+    let offsets = registers_text(regs.iter().map(|s| fixed(s.offset, 6)));
     // Writing to a String cannot fail.
     let _ = write!(
         out,

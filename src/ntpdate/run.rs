@@ -19,8 +19,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-/// Our version line (classic prints its own build string here with -d/-v).
-const VERSION: &str = concat!("ntpdate 4.2.6p5 (ntpd-rs6 ", env!("CARGO_PKG_VERSION"), ")");
+/// The version line classic prints with -d/-v.
+const VERSION: &str = crate::version::NTPDATE;
 
 /// Where classic's `msyslog` lines go: stdout/stderr with a syslog-like prefix, or syslog.
 struct Logger {

@@ -418,8 +418,8 @@ mod tests {
             reference time:    00000000.00000000  Mon, Jan  1 1900  0:00:00.000\n\
             originate timestamp: 00000000.00000000  Mon, Jan  1 1900  0:00:00.000\n\
             transmit timestamp:  eeab8500.00000000  Sat, Nov 21 2026  2:48:32.000\n\
-            filter delay:  0.00000  0.00000  0.00000  0.00000 \n\
-            filter offset: 0.000000 0.000000 0.000000 0.000000\n\
+            filter delay:  0.00000  0.00000  0.00000  0.00000 \n         0.00000  0.00000  0.00000  0.00000 \n\
+            filter offset: 0.000000 0.000000 0.000000 0.000000\n         0.000000 0.000000 0.000000 0.000000\n\
             delay 0.00000, dispersion 64.00000\n\
             offset 0.000000\n\
             round trip (without classic's allowance) 0.000000\n\n";

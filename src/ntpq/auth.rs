@@ -142,16 +142,13 @@ fn passwd(auth: &mut RequestAuth, args: &[&str], io: &mut Io<'_>) -> io::Result<
             return writeln!(io.out, "Keyid must be defined");
         }
     }
-    let password = match args.first() {
-        Some(p) => p.to_string(),
-        None => {
-            let p = io.ask(&password_prompt(auth.key_type), true);
-            if p.is_empty() {
-                return writeln!(io.out, "Password unchanged");
-            }
-            p
-        }
-    };
+    // Classic 4.2.6p5 takes no argument here: whatever follows `passwd` is ignored and
+    // the password is read from the terminal, so none ever sits in a script or `ps`.
+    let _ = args;
+    let password = io.ask(&password_prompt(auth.key_type), true);
+    if password.is_empty() {
+        return writeln!(io.out, "Password unchanged");
+    }
     auth.secret = Some(secret_of(&password));
     Ok(())
 }
@@ -255,13 +252,43 @@ mod tests {
         run(&mut a, "authenticate yes", &mut s);
         assert!(a.needed(crate::wire::control::opcode::READVAR));
         assert_eq!(run(&mut a, "authenticate maybe", &mut s).1, "What?\n");
-        run(&mut a, "passwd hello", &mut s);
+        assert!(s.1.is_empty());
+        let mut s = Script(vec!["hello"], vec![]);
+        run(&mut a, "passwd", &mut s);
         let key = a.key().unwrap();
         assert_eq!(
             (key.id, key.kind, &key.secret[..]),
             (8, KeyType::Sha1, &b"hello"[..])
         );
-        assert!(s.1.is_empty());
+        assert_eq!(s.1, ["SHA1 Password: "]);
+    }
+
+    /// `passwd ARG` ignores ARG and asks, as classic; with nothing to ask (no terminal)
+    /// no password is set, so no signed request can follow.
+    #[test]
+    fn passwd_ignores_its_argument_and_asks() {
+        let mut a = RequestAuth {
+            key_id: 3,
+            ..RequestAuth::default()
+        };
+        let mut s = Script(vec!["typed"], vec![]);
+        run(&mut a, "passwd on-the-command-line", &mut s);
+        assert_eq!(s.1, ["MD5 Password: "]);
+        assert_eq!(a.key().unwrap().secret, b"typed");
+
+        let mut b = RequestAuth {
+            key_id: 3,
+            ..RequestAuth::default()
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut io = Io {
+            out: &mut out,
+            err: &mut err,
+            prompter: None,
+        };
+        command(&mut b, "passwd", &["secret"], &mut io).unwrap();
+        assert_eq!(b.key(), None);
+        assert_eq!(String::from_utf8(out).unwrap(), "Password unchanged\n");
     }
 
     #[test]

@@ -1,24 +1,20 @@
-//! ntpq's command interpreter: each command (looked up in `table`) runs its queries
-//! through a [`Session`] and prints through [`display`].
+//! ntpq's interpreter state and the commands' work: each command (an entry of `table`)
+//! runs its queries through a [`Session`] and prints through [`display`].
 
 use std::io::Write;
 use std::time::Duration;
 
 use super::auth;
 use super::display::{self, PeerStyle, Resolver, StatusKind};
-use super::json_docs;
-use super::monitor;
 use super::session::{QueryError, Session, Transport};
-use super::table::{find_command, help};
 use crate::wire::control::opcode;
 use crate::wire::varlist::parse_varlist;
 
 /// The version line `version` prints.
-pub const VERSION: &str = concat!(
-    "ntpq ",
-    env!("CARGO_PKG_VERSION"),
-    " (ntpd-rs6, 4.2.6p5 compatible)"
-);
+pub const VERSION: &str = crate::version::NTPQ;
+
+/// The delay classic adds to the transmit time of signed requests (`delay`), in ms.
+const DEFAULT_DELAY_MS: u64 = 20;
 
 /// Interpreter state for one server.
 pub struct Ntpq<'a> {
@@ -45,6 +41,20 @@ pub struct Ntpq<'a> {
     pub read_file: fn(&str) -> std::io::Result<String>,
     /// `--json`: read commands print one JSON document each (docs/ntpq-json.md).
     pub json: bool,
+    /// The variable list (`addvars`, `readlist`, ...): `name` or `name=value` items.
+    pub(super) vars: Vec<String>,
+    /// `debug`'s level (it changes nothing else here, as it only traced in classic).
+    debug: i32,
+    /// `delay`, in ms.
+    delay_ms: u64,
+    /// Resolves `host`'s argument (Some(true) for -4, Some(false) for -6); the shell
+    /// passes the system resolver in.
+    pub resolve: fn(&str, Option<bool>) -> std::io::Result<std::net::SocketAddr>,
+}
+
+/// The default [`Ntpq::resolve`]: no resolver.
+fn no_resolver(_: &str, _: Option<bool>) -> std::io::Result<std::net::SocketAddr> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// The default [`Ntpq::read_file`]: no file system.
@@ -78,75 +88,12 @@ impl<'a> Ntpq<'a> {
             argv0: "ntpq".into(),
             hosts_width: None,
             read_file: no_files,
+            resolve: no_resolver,
+            vars: Vec::new(),
+            debug: 0,
+            delay_ms: DEFAULT_DELAY_MS,
             prompter: None,
             json: false,
-        }
-    }
-
-    /// Runs one command line; errors are printed as classic does (exit status stays 0).
-    pub fn run(&mut self, line: &str, o: &mut Out<'_>) -> std::io::Result<()> {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let Some((&word, args)) = words.split_first() else {
-            return Ok(());
-        };
-        let name = match find_command(word) {
-            Ok(n) => n,
-            Err(kind) => return writeln!(o.err, "***Command `{word}' {kind}"),
-        };
-        let rest = line.trim_start()[word.len()..].trim();
-        let json = self.json && json_docs::renders(name);
-        let done = match name {
-            _ if json => self.json_command(name, args, o),
-            ":config" => self.config(rest, o),
-            _ if monitor::is_monitor(name) => self.monitor(name, args, o),
-            _ => self.dispatch(name, args, o),
-        };
-        let failure = match done {
-            Ok(()) => return Ok(()),
-            Err(Failure::Io(e)) => return Err(e),
-            Err(f) => f,
-        };
-        if !json {
-            return self.report(failure, o);
-        }
-        // The complaint goes to stderr as always, and into the command's document.
-        let mut said = Vec::new();
-        self.report(
-            failure,
-            &mut Out {
-                out: &mut std::io::sink(),
-                err: &mut said,
-            },
-        )?;
-        o.err.write_all(&said)?;
-        let text = String::from_utf8_lossy(&said);
-        let error = text
-            .lines()
-            .map(|l| l.trim_start_matches('*'))
-            .collect::<Vec<_>>();
-        writeln!(
-            o.out,
-            "{}",
-            self.document(name).with("error", error.join("; "))
-        )
-    }
-
-    fn report(&self, failure: Failure, o: &mut Out<'_>) -> std::io::Result<()> {
-        let (e, assoc) = match failure {
-            Failure::Query(e, assoc) => (e, assoc),
-            Failure::Refused(why) => return writeln!(o.err, "***{why}"),
-            Failure::Io(e) => return Err(e),
-        };
-        match e {
-            QueryError::Timeout => {
-                writeln!(o.err, "{}: timed out, nothing received", self.host)?;
-                writeln!(o.err, "***Request timed out")
-            }
-            QueryError::Server(code) => writeln!(o.err, "{}", display::error_text(code, assoc)),
-            QueryError::Incomplete => writeln!(o.err, "***Response from server was incomplete"),
-            QueryError::TooMuch => writeln!(o.err, "***Buffer size exceeded for returned data"),
-            QueryError::Io(err) => writeln!(o.err, "{}: read: {}", self.argv0, io_text(&err)),
-            QueryError::NotSent(why) => writeln!(o.err, "{why}"),
         }
     }
 
@@ -182,62 +129,6 @@ impl<'a> Ntpq<'a> {
             .map_err(|e| Failure::Query(e, assoc))
     }
 
-    fn dispatch(&mut self, name: &str, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
-        match name {
-            "peers" | "lpeers" => self.peers(PeerStyle::Refid, name == "lpeers", o),
-            "opeers" | "lopeers" => self.peers(PeerStyle::Local, name == "lopeers", o),
-            "config-from-file" => self.config_from_file(args.first().copied(), o),
-            "saveconfig" => self.saveconfig(args.first().copied(), o),
-            "associations" | "lassociations" => {
-                self.read_assocs()?;
-                self.print_assocs(name == "associations", o)
-            }
-            "passociations" | "lpassociations" => self.print_assocs(false, o),
-            "readvar" | "rv" | "readlist" | "rl" | "pstatus" => {
-                let (assoc, list) = self.assoc_and_list(args)?;
-                let op = if name == "pstatus" {
-                    opcode::READSTAT
-                } else {
-                    opcode::READVAR
-                };
-                self.readvar(op, assoc, list, o)
-            }
-            "clockvar" | "cv" | "clocklist" | "cl" => {
-                let (assoc, list) = self.assoc_and_list(args)?;
-                self.readvar(opcode::READCLOCK, assoc, list, o)
-            }
-            "mreadvar" | "mrv" | "mreadlist" | "mrl" => self.mreadvar(args, o),
-            "writevar" => {
-                let (assoc, list) = self.assoc_and_list(args)?;
-                self.query(opcode::WRITEVAR, assoc, list.as_bytes())?;
-                Ok(writeln!(o.out, "done! (no data returned)")?)
-            }
-            "raw" | "cooked" => {
-                self.raw = name == "raw";
-                Ok(writeln!(o.out, "Output set to {name}")?)
-            }
-            "hostnames" => self.hostnames(args, o),
-            "keyid" | "keytype" | "passwd" | "authenticate" => {
-                let mut io = auth::Io {
-                    out: &mut *o.out,
-                    err: &mut *o.err,
-                    prompter: prompter(&mut self.prompter),
-                };
-                Ok(auth::command(&mut self.session.auth, name, args, &mut io)?)
-            }
-            "timeout" => self.timeout(args, o),
-            "ntpversion" => self.ntpversion(args, o),
-            "version" => Ok(writeln!(o.out, "{VERSION}")?),
-            "reasons" => self.reasons(o),
-            "help" => help(args, o),
-            "quit" | "exit" => {
-                self.quit = true;
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
     pub(super) fn read_assocs(&mut self) -> Result<(), Failure> {
         let r = self.query(opcode::READSTAT, 0, &[])?;
         self.assocs = r
@@ -253,7 +144,7 @@ impl<'a> Ntpq<'a> {
         Ok(())
     }
 
-    fn print_assocs(&self, blank: bool, o: &mut Out<'_>) -> Result<(), Failure> {
+    pub(super) fn print_assocs(&self, blank: bool, o: &mut Out<'_>) -> Result<(), Failure> {
         if self.assocs.is_empty() {
             writeln!(o.out, "No association ID's in list")?;
             return Ok(());
@@ -269,7 +160,12 @@ impl<'a> Ntpq<'a> {
     }
 
     /// The peer table; `all` shows associations that are neither configured nor reached.
-    fn peers(&mut self, style: PeerStyle, all: bool, o: &mut Out<'_>) -> Result<(), Failure> {
+    pub(super) fn peers(
+        &mut self,
+        style: PeerStyle,
+        all: bool,
+        o: &mut Out<'_>,
+    ) -> Result<(), Failure> {
         self.read_assocs()?;
         if self.assocs.is_empty() {
             writeln!(o.out, "No association ID's returned")?;
@@ -312,7 +208,7 @@ impl<'a> Ntpq<'a> {
         }
     }
 
-    fn readvar(
+    pub(super) fn readvar(
         &mut self,
         op: u8,
         assoc: u16,
@@ -333,36 +229,85 @@ impl<'a> Ntpq<'a> {
         Ok(write!(o.out, "{text}")?)
     }
 
-    fn mreadvar(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
-        let (wanted, list) = self.mread_targets(args)?;
+    /// The variables `list` (all when empty) of each association in `wanted`.
+    pub(super) fn mreadvar(
+        &mut self,
+        wanted: &[u16],
+        list: String,
+        o: &mut Out<'_>,
+    ) -> Result<(), Failure> {
         for id in wanted {
-            self.readvar(opcode::READVAR, id, list.clone(), o)?;
+            self.readvar(opcode::READVAR, *id, list.clone(), o)?;
         }
         Ok(())
     }
 
-    /// `mreadvar FIRST LAST [list]`: the listed associations in that range, and the list.
-    pub(super) fn mread_targets(&self, args: &[&str]) -> Result<(Vec<u16>, String), Failure> {
-        let ids: Vec<u16> = args.iter().take(2).filter_map(|a| parse_assoc(a)).collect();
-        let [from, to] = ids[..] else {
-            return Err(Failure::Refused("Association ID's needed".into()));
-        };
-        let wanted: Vec<u16> = self
-            .assocs
-            .iter()
-            .map(|a| a.0)
-            .filter(|id| (from..=to).contains(id))
-            .collect();
-        if wanted.is_empty() {
-            return Err(Failure::Refused(format!(
-                "Association ID {from} not found in list"
-            )));
-        }
-        let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
-        Ok((wanted, list))
+    /// `writevar`/`writelist`: classic's answer when the server returns no data.
+    pub(super) fn writevar(
+        &mut self,
+        assoc: u16,
+        list: String,
+        o: &mut Out<'_>,
+    ) -> Result<(), Failure> {
+        self.query(opcode::WRITEVAR, assoc, list.as_bytes())?;
+        Ok(writeln!(o.out, "done! (no data returned)")?)
     }
 
-    fn hostnames(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+    /// `debug [no|more|less]` in classic's words.
+    pub(super) fn debug(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        match args.first() {
+            None => return Ok(writeln!(o.out, "debug level is {}", self.debug)?),
+            Some(&"no") => self.debug = 0,
+            Some(&"more") => self.debug += 1,
+            Some(&"less") => self.debug -= 1,
+            Some(_) => return Ok(writeln!(o.out, "What?")?),
+        }
+        Ok(writeln!(o.out, "debug level now {}", self.debug)?)
+    }
+
+    /// `delay [msec]`.
+    pub(super) fn delay(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        match args.first().and_then(|a| a.parse::<u64>().ok()) {
+            Some(ms) => self.delay_ms = ms,
+            None => writeln!(o.out, "delay {} ms", self.delay_ms)?,
+        }
+        Ok(())
+    }
+
+    /// `host [-4|-6] [NAME]`: classic's messages; a new host forgets the association list.
+    pub(super) fn host(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+        let (family, name) = match args {
+            [] => {
+                writeln!(o.out, "current host is {}", self.host)?;
+                return Ok(());
+            }
+            [name] => (None, *name),
+            ["-4", name, ..] => (Some(true), *name),
+            ["-6", name, ..] => (Some(false), *name),
+            _ => {
+                writeln!(o.out, "current host remains {}", self.host)?;
+                return Ok(());
+            }
+        };
+        let opened = (self.resolve)(name, family).and_then(|a| self.transport.reconnect(a));
+        match opened {
+            Ok(()) => {
+                self.host = name.to_string();
+                self.assocs.clear();
+                writeln!(o.out, "current host set to {name}")?;
+            }
+            Err(e) => {
+                // The resolver's own words, as classic prints gai_strerror's.
+                let text = io_text(&e);
+                let text = text.trim_start_matches("failed to lookup address information: ");
+                writeln!(o.err, "{text}")?;
+                writeln!(o.out, "current host remains {}", self.host)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn hostnames(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
         match args.first() {
             Some(&"yes") => self.names = true,
             Some(&"no") => self.names = false,
@@ -379,7 +324,7 @@ impl<'a> Ntpq<'a> {
         Ok(())
     }
 
-    fn timeout(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+    pub(super) fn timeout(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
         match args.first().and_then(|a| a.parse::<u64>().ok()) {
             Some(ms) => self.session.timeout = Duration::from_millis(ms),
             None => writeln!(
@@ -391,7 +336,7 @@ impl<'a> Ntpq<'a> {
         Ok(())
     }
 
-    fn ntpversion(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
+    pub(super) fn ntpversion(&mut self, args: &[&str], o: &mut Out<'_>) -> Result<(), Failure> {
         match args.first().and_then(|a| a.parse::<u8>().ok()) {
             Some(v) if (1..=4).contains(&v) => self.session.version = v,
             Some(_) => writeln!(o.err, "versions 1 to 4 are supported")?,
@@ -420,11 +365,13 @@ impl From<std::io::Error> for Failure {
 }
 
 /// The prompter, reborrowed for one command.
-fn prompter<'p>(p: &'p mut Option<&mut dyn auth::Prompter>) -> Option<&'p mut dyn auth::Prompter> {
+pub(super) fn prompter<'p>(
+    p: &'p mut Option<&mut dyn auth::Prompter>,
+) -> Option<&'p mut dyn auth::Prompter> {
     p.as_deref_mut().map(|p| p as &mut dyn auth::Prompter)
 }
 
-fn io_text(e: &std::io::Error) -> String {
+pub(super) fn io_text(e: &std::io::Error) -> String {
     let text = e.to_string();
     text.split(" (os error").next().unwrap_or(&text).to_string()
 }
@@ -442,40 +389,78 @@ fn parse_assoc(s: &str) -> Option<u16> {
     s.parse().ok()
 }
 
-/// `[assocID] [name[=value][,...]]`: a leading number is the association.
-fn assoc_and_list(args: &[&str]) -> (u16, String) {
-    match args.split_first() {
-        Some((first, rest)) if parse_assoc(first).is_some() => {
-            (parse_assoc(first).unwrap_or(0), rest.join(" "))
-        }
-        _ => (0, args.join(" ")),
-    }
-}
-
 impl Ntpq<'_> {
-    /// [`assoc_and_list`], also taking 4.2.8's `&N`: the Nth association of the last
-    /// association list (fetched first if there is none).
-    pub(super) fn assoc_and_list(&mut self, args: &[&str]) -> Result<(u16, String), Failure> {
-        let Some(index) = args.first().and_then(|a| a.strip_prefix('&')) else {
-            return Ok(assoc_and_list(args));
+    /// An association argument: a number, or `&N`, the Nth association of the last
+    /// association list, fetched first if there is none yet; past the end it means the
+    /// last one. None: not an association argument at all.
+    fn assoc_arg(&mut self, word: &str) -> Result<Option<u16>, Failure> {
+        let Some(index) = word.strip_prefix('&') else {
+            return Ok(parse_assoc(word));
         };
-        let n: usize = index
-            .parse()
-            .map_err(|_| Failure::Refused(format!("Invalid association index &{index}")))?;
+        let n = index
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                Failure::Refused(format!("Association value `{word}' invalid/undecodable"))
+            })?;
         if self.assocs.is_empty() {
             self.read_assocs()?;
         }
-        let id = n
-            .checked_sub(1)
-            .and_then(|i| self.assocs.get(i))
+        let last = self.assocs.len();
+        match self.assocs.get(n.min(last).wrapping_sub(1)) {
+            Some(a) => Ok(Some(a.0)),
+            None => Err(Failure::Refused(format!(
+                "Association for `{word}' unknown (max &{last})"
+            ))),
+        }
+    }
+
+    /// `[assocID] [name[=value][,...]]`: a leading number (or `&N`) is the association.
+    pub(super) fn assoc_and_list(&mut self, args: &[&str]) -> Result<(u16, String), Failure> {
+        match args.split_first() {
+            Some((first, rest)) => match self.assoc_arg(first)? {
+                Some(id) => Ok((id, rest.join(" "))),
+                None => Ok((0, args.join(" "))),
+            },
+            None => Ok((0, String::new())),
+        }
+    }
+
+    /// `pstatus assocID`: classic refuses association 0 (the system) before asking.
+    pub(super) fn pstatus_assoc(&mut self, args: &[&str]) -> Result<u16, Failure> {
+        let id = match args.first() {
+            Some(word) => self.assoc_arg(word)?,
+            None => None,
+        };
+        match id {
+            Some(id) if id != 0 => Ok(id),
+            _ => Err(Failure::Refused("Invalid association ID specified".into())),
+        }
+    }
+
+    /// `mreadvar FIRST LAST [list]`: the listed associations in that range, and the list.
+    pub(super) fn mread_targets(&mut self, args: &[&str]) -> Result<(Vec<u16>, String), Failure> {
+        let mut ids = Vec::new();
+        for word in args.iter().take(2) {
+            ids.extend(self.assoc_arg(word)?);
+        }
+        let [from, to] = ids[..] else {
+            return Err(Failure::Refused("Association ID's needed".into()));
+        };
+        let wanted: Vec<u16> = self
+            .assocs
+            .iter()
             .map(|a| a.0)
-            .ok_or_else(|| {
-                let count = self.assocs.len();
-                Failure::Refused(format!(
-                    "Association index &{n} out of range: {count} associations"
-                ))
-            })?;
-        Ok((id, args[1..].join(" ")))
+            .filter(|id| (from..=to).contains(id))
+            .collect();
+        if wanted.is_empty() {
+            return Err(Failure::Refused(format!(
+                "Association ID {from} not found in list"
+            )));
+        }
+        let list = args.get(2..).map(|a| a.join(" ")).unwrap_or_default();
+        Ok((wanted, list))
     }
 }
 
@@ -484,12 +469,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn assoc_and_list_split() {
-        assert_eq!(
-            assoc_and_list(&["0", "stratum,offset"]),
-            (0, "stratum,offset".into())
-        );
-        assert_eq!(assoc_and_list(&["3495"]), (3495, String::new()));
-        assert_eq!(assoc_and_list(&[]), (0, String::new()));
+    fn assoc_numbers() {
+        assert_eq!(parse_assoc("3495"), Some(3495));
+        assert_eq!(parse_assoc("stratum,offset"), None);
+        assert_eq!(parse_assoc("70000"), None);
     }
 }

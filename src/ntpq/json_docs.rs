@@ -272,20 +272,19 @@ impl Ntpq<'_> {
                 }
                 doc.put("associations", self.assocs_json());
             }
-            Some("readvar" | "pstatus") => {
-                let op = if name == "pstatus" {
-                    opcode::READSTAT
-                } else {
-                    opcode::READVAR
-                };
-                let (assoc, list) = self.assoc_and_list(args)?;
-                self.readvar_json(&mut doc, op, assoc, &list)?;
+            Some("readvar") => {
+                let (assoc, list) = self.read_targets(name, args)?;
+                self.readvar_json(&mut doc, opcode::READVAR, assoc, &list)?;
+            }
+            Some("pstatus") => {
+                let assoc = self.pstatus_assoc(args)?;
+                self.readvar_json(&mut doc, opcode::READSTAT, assoc, "")?;
             }
             Some("clockvar") => {
-                let (assoc, list) = self.assoc_and_list(args)?;
+                let (assoc, list) = self.read_targets(name, args)?;
                 self.readvar_json(&mut doc, opcode::READCLOCK, assoc, &list)?;
             }
-            Some("mreadvar") => self.mreadvar_json(&mut doc, args)?,
+            Some("mreadvar") => self.mreadvar_json(&mut doc, name, args)?,
             Some("mrulist") => {
                 let Some((c, sort)) = self.collect_mru(args, o)? else {
                     return Ok(());
@@ -328,8 +327,21 @@ impl Ntpq<'_> {
         Ok(())
     }
 
-    fn mreadvar_json(&mut self, doc: &mut Object, args: &[&str]) -> Result<(), Failure> {
-        let (wanted, list) = self.mread_targets(args)?;
+    /// The association and the variables a read command `name` asks for: those on its
+    /// command line, or the variable list for the `*list` forms.
+    fn read_targets(&mut self, name: &str, args: &[&str]) -> Result<(u16, String), Failure> {
+        let (assoc, named) = self.assoc_and_list(args)?;
+        Ok((assoc, self.list_for(name, named)))
+    }
+
+    fn mreadvar_json(
+        &mut self,
+        doc: &mut Object,
+        name: &str,
+        args: &[&str],
+    ) -> Result<(), Failure> {
+        let (wanted, named) = self.mread_targets(args)?;
+        let list = self.list_for(name, named);
         let mut results = Vec::new();
         for id in wanted {
             let mut one = Object::new();

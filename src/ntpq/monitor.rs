@@ -9,40 +9,6 @@ use crate::wire::control::{cerr, opcode};
 use crate::wire::printable::printable;
 use crate::wire::varlist::parse_varlist;
 
-/// (name, usage arguments, function) as `help` prints them.
-pub const COMMANDS: [(&str, &str, &str); 9] = [
-    (
-        "authinfo",
-        "",
-        "display symmetric authentication counters",
-    ),
-    (
-        "ifstats",
-        "",
-        "show statistics for each local address (interface)",
-    ),
-    ("iostats", "", "display network input and output counters"),
-    ("kerninfo", "", "display kernel loop and PPS statistics"),
-    (
-        "monstats",
-        "",
-        "display monitor (mrulist) counters and limits",
-    ),
-    (
-        "mrulist",
-        "[ tag=value ] [ tag=value ] [ tag=value ] [ tag=value ]",
-        "display the list of most recently seen source addresses, tags mincount=... resall=0x... resany=0x...",
-    ),
-    ("sysinfo", "", "display system summary"),
-    ("sysstats", "", "display system uptime and packet counts"),
-    ("timerstats", "", "display interval timer counters"),
-];
-
-/// True for the commands this module runs.
-pub fn is_monitor(name: &str) -> bool {
-    COMMANDS.iter().any(|c| c.0 == name)
-}
-
 /// Requests one `mrulist` may send before giving up (a busy server's list changes under
 /// us; 4.2.8 restarts at most 8 times).
 const MAX_MRU_REQUESTS: usize = 1000;

@@ -10,13 +10,6 @@ use crate::wire::control::{cerr, opcode};
 use crate::wire::varlist::parse_varlist;
 use std::net::IpAddr;
 
-/// (name, usage arguments, function) as `help` prints them.
-pub const COMMANDS: [(&str, &str, &str); 1] = [(
-    "reasons",
-    "",
-    "show why each association is or is not the system peer",
-)];
-
 /// The table header.
 const HEADER: &str = "     remote      assid  reason\n";
 

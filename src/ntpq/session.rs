@@ -23,6 +23,12 @@ pub trait Transport {
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>>;
     /// Monotonic time since any fixed start: what the deadlines are measured on.
     fn mono(&self) -> Duration;
+    /// Talks to `server` from now on (ntpq's `host`); a transport tied to one server
+    /// says Unsupported.
+    fn reconnect(&mut self, server: std::net::SocketAddr) -> io::Result<()> {
+        let _ = server;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// Why a query produced no data.
