@@ -18,7 +18,7 @@ use super::statsfiles::StatsFiles;
 use super::{driftio, logging};
 use crate::clock::Clock;
 use crate::engine::{Action, Datagram, Engine};
-use crate::net::udp;
+use crate::net::{route, udp};
 use crate::refclock_io::Devices;
 use crate::sys::signals::{Signal, Signals};
 use mio::unix::SourceFd;
@@ -70,6 +70,7 @@ pub struct Shell<'a> {
 /// Runs until a signal or the engine stops it.
 pub fn run<C: Clock>(engine: &mut Engine<C>, shell: &mut Shell<'_>) -> io::Result<Stop> {
     let mut poll = Poll::new()?;
+    engine.note_routes(route::local_for);
     shell
         .listeners
         .register(poll.registry(), ADDRESSES, engine.clock().mono())?;
@@ -160,6 +161,7 @@ fn run_timers<C: Clock>(engine: &mut Engine<C>, listeners: &mut Listeners, regis
     }
     if let Some(moved) = listeners.rescan_if_due(registry, engine.clock().mono()) {
         engine.own_addresses_changed(&moved.removed, &moved.added);
+        engine.note_routes(route::local_for);
     }
 }
 
@@ -229,13 +231,14 @@ fn mobilize_resolved<C: Clock>(
     let wanted = if request.pool { addrs.len() } else { 1 };
     for ip in addrs.iter().take(wanted) {
         if request.pool && *taken >= max_clock {
-            return;
+            break;
         }
         if let Some(id) = engine.mobilize(settings::spec(*ip, request.template)) {
             *taken += 1;
             log::info!(target: crate::logclass::PEER_EVENTS, "{} ({}) association {id} mobilized", request.name, ip);
         }
     }
+    engine.note_routes(route::local_for);
 }
 
 /// Sends a request to a source from the wildcard socket of its family (the reply comes

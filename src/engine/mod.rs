@@ -339,6 +339,12 @@ impl<C: Clock> Engine<C> {
         self.sources.network()
     }
 
+    /// See [`PeerTable::note_routes`]: the shell asks the kernel, the engine keeps the
+    /// answer.
+    pub fn note_routes(&mut self, route: impl Fn(SocketAddr) -> Option<IpAddr>) {
+        self.sources.network_mut().note_routes(route);
+    }
+
     /// Every source: network associations, reference clocks, orphan mode.
     pub fn sources(&self) -> &Sources {
         &self.sources

@@ -234,6 +234,25 @@ impl PeerTable {
         self.peers.values()
     }
 
+    /// Gives each unicast association that has no local address yet the one `route`
+    /// names for its remote (classic finds the interface when it mobilises an association,
+    /// so ntpq's `dstadr` and `t` column show it before any reply comes).
+    pub fn note_routes(&mut self, route: impl Fn(SocketAddr) -> Option<IpAddr>) {
+        let unicast = |p: &Peer| {
+            matches!(
+                p.assoc.config().mode,
+                AssocMode::Client | AssocMode::SymmetricActive
+            )
+        };
+        for peer in self
+            .peers
+            .values_mut()
+            .filter(|p| p.local.is_none() && unicast(p))
+        {
+            peer.local = route(peer.addr).map(|ip| SocketAddr::new(ip, peer.addr.port()));
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.peers.len()
     }
