@@ -6,7 +6,7 @@
 use crate::time::NtpTimestamp;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
-use std::mem::size_of;
+use std::mem::{size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
 
@@ -151,7 +151,9 @@ pub struct Received<'a> {
 /// What a batch of messages needs in either direction, allocated once: [`BATCH`] buffers
 /// of `SIZE` octets, their peers' addresses, and the kernel's headers pointing at both.
 struct Messages<const SIZE: usize> {
-    bufs: Vec<[u8; SIZE]>,
+    /// Never zeroed: the kernel writes a datagram before it is read, `queue` a reply
+    /// before it is sent, and only those octets are ever read.
+    bufs: Box<[MaybeUninit<[u8; SIZE]>]>,
     peers: [Peer; BATCH],
     iovecs: [libc::iovec; BATCH],
     headers: [libc::mmsghdr; BATCH],
@@ -164,8 +166,9 @@ impl<const SIZE: usize> Messages<SIZE> {
         // are valid values, and `aim` points them at the buffers before every call.
         let (iovecs, headers) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
         Messages {
-            // Zeroed allocation: pages are only touched as datagrams land in them.
-            bufs: vec![[0; SIZE]; BATCH],
+            // Uninitialised, so that pages are only touched as datagrams land in them:
+            // glibc's calloc clears a block taken from memory the heap already holds.
+            bufs: Box::new_uninit_slice(BATCH),
             peers: [Peer::empty(); BATCH],
             iovecs,
             headers,
@@ -254,12 +257,22 @@ impl Inbox {
         }
         let peer = m.peers[i];
         Some(Received {
-            bytes: m.bufs[i].get(..header.msg_len as usize)?,
+            bytes: received_octets(&m.bufs[i], header.msg_len as usize)?,
             source: peer.socket_addr()?,
             peer,
             realtime: timestamp(&header.msg_hdr),
         })
     }
+}
+
+/// The first `len` octets of a receive buffer, which the kernel wrote (`recvmmsg`'s
+/// `msg_len`); `None` if `len` is past the buffer.
+fn received_octets(buf: &MaybeUninit<[u8; SLOT]>, len: usize) -> Option<&[u8]> {
+    if len > SLOT {
+        return None;
+    }
+    // SAFETY: recvmmsg wrote `len` octets at the start of this buffer for this datagram.
+    Some(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) })
 }
 
 /// The SCM_TIMESTAMPNS control message of a received datagram, as an NTP timestamp.
@@ -322,7 +335,15 @@ impl Outbox {
         }
         let m = &mut self.messages;
         let i = m.count;
-        m.bufs[i][..bytes.len()].copy_from_slice(bytes);
+        // SAFETY: `bytes` fits (longer replies left above) and the slot is not otherwise
+        // borrowed; `flush` sends only the `lens[i]` octets written here.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                m.bufs[i].as_mut_ptr().cast::<u8>(),
+                bytes.len(),
+            );
+        }
         self.lens[i] = bytes.len();
         m.peers[i] = *to;
         m.count += 1;
