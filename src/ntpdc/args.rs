@@ -1,6 +1,8 @@
 //! ntpdc's command line as classic's: `-c CMD` (repeatable), `-l`/`-p`/`-s` for
 //! `listpeers`/`peers`/`dmpeers`, `-n`, `-4`/`-6`, `-i`, `-d`, `--version`, hosts.
 
+use crate::cmdline::{short_options, Arg};
+
 /// What the command line asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
@@ -16,40 +18,21 @@ pub struct Options {
 /// "illegal option -- X").
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
     let mut o = Options::default();
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        if a == "--version" {
-            o.version = true;
-            continue;
-        }
-        let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
-            o.hosts.push(a);
-            continue;
-        };
-        for (i, f) in flags.char_indices() {
-            match f {
-                '4' => o.family = Some(true),
-                '6' => o.family = Some(false),
-                'n' => o.numeric = true,
-                'd' | 'i' => {}
-                'l' => o.commands.push("listpeers".into()),
-                'p' => o.commands.push("peers".into()),
-                's' => o.commands.push("dmpeers".into()),
-                'c' | 'D' => {
-                    let rest = &flags[i + f.len_utf8()..];
-                    let value = if rest.is_empty() {
-                        it.next()
-                    } else {
-                        Some(rest.to_string())
-                    };
-                    let value = value.ok_or_else(|| f.to_string())?;
-                    if f == 'c' {
-                        o.commands.push(value);
-                    }
-                    break;
-                }
-                other => return Err(other.to_string()),
-            }
+    for arg in short_options(args, "cD") {
+        match arg {
+            Arg::Long(word) if word == "--version" => o.version = true,
+            Arg::Operand(host) => o.hosts.push(host),
+            Arg::Flag('4') => o.family = Some(true),
+            Arg::Flag('6') => o.family = Some(false),
+            Arg::Flag('n') => o.numeric = true,
+            Arg::Flag('d' | 'i') | Arg::Value('D', _) => {}
+            Arg::Flag('l') => o.commands.push("listpeers".into()),
+            Arg::Flag('p') => o.commands.push("peers".into()),
+            Arg::Flag('s') => o.commands.push("dmpeers".into()),
+            Arg::Value(_, command) => o.commands.push(command),
+            Arg::Flag(other) | Arg::Missing(other) => return Err(other.to_string()),
+            // An unknown long word: classic's getopt stops at its second dash.
+            Arg::Long(_) => return Err("-".into()),
         }
     }
     if o.hosts.is_empty() {

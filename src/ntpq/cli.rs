@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use super::commands::{Ntpq, Out};
 use super::display::Resolver;
+use crate::cmdline::{short_options, Arg};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,42 +51,26 @@ pub fn parse_args(argv0: &str, args: Vec<String>) -> Result<Options, Exit> {
         commands: Vec::new(),
         hosts: Vec::new(),
     };
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        if a == "--version" {
-            return Err(Exit {
-                code: 0,
-                stdout: crate::version::version_output("ntpq", crate::version::NTPQ),
-                stderr: String::new(),
-            });
-        }
-        if a == "--json" {
-            o.json = true;
-            continue;
-        }
-        let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
-            o.hosts.push(a);
-            continue;
-        };
-        for (i, f) in flags.char_indices() {
-            match f {
-                '4' => o.family = Some(true),
-                '6' => o.family = Some(false),
-                'n' => o.numeric = true,
-                'd' | 'i' => {}
-                'p' => o.commands.push("peers".into()),
-                'c' => {
-                    let rest = &flags[i + 1..];
-                    let cmd = if rest.is_empty() {
-                        it.next()
-                    } else {
-                        Some(rest.to_string())
-                    };
-                    o.commands.push(cmd.ok_or_else(|| usage(argv0, "c"))?);
-                    break;
-                }
-                other => return Err(usage(argv0, &other.to_string())),
+    for arg in short_options(args, "c") {
+        match arg {
+            Arg::Long(word) if word == "--version" => {
+                return Err(Exit {
+                    code: 0,
+                    stdout: crate::version::version_output("ntpq", crate::version::NTPQ),
+                    stderr: String::new(),
+                });
             }
+            Arg::Long(word) if word == "--json" => o.json = true,
+            Arg::Operand(host) => o.hosts.push(host),
+            Arg::Flag('4') => o.family = Some(true),
+            Arg::Flag('6') => o.family = Some(false),
+            Arg::Flag('n') => o.numeric = true,
+            Arg::Flag('d' | 'i') => {}
+            Arg::Flag('p') => o.commands.push("peers".into()),
+            Arg::Value(_, command) => o.commands.push(command),
+            Arg::Flag(other) | Arg::Missing(other) => return Err(usage(argv0, &other.to_string())),
+            // An unknown long word: classic's getopt stops at its second dash.
+            Arg::Long(_) => return Err(usage(argv0, "-")),
         }
     }
     if o.hosts.is_empty() {
