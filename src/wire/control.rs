@@ -249,8 +249,9 @@ fn find_mac(bytes: &[u8], end: usize) -> Result<Option<Mac<'_>>, ControlError> {
             }));
         }
     }
-    // Classic tolerates zero padding up to 8-octet alignment.
-    if rest < 8 && bytes[end..].iter().all(|b| *b == 0) {
+    // Classic tolerates padding up to 8-octet alignment and never reads it: NTPsec 1.2
+    // leaves stray bytes there, so its content is not checked either.
+    if rest < 8 {
         Ok(None)
     } else {
         Err(ControlError::BadTrailer(rest))
@@ -514,6 +515,10 @@ mod tests {
         let mut pkt = READSTAT_REQ;
         pkt[11] = 1; // count 1 but no data
         assert_eq!(ControlPacket::decode(&pkt), Err(ControlError::BadCount(1)));
+        // Padding with stray (non-zero) bytes, as NTPsec 1.2 sends: read past, as classic.
+        let mut padded = READSTAT_REQ.to_vec();
+        padded.extend_from_slice(&[0x32, 0x66]);
+        assert!(ControlPacket::decode(&padded).unwrap().mac.is_none());
         let mut long = READSTAT_REQ.to_vec();
         long.extend_from_slice(&[1; 9]);
         assert_eq!(
