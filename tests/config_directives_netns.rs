@@ -11,17 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Our ntpd in a fresh namespace on `conf`, on a virtual clock, logging to stderr.
 fn start(ns: &Netns, tmp: &TempDir, conf: &str, extra: &[&str]) -> Proc {
-    let path = tmp.write("ntp.conf", conf);
-    let mut argv = vec![
-        env!("CARGO_BIN_EXE_ntpd"),
-        "-n",
-        "-c",
-        &path,
-        "--virtual-clock",
-        "0",
-    ];
-    argv.extend_from_slice(extra);
-    ns.spawn(tmp, &argv)
+    common::spawn_ours_with(ns, tmp, conf, &[], extra)
 }
 
 /// The file's text once it holds a line, or None after 10 s.

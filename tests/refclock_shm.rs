@@ -24,19 +24,7 @@ const CONF: &str = "\
 /// Our ntpd on a virtual clock at true time, in its own IPC namespace inside `ns`, with
 /// `extra` arguments.
 fn spawn_ntpd(ns: &Netns, tmp: &TempDir, conf: &str, extra: &[&str]) -> Proc {
-    let path = tmp.write("ntp.conf", conf);
-    let mut argv = vec![
-        "unshare",
-        "--ipc",
-        env!("CARGO_BIN_EXE_ntpd"),
-        "-n",
-        "-c",
-        &path,
-        "--virtual-clock",
-        "0",
-    ];
-    argv.extend_from_slice(extra);
-    ns.spawn(tmp, &argv)
+    spawn_ours_with(ns, tmp, conf, &["unshare", "--ipc"], extra)
 }
 
 /// `ntpq ARGS 127.0.0.1` in `ns`.

@@ -157,6 +157,29 @@ pub fn spawn_ours(ns: &Netns, tmp: &TempDir, name: &str, conf: &str, vclock: Opt
     ns.spawn(tmp, &argv)
 }
 
+/// Our ntpd on `conf` (ntp.conf in `tmp`) on a virtual clock at true time, with `extra`
+/// arguments, started under the `wrap` command (e.g. `unshare --ipc`) when one is given.
+pub fn spawn_ours_with(
+    ns: &Netns,
+    tmp: &TempDir,
+    conf: &str,
+    wrap: &[&str],
+    extra: &[&str],
+) -> Proc {
+    let path = tmp.write("ntp.conf", conf);
+    let mut argv = wrap.to_vec();
+    argv.extend([
+        env!("CARGO_BIN_EXE_ntpd"),
+        "-n",
+        "-c",
+        &path,
+        "--virtual-clock",
+        "0",
+    ]);
+    argv.extend_from_slice(extra);
+    ns.spawn(tmp, &argv)
+}
+
 /// Starts the server with config text `conf` (and `--virtual-clock SPEC` if given) in
 /// `ns`, and waits until it answers on 127.0.0.1. None = skipped (see [`skip`]).
 pub fn start_ntpd(ns: &Netns, tmp: &TempDir, conf: &str, vclock: Option<&str>) -> Option<Daemon> {
